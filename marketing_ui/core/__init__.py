@@ -1,0 +1,1 @@
+"""Domain core: plain functions over a DB session; imports no Reflex so workers can use it."""

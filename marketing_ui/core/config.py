@@ -1,0 +1,256 @@
+"""Settings from the environment and `.env`; development invents what it lacks, production refuses."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+GENERATED_SECRETS_FILE = "secrets.env"
+
+
+class ConfigError(RuntimeError):
+    """Raised with a one-line message naming every missing or malformed variable."""
+
+
+def _decode_key(raw: str, name: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} is not valid base64") from exc
+    if len(key) != 32:
+        raise ValueError(f"{name} must decode to 32 bytes, got {len(key)}")
+    return key
+
+
+def new_key() -> str:
+    """A fresh 256-bit key in the urlsafe base64 form the settings expect."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+class Settings(BaseSettings):
+    """Everything configurable; names match the environment variables (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_default=True)
+
+    app_env: Literal["development", "production"] = "development"
+    data_dir: Path = PROJECT_ROOT / "data"
+    database_url: str = ""
+    redis_url: str = ""
+    public_base_url: str = "http://localhost:3000"
+    public_api_url: str = ""
+
+    # "kid1:key1,kid2:key2" — urlsafe base64 of 32 bytes each; the active one encrypts.
+    encryption_keys: str = ""
+    active_key_id: str = ""
+    blind_index_key: str = ""
+    signing_key: str = ""
+
+    email_provider: Literal["outbox", "resend"] = "outbox"
+    sms_provider: Literal["outbox", "twilio"] = "outbox"
+    resend_api_key: str = ""
+    resend_base_url: str = "https://api.resend.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_from_number: str = ""
+
+    default_region: str = "US"
+    session_hours: int = 12
+    login_attempts_per_15min: int = 5
+
+    @field_validator("public_base_url", "public_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError("must be a URL such as sqlite:///data/app.db or postgresql+psycopg://…")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        value = value.strip().upper()
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("must be a two-letter country code such as US or GB")
+        return value
+
+    @field_validator("session_hours", "login_attempts_per_15min")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive number")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_well_formed(self) -> Settings:
+        problems: list[str] = []
+        if self.encryption_keys:
+            try:
+                ring = parse_keyring(self.encryption_keys)
+            except ValueError as exc:
+                problems.append(f"ENCRYPTION_KEYS: {exc}")
+            else:
+                if self.active_key_id and self.active_key_id not in ring:
+                    problems.append("ACTIVE_KEY_ID: names no key in ENCRYPTION_KEYS")
+        for name in ("blind_index_key", "signing_key"):
+            raw = getattr(self, name)
+            if raw:
+                try:
+                    _decode_key(raw, name.upper())
+                except ValueError as exc:
+                    problems.append(str(exc))
+        if self.blind_index_key and self.blind_index_key in self.encryption_keys:
+            problems.append("BLIND_INDEX_KEY: must differ from every encryption key")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # Derived values -------------------------------------------------------
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def keyring(self) -> dict[str, bytes]:
+        return parse_keyring(self.encryption_keys)
+
+    @property
+    def active_key(self) -> str:
+        return self.active_key_id or next(iter(self.keyring))
+
+    @property
+    def api_base_url(self) -> str:
+        """Where the public endpoints live (the Reflex backend; same origin in production)."""
+        if self.public_api_url:
+            return self.public_api_url
+        return self.public_base_url if self.is_production else "http://localhost:8000"
+
+    @property
+    def sqlite_default_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'marketing.db'}"
+
+
+def parse_keyring(raw: str) -> dict[str, bytes]:
+    """Parse `kid:key,kid:key` into an ordered dict; the first entry is the default active key."""
+    ring: dict[str, bytes] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        kid, sep, key = part.partition(":")
+        if not sep or not kid.isalnum():
+            raise ValueError("each entry must look like KEYID:BASE64KEY with an alphanumeric id")
+        if kid in ring:
+            raise ValueError(f"key id {kid} appears twice")
+        ring[kid] = _decode_key(key, f"key {kid}")
+    if not ring:
+        raise ValueError("no keys given")
+    return ring
+
+
+_REQUIRED_IN_PRODUCTION = (
+    "database_url",
+    "redis_url",
+    "public_base_url",
+    "encryption_keys",
+    "blind_index_key",
+    "signing_key",
+)
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "settings"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{loc.upper()}: {msg}" if loc != "settings" else msg)
+    return "; ".join(parts)
+
+
+def _ensure_development_secrets(settings: Settings) -> Settings:
+    """Generate missing keys once into data/secrets.env and reuse them on every start."""
+    path = settings.data_dir / GENERATED_SECRETS_FILE
+    stored: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                stored[name.strip()] = value.strip()
+    wanted = {
+        "ENCRYPTION_KEYS": lambda: f"k1:{new_key()}",
+        "BLIND_INDEX_KEY": new_key,
+        "SIGNING_KEY": new_key,
+    }
+    changed = False
+    for name, make in wanted.items():
+        if name not in stored:
+            stored[name] = make()
+            changed = True
+    if changed:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in stored.items()))
+        path.chmod(0o600)
+    updates = {
+        "encryption_keys": settings.encryption_keys or stored["ENCRYPTION_KEYS"],
+        "blind_index_key": settings.blind_index_key or stored["BLIND_INDEX_KEY"],
+        "signing_key": settings.signing_key or stored["SIGNING_KEY"],
+    }
+    if not settings.database_url:
+        updates["database_url"] = settings.sqlite_default_url
+    return Settings.model_validate({**settings.model_dump(), **updates})
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings or raise ConfigError with one line naming every bad variable."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid configuration: {_format_validation_error(exc)}") from None
+    if settings.is_production:
+        missing = [n.upper() for n in _REQUIRED_IN_PRODUCTION if not getattr(settings, n)]
+        if settings.email_provider == "resend" and not settings.resend_api_key:
+            missing.append("RESEND_API_KEY")
+        if settings.sms_provider == "twilio":
+            for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from_number"):
+                if not getattr(settings, name):
+                    missing.append(name.upper())
+        if missing:
+            raise ConfigError(
+                "Production configuration is missing: " + ", ".join(missing) + " (see README)"
+            )
+        return settings
+    return _ensure_development_secrets(settings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return load_settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in {"1", "true", "yes"}

@@ -1,0 +1,135 @@
+"""Field encryption (AES-256-GCM bound to table/column/row), blind indexes and signed tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+
+import phonenumbers
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from marketing_ui.core.config import Settings, _decode_key, get_settings
+
+
+class DecryptionError(ValueError):
+    """The ciphertext was tampered with, moved to another row, or its key is unknown."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def associated_data(table: str, column: str, row_uid: str) -> bytes:
+    """The AAD that binds a ciphertext to exactly one cell."""
+    return f"{table}\x1f{column}\x1f{row_uid}".encode()
+
+
+class FieldCipher:
+    """Encrypts with the active key; decrypts with whichever key id the value names."""
+
+    def __init__(self, keyring: dict[str, bytes], active_key_id: str) -> None:
+        if active_key_id not in keyring:
+            raise ValueError("active key id is not in the keyring")
+        self._aead = {kid: AESGCM(key) for kid, key in keyring.items()}
+        self.active_key_id = active_key_id
+
+    def encrypt(self, plaintext: str, aad: bytes) -> str:
+        nonce = os.urandom(12)
+        ct = self._aead[self.active_key_id].encrypt(nonce, plaintext.encode(), aad)
+        return f"{self.active_key_id}:{_b64(nonce + ct)}"
+
+    def decrypt(self, token: str, aad: bytes) -> str:
+        kid, sep, body = token.partition(":")
+        if not sep or kid not in self._aead:
+            raise DecryptionError("value is encrypted under an unknown key id")
+        raw = _unb64(body)
+        try:
+            return self._aead[kid].decrypt(raw[:12], raw[12:], aad).decode()
+        except InvalidTag:
+            raise DecryptionError("value does not belong to this cell or was altered") from None
+
+    @staticmethod
+    def key_id_of(token: str) -> str:
+        return token.partition(":")[0]
+
+
+def cipher(settings: Settings | None = None) -> FieldCipher:
+    settings = settings or get_settings()
+    return FieldCipher(settings.keyring, settings.active_key)
+
+
+# Normalization and blind indexes ---------------------------------------------
+
+
+def normalize_email(value: str) -> str:
+    """Trimmed and lowercased: the form the blind index is computed over."""
+    return value.strip().lower()
+
+
+def normalize_phone(value: str, region: str | None = None) -> str:
+    """E.164 (+15551234567); raises ValueError for anything that is not a possible number."""
+    region = region or get_settings().default_region
+    try:
+        number = phonenumbers.parse(value.strip(), region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number ({exc})") from None
+    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number for its country")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class BlindIndexer:
+    """Keyed HMAC-SHA256 of a normalized value; the kind is mixed in so email and phone never collide."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def index(self, kind: str, normalized: str) -> str:
+        return hmac.new(self._key, f"{kind}\x1f{normalized}".encode(), hashlib.sha256).hexdigest()
+
+    def email(self, value: str) -> str:
+        return self.index("email", normalize_email(value))
+
+    def phone(self, e164: str) -> str:
+        return self.index("phone", e164)
+
+
+def blind_indexer(settings: Settings | None = None) -> BlindIndexer:
+    settings = settings or get_settings()
+    return BlindIndexer(_decode_key(settings.blind_index_key, "BLIND_INDEX_KEY"))
+
+
+# Signed tokens and random tokens ---------------------------------------------
+
+
+def _signing_key(settings: Settings | None = None) -> bytes:
+    settings = settings or get_settings()
+    return _decode_key(settings.signing_key, "SIGNING_KEY")
+
+
+def sign(message: str, purpose: str, settings: Settings | None = None) -> str:
+    """A short MAC over `purpose|message`, so a signature for one use never fits another."""
+    mac = hmac.new(_signing_key(settings), f"{purpose}\x1f{message}".encode(), hashlib.sha256)
+    return _b64(mac.digest()[:16])
+
+
+def verify(message: str, signature: str, purpose: str, settings: Settings | None = None) -> bool:
+    return hmac.compare_digest(sign(message, purpose, settings), signature)
+
+
+def random_token(nbytes: int = 24) -> str:
+    """URL-safe random token (default 192 bits)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of a random token: what the DB keeps instead of the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()

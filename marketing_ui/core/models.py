@@ -1,0 +1,358 @@
+"""All tables. Datetimes are timezone-aware UTC; PII columns hold ciphertext only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+def _ts(nullable: bool = False, index: bool = False, default: bool = True):
+    """A timezone-aware timestamp column (each call builds its own Column)."""
+    return Field(
+        default_factory=utcnow if default and not nullable else (lambda: None),
+        sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
+    )
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    STAFF = "staff"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class CampaignChannel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    BOTH = "both"
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # frozen, not yet attempted (or waiting for a retry)
+    INFLIGHT = "inflight"  # a worker holds the lease and may be talking to the provider
+    SENT = "sent"  # provider accepted it
+    DELIVERED = "delivered"  # provider confirmed delivery (webhook)
+    FAILED = "failed"  # permanent failure or retries exhausted
+    BOUNCED = "bounced"
+    SKIPPED = "skipped"  # consent withdrawn / suppressed at send time
+    CANCELLED = "cancelled"
+
+
+class CouponStatus(StrEnum):
+    ISSUED = "issued"
+    REDEEMED = "redeemed"
+    CANCELLED = "cancelled"
+
+
+class EventType(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    DELAYED = "delayed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    FAILED = "failed"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    UNSUBSCRIBED = "unsubscribed"
+    REDEEMED = "redeemed"
+
+
+# Accounts ---------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(80), nullable=False, unique=True))
+    password_hash: str = Field(sa_column=Column(String(255), nullable=False))
+    role: str = Field(default=Role.ADMIN, sa_column=Column(String(16), nullable=False))
+    active: bool = True
+    created_at: datetime = _ts()
+    last_login_at: datetime | None = _ts(nullable=True)
+
+
+class LoginSession(SQLModel, table=True):
+    __tablename__ = "login_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+
+
+# Customers and segments ---------------------------------------------------------
+
+
+class Customer(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_customer_name", "last_name", "first_name"),
+        Index("ix_customer_created", "created_at", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(
+        default_factory=new_uid, sa_column=Column(String(32), nullable=False, unique=True)
+    )  # row identity bound into the encryption AAD and unsubscribe tokens
+    first_name: str = Field(default="", sa_column=Column(String(120), nullable=False))
+    last_name: str = Field(default="", sa_column=Column(String(120), nullable=False))
+    email_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    phone_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    email_bidx: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, unique=True)
+    )
+    phone_bidx: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, unique=True)
+    )
+    email_consent: bool = Field(default=False, index=True)
+    sms_consent: bool = Field(default=False, index=True)
+    phone_region: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
+    timezone: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    last_activity_at: datetime | None = _ts(nullable=True, index=True)
+
+
+class Tag(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(80), nullable=False, unique=True))
+    color: str = Field(default="gray", sa_column=Column(String(20), nullable=False))
+    created_at: datetime = _ts()
+
+
+class CustomerTag(SQLModel, table=True):
+    __tablename__ = "customer_tag"
+    __table_args__ = (Index("ix_customer_tag_tag", "tag_id", "customer_id"),)
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True, ondelete="CASCADE")
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True, ondelete="CASCADE")
+
+
+class ConsentEvent(SQLModel, table=True):
+    __tablename__ = "consent_event"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    channel: str = Field(sa_column=Column(String(8), nullable=False))
+    granted: bool
+    source: str = Field(sa_column=Column(String(32), nullable=False))  # import, manual, unsubscribe_link, stop, ...
+    note: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    created_at: datetime = _ts(index=True)
+
+
+class Suppression(SQLModel, table=True):
+    """Addresses that must never be messaged again (hard bounce, complaint, invalid number)."""
+
+    __table_args__ = (UniqueConstraint("channel", "value_bidx", name="uq_suppression_value"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(sa_column=Column(String(8), nullable=False))
+    value_bidx: str = Field(sa_column=Column(String(64), nullable=False))
+    reason: str = Field(sa_column=Column(String(255), nullable=False))
+    created_at: datetime = _ts()
+
+
+class Segment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    rules_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ImportJob(SQLModel, table=True):
+    __tablename__ = "import_job"
+    id: int | None = Field(default=None, primary_key=True)
+    filename: str = Field(sa_column=Column(String(255), nullable=False))
+    stored_path: str = Field(sa_column=Column(String(500), nullable=False))
+    mode: str = Field(default="add_only", sa_column=Column(String(16), nullable=False))
+    mapping_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    tags_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="queued", sa_column=Column(String(16), nullable=False))
+    rows_total: int = 0
+    rows_done: int = 0
+    created_count: int = 0
+    updated_count: int = 0
+    error_count: int = 0
+    report_path: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+
+
+# Settings and assets -------------------------------------------------------------
+
+
+class AppSetting(SQLModel, table=True):
+    """Editable settings (business identity, provider rates) as JSON values by key."""
+
+    __tablename__ = "app_setting"
+    key: str = Field(sa_column=Column(String(64), primary_key=True))
+    value_json: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _ts()
+
+
+class Asset(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    filename: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
+    content_type: str = Field(sa_column=Column(String(64), nullable=False))
+    size_bytes: int
+    created_at: datetime = _ts()
+
+
+# Campaigns and sending ----------------------------------------------------------------
+
+
+class Campaign(SQLModel, table=True):
+    __table_args__ = (Index("ix_campaign_status_created", "status", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    channel: str = Field(default=CampaignChannel.EMAIL, sa_column=Column(String(8), nullable=False))
+    subject: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    preheader: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    from_name: str = Field(default="", sa_column=Column(String(120), nullable=False))
+    from_email: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    template_name: str = Field(default="blank", sa_column=Column(String(64), nullable=False))
+    mjml_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    sms_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    has_qr_code: bool = False
+    offer_text: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    offer_expires_at: datetime | None = _ts(nullable=True)
+    track_opens_clicks: bool = True
+    status: str = Field(default=CampaignStatus.DRAFT, sa_column=Column(String(16), nullable=False))
+    version: int = 1  # bumped on every edit; the render cache keys on it
+    audience_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    scheduled_at: datetime | None = _ts(nullable=True, index=True)
+    sent_at: datetime | None = _ts(nullable=True)  # when sending started ("sent date")
+    finished_at: datetime | None = _ts(nullable=True)
+    failure_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    archived: bool = False
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """One message to one customer on one channel; the unique key makes double sends impossible."""
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id", "channel", name="uq_delivery_recipient"),
+        Index("ix_delivery_campaign_status", "campaign_id", "status"),
+        Index("ix_delivery_status_lease", "status", "lease_until"),
+        Index("ix_delivery_customer", "customer_id"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True))
+    campaign_id: int = Field(foreign_key="campaign.id")
+    customer_id: int = Field(foreign_key="customer.id")
+    channel: str = Field(sa_column=Column(String(8), nullable=False))
+    status: str = Field(default=DeliveryStatus.PENDING, sa_column=Column(String(16), nullable=False))
+    attempts: int = 0
+    provider_message_id: str | None = Field(
+        default=None, sa_column=Column(String(128), nullable=True, index=True)
+    )
+    error: str = Field(default="", sa_column=Column(Text, nullable=False))
+    lease_until: datetime | None = _ts(nullable=True)
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Coupon(SQLModel, table=True):
+    """A per-delivery QR coupon. Only hashes (and an encrypted copy for rendering) are stored."""
+
+    __table_args__ = (Index("ix_coupon_campaign_status", "campaign_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    delivery_id: int = Field(foreign_key="delivery.id", sa_column_kwargs={"unique": True})
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    uid: str = Field(default_factory=new_uid, sa_column=Column(String(32), nullable=False, unique=True))
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    short_code_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    token_enc: str = Field(sa_column=Column(Text, nullable=False))  # AES-GCM, AAD = coupon uid
+    short_code_enc: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default=CouponStatus.ISSUED, sa_column=Column(String(16), nullable=False))
+    expires_at: datetime | None = _ts(nullable=True)
+    redeemed_at: datetime | None = _ts(nullable=True)
+    redeemed_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
+
+
+class Redemption(SQLModel, table=True):
+    """The audit trail of redeem and undo actions on coupons."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    coupon_id: int = Field(foreign_key="coupon.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    action: str = Field(sa_column=Column(String(8), nullable=False))  # redeem | undo
+    note: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    created_at: datetime = _ts()
+
+
+class Event(SQLModel, table=True):
+    """Everything that happened to a delivery; provider events are stored once by their id."""
+
+    __table_args__ = (
+        Index("ix_event_campaign_type_time", "campaign_id", "type", "created_at"),
+        Index("ix_event_type_time", "type", "created_at"),
+        Index("ix_event_delivery", "delivery_id"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True))
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id")
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    channel: str = Field(default="email", sa_column=Column(String(8), nullable=False))
+    type: str = Field(sa_column=Column(String(16), nullable=False))
+    provider_event_id: str | None = Field(
+        default=None, sa_column=Column(String(128), nullable=True, unique=True)
+    )
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))  # url, bounce reason…
+    created_at: datetime = _ts()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """What the development outbox provider 'sent'; recipient encrypted like every address."""
+
+    __tablename__ = "outbox_message"
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(default_factory=new_uid, sa_column=Column(String(32), nullable=False, unique=True))
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
+    idempotency_key: str | None = Field(
+        default=None, sa_column=Column(String(128), nullable=True, unique=True)
+    )
+    channel: str = Field(sa_column=Column(String(8), nullable=False))
+    to_enc: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    html: str = Field(default="", sa_column=Column(Text, nullable=False))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    headers_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    is_test: bool = False
+    created_at: datetime = _ts(index=True)
