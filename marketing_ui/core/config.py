@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     twilio_base_url: str = "https://api.twilio.com"
     twilio_from_number: str = ""
 
+    queue_prefix: str = "mk"
     default_region: str = "US"
     session_hours: int = 12
     login_attempts_per_15min: int = 5
@@ -78,7 +79,9 @@ class Settings(BaseSettings):
     @classmethod
     def _db_url(cls, value: str) -> str:
         if value and "://" not in value:
-            raise ValueError("must be a URL such as sqlite:///data/app.db or postgresql+psycopg://…")
+            raise ValueError(
+                "must be a URL such as sqlite:///data/app.db or postgresql+psycopg://…"
+            )
         return value
 
     @field_validator("redis_url")
@@ -188,13 +191,7 @@ def _format_validation_error(exc: ValidationError) -> str:
 
 def _ensure_development_secrets(settings: Settings) -> Settings:
     """Generate missing keys once into data/secrets.env and reuse them on every start."""
-    path = settings.data_dir / GENERATED_SECRETS_FILE
-    stored: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            name, sep, value = line.partition("=")
-            if sep:
-                stored[name.strip()] = value.strip()
+    stored = read_secrets_file(settings.data_dir)
     wanted = {
         "ENCRYPTION_KEYS": lambda: f"k1:{new_key()}",
         "BLIND_INDEX_KEY": new_key,
@@ -206,10 +203,9 @@ def _ensure_development_secrets(settings: Settings) -> Settings:
             stored[name] = make()
             changed = True
     if changed:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{k}={v}\n" for k, v in stored.items()))
-        path.chmod(0o600)
+        write_secrets_file(settings.data_dir, stored)
     updates = {
+        "active_key_id": settings.active_key_id or stored.get("ACTIVE_KEY_ID", ""),
         "encryption_keys": settings.encryption_keys or stored["ENCRYPTION_KEYS"],
         "blind_index_key": settings.blind_index_key or stored["BLIND_INDEX_KEY"],
         "signing_key": settings.signing_key or stored["SIGNING_KEY"],
@@ -217,6 +213,25 @@ def _ensure_development_secrets(settings: Settings) -> Settings:
     if not settings.database_url:
         updates["database_url"] = settings.sqlite_default_url
     return Settings.model_validate({**settings.model_dump(), **updates})
+
+
+def read_secrets_file(data_dir: Path) -> dict[str, str]:
+    path = data_dir / GENERATED_SECRETS_FILE
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            out[name.strip()] = value.strip()
+    return out
+
+
+def write_secrets_file(data_dir: Path, values: dict[str, str]) -> None:
+    path = data_dir / GENERATED_SECRETS_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    path.chmod(0o600)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -164,7 +164,9 @@ class ConsentEvent(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
     channel: str = Field(sa_column=Column(String(8), nullable=False))
     granted: bool
-    source: str = Field(sa_column=Column(String(32), nullable=False))  # import, manual, unsubscribe_link, stop, ...
+    source: str = Field(
+        sa_column=Column(String(32), nullable=False)
+    )  # import, manual, unsubscribe_link, stop, ...
     note: str = Field(default="", sa_column=Column(String(255), nullable=False))
     created_at: datetime = _ts(index=True)
 
@@ -269,11 +271,18 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_status_lease", "status", "lease_until"),
         Index("ix_delivery_customer", "customer_id"),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
     campaign_id: int = Field(foreign_key="campaign.id")
     customer_id: int = Field(foreign_key="customer.id")
     channel: str = Field(sa_column=Column(String(8), nullable=False))
-    status: str = Field(default=DeliveryStatus.PENDING, sa_column=Column(String(16), nullable=False))
+    status: str = Field(
+        default=DeliveryStatus.PENDING, sa_column=Column(String(16), nullable=False)
+    )
     attempts: int = 0
     provider_message_id: str | None = Field(
         default=None, sa_column=Column(String(128), nullable=True, index=True)
@@ -294,7 +303,9 @@ class Coupon(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id")
     delivery_id: int = Field(foreign_key="delivery.id", sa_column_kwargs={"unique": True})
     customer_id: int = Field(foreign_key="customer.id", index=True)
-    uid: str = Field(default_factory=new_uid, sa_column=Column(String(32), nullable=False, unique=True))
+    uid: str = Field(
+        default_factory=new_uid, sa_column=Column(String(32), nullable=False, unique=True)
+    )
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     short_code_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     token_enc: str = Field(sa_column=Column(Text, nullable=False))  # AES-GCM, AAD = coupon uid
@@ -325,7 +336,12 @@ class Event(SQLModel, table=True):
         Index("ix_event_type_time", "type", "created_at"),
         Index("ix_event_delivery", "delivery_id"),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id")
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
@@ -343,7 +359,9 @@ class OutboxMessage(SQLModel, table=True):
 
     __tablename__ = "outbox_message"
     id: int | None = Field(default=None, primary_key=True)
-    uid: str = Field(default_factory=new_uid, sa_column=Column(String(32), nullable=False, unique=True))
+    uid: str = Field(
+        default_factory=new_uid, sa_column=Column(String(32), nullable=False, unique=True)
+    )
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
     idempotency_key: str | None = Field(
         default=None, sa_column=Column(String(128), nullable=True, unique=True)

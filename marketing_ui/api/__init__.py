@@ -1,0 +1,1 @@
+"""Public HTTP endpoints mounted on the Reflex backend (tracking, unsubscribe, QR, webhooks)."""

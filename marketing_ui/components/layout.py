@@ -1,0 +1,143 @@
+"""The app shell: sidebar navigation, top bar, and the `template` decorator every page uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import reflex as rx
+
+from marketing_ui.state.auth import AuthState
+
+# (label, route, icon). Only pages that exist are listed; features add themselves here.
+NAV_ITEMS: list[tuple[str, str, str]] = [
+    ("Dashboard", "/", "layout-dashboard"),
+    ("Settings", "/settings", "settings"),
+]
+
+
+def register_nav(label: str, route: str, icon: str, before: str = "Settings") -> None:
+    """Add a page to the sidebar (called by page modules at import)."""
+    if any(r == route for _, r, _ in NAV_ITEMS):
+        return
+    index = next((i for i, (lbl, _, _) in enumerate(NAV_ITEMS) if lbl == before), len(NAV_ITEMS))
+    NAV_ITEMS.insert(index, (label, route, icon))
+
+
+def _nav_link(label: str, route: str, icon: str) -> rx.Component:
+    active = (rx.State.router.url.path == route) | (
+        (route != "/") & rx.State.router.url.path.startswith(route)
+    )
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), spacing="3", align="center"),
+        href=route,
+        underline="none",
+        width="100%",
+        padding="8px 12px",
+        border_radius="8px",
+        color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 11)),
+        background=rx.cond(active, rx.color("accent", 3), "transparent"),
+        _hover={"background": rx.color("gray", 3)},
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.image(src="/logo.png", width="32px", height="32px", border_radius="6px"),
+            rx.heading("Campaigns", size="5"),
+            align="center",
+            spacing="2",
+            padding_bottom="16px",
+        ),
+        *[_nav_link(*item) for item in NAV_ITEMS],
+        rx.spacer(),
+        rx.hstack(
+            rx.icon("circle-user", size=18),
+            rx.text(AuthState.username, size="2", weight="medium"),
+            rx.badge(AuthState.role, variant="soft"),
+            align="center",
+            spacing="2",
+        ),
+        rx.button(
+            rx.icon("log-out", size=16),
+            "Log out",
+            on_click=AuthState.logout,
+            variant="soft",
+            color_scheme="gray",
+            width="100%",
+            id="logout",
+        ),
+        width="220px",
+        min_width="220px",
+        height="100vh",
+        position="sticky",
+        top="0",
+        padding="20px 14px",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 2),
+        spacing="1",
+    )
+
+
+def shell(content: rx.Component, title: str) -> rx.Component:
+    return rx.hstack(
+        sidebar(),
+        rx.box(
+            rx.heading(title, size="7", margin_bottom="20px"),
+            content,
+            padding="28px 36px",
+            width="100%",
+            max_width="1200px",
+        ),
+        spacing="0",
+        align="start",
+        width="100%",
+        min_height="100vh",
+    )
+
+
+def template(
+    route: str,
+    title: str,
+    on_load: Callable | list[Callable] | None = None,
+    staff: bool = False,
+) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
+    """Wrap a page's content in the shell and guard it: admins only unless `staff=True`."""
+    extra = [] if on_load is None else (on_load if isinstance(on_load, list) else [on_load])
+    guard = AuthState.require_staff if staff else AuthState.require_admin
+
+    def decorator(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        def page() -> rx.Component:
+            return shell(content(), title)
+
+        page.__name__ = content.__name__
+        rx.page(route=route, title=f"{title} · Campaigns", on_load=[guard, *extra])(page)
+        return page
+
+    return decorator
+
+
+def stat_card(label: str, value: rx.Var | str | int, icon: str, card_id: str) -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.box(rx.icon(icon, size=22), color=rx.color("accent", 11)),
+            rx.vstack(
+                rx.text(label, size="2", color=rx.color("gray", 11)),
+                rx.heading(value, size="7", id=card_id),
+                spacing="1",
+            ),
+            spacing="4",
+            align="center",
+        ),
+        min_width="200px",
+    )
+
+
+def status_dot(ok: rx.Var) -> rx.Component:
+    return rx.box(
+        width="12px",
+        height="12px",
+        border_radius="50%",
+        background=rx.cond(ok, rx.color("grass", 9), rx.color("red", 9)),
+        flex_shrink="0",
+    )

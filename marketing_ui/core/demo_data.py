@@ -1,0 +1,65 @@
+"""First-run seed: an admin and a staff account plus a small, fictional demo audience."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from marketing_ui.core.auth import create_user
+from marketing_ui.core.config import get_settings
+from marketing_ui.core.crypto import random_token
+from marketing_ui.core.customers import CustomerInput, create_customer
+from marketing_ui.core.models import Customer, Role, User
+from marketing_ui.core.tags import ensure_tags, set_tag_color
+
+FIRST_LOGIN_FILE = "first-login.txt"
+FIRST_NAMES = ["Ava", "Ben", "Chloe", "Dan", "Ella", "Finn", "Grace", "Hugo", "Isla", "Jack",
+               "Kira", "Leo", "Maya", "Noah", "Olive", "Paul", "Quinn", "Rosa", "Sam", "Tara"]
+LAST_NAMES = ["Adams", "Brown", "Clark", "Davis", "Evans", "Ford", "Green", "Hill", "Irwin", "Jones"]
+TAGS = {"regular": "grass", "vip": "amber", "lunch": "blue", "dinner": "purple", "newsletter": "cyan"}
+
+
+def seed_demo(session: Session, admin_password: str | None = None, customers: int = 40) -> str:
+    """Create accounts and demo customers once; returns the first-run message ('' if seeded)."""
+    if session.execute(select(func.count(User.id))).scalar_one():
+        return ""
+    password = admin_password or random_token(9)
+    create_user(session, "admin", password, Role.ADMIN)
+    staff_password = random_token(9)
+    create_user(session, "counter", staff_password, Role.STAFF)
+    if not session.execute(select(func.count(Customer.id))).scalar_one():
+        _demo_customers(session, customers)
+    session.commit()
+    message = (
+        f"First-run login: admin / {password}  (counter staff: counter / {staff_password})\n"
+        "Change them with: python -m marketing_ui.cli create-user NAME --role admin|staff"
+    )
+    path = get_settings().data_dir / FIRST_LOGIN_FILE
+    path.write_text(message + "\n")
+    path.chmod(0o600)
+    return message
+
+
+def _demo_customers(session: Session, count: int) -> None:
+    rng = random.Random(7)
+    tag_ids = ensure_tags(session, TAGS)
+    for name, color in TAGS.items():
+        set_tag_color(session, tag_ids[name], color)
+    for i in range(count):
+        first, last = FIRST_NAMES[i % len(FIRST_NAMES)], LAST_NAMES[(i * 3) % len(LAST_NAMES)]
+        create_customer(
+            session,
+            CustomerInput(
+                first_name=first,
+                last_name=last,
+                email=f"{first.lower()}.{last.lower()}{i}@example.com",
+                phone=f"+1202555{100 + i:04d}",
+                email_consent=rng.random() < 0.8,
+                sms_consent=rng.random() < 0.5,
+                tag_ids=rng.sample(sorted(tag_ids.values()), k=rng.randint(0, 2)),
+            ),
+            source="import",
+            note="demo data",
+        )

@@ -1,0 +1,111 @@
+"""Settings page: system status (green/red), health job, business identity, sending limits."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import reflex as rx
+from rq.job import JobStatus
+
+from marketing_ui.core import app_settings
+from marketing_ui.core.config import get_settings
+from marketing_ui.core.db import session_scope
+from marketing_ui.core.system_status import all_checks
+from marketing_ui.state.auth import AuthState
+from workers.health import health_check
+from workers.queues import DEFAULT, get_queue
+
+HEALTH_WAIT_S = 15.0
+
+
+def _checks() -> list[dict[str, str]]:
+    return [
+        {"name": c.name, "ok": "1" if c.ok else "", "detail": c.detail}
+        for c in all_checks(get_settings())
+    ]
+
+
+class SettingsState(AuthState):
+    checks: list[dict[str, str]] = []
+    environment: str = ""
+    health_message: str = ""
+    health_running: bool = False
+    business: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    business_message: str = ""
+    business_error: str = ""
+    limits_message: str = ""
+    limits_error: str = ""
+
+    @rx.event
+    def load(self):
+        settings = get_settings()
+        self.environment = settings.app_env
+        self.checks = _checks()
+        with session_scope() as session:
+            identity = app_settings.business_identity(session)
+            limits = app_settings.sending_limits(session)
+        self.business = {k: str(v) for k, v in dataclasses.asdict(identity).items()}
+        self.limits = {k: str(v) for k, v in dataclasses.asdict(limits).items()}
+
+    @rx.event(background=True)
+    async def run_health_check(self):
+        """Enqueue the health job and wait (without holding the state lock) for a worker."""
+        async with self:
+            self.health_running = True
+            self.health_message = "Health job queued; waiting for a worker…"
+        job = await asyncio.to_thread(get_queue(DEFAULT).enqueue, health_check, result_ttl=300)
+        deadline = asyncio.get_running_loop().time() + HEALTH_WAIT_S
+        status = None
+        while asyncio.get_running_loop().time() < deadline:
+            status = await asyncio.to_thread(job.get_status, True)
+            if status in (JobStatus.FINISHED, JobStatus.FAILED):
+                break
+            await asyncio.sleep(0.25)
+        checks = await asyncio.to_thread(_checks)
+        async with self:
+            self.checks = checks
+            self.health_running = False
+            if status == JobStatus.FINISHED:
+                self.health_message = "A worker answered the health job."
+            elif status == JobStatus.FAILED:
+                self.health_message = "The health job failed on the worker; see the worker log."
+            else:
+                self.health_message = f"No worker answered within {HEALTH_WAIT_S:.0f} s."
+
+    @rx.event
+    def save_business(self, form: dict):
+        fields = {f.name for f in dataclasses.fields(app_settings.BusinessIdentity)}
+        value = app_settings.BusinessIdentity(**{k: str(v).strip() for k, v in form.items() if k in fields})
+        try:
+            with session_scope() as session:
+                app_settings.save_business_identity(session, value)
+        except ValueError as exc:
+            self.business_error = str(exc)
+            self.business_message = ""
+            return
+        self.business = {k: str(v) for k, v in dataclasses.asdict(value).items()}
+        self.business_error = ""
+        self.business_message = "Business identity saved."
+
+    @rx.event
+    def save_limits(self, form: dict):
+        try:
+            value = app_settings.SendingLimits(
+                email_rate_per_s=float(form.get("email_rate_per_s", 0)),
+                email_burst=int(form.get("email_burst", 1)),
+                sms_rate_per_s=float(form.get("sms_rate_per_s", 0)),
+                sms_burst=int(form.get("sms_burst", 1)),
+                max_attempts=int(form.get("max_attempts", 5)),
+                failure_threshold_pct=float(form.get("failure_threshold_pct", 20)),
+            )
+            with session_scope() as session:
+                app_settings.save_sending_limits(session, value)
+        except ValueError as exc:
+            self.limits_error = f"Not saved: {exc}"
+            self.limits_message = ""
+            return
+        self.limits = {k: str(v) for k, v in dataclasses.asdict(value).items()}
+        self.limits_error = ""
+        self.limits_message = "Sending limits saved; workers use them from their next batch."

@@ -1,0 +1,1 @@
+"""Shipped content templates; `email/*.mjml` is the library listed by core.rendering."""

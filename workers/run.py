@@ -1,0 +1,35 @@
+"""Worker entry point: `python -m workers.run` (any number, on any host sharing Redis and the DB)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from rq import SimpleWorker, Worker
+
+from marketing_ui.core.config import get_settings
+from marketing_ui.core.redis_client import get_redis
+from workers.queues import ALL, queue_name
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run an RQ worker for the campaign manager.")
+    parser.add_argument("--queues", nargs="*", default=list(ALL), help=f"subset of {ALL}")
+    parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    parser.add_argument(
+        "--fork", action="store_true", help="fork a work horse per job (RQ default; slower)"
+    )
+    parser.add_argument("--name", default=None)
+    args = parser.parse_args(argv)
+    get_settings()  # fail fast on bad configuration
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    worker_class = Worker if args.fork else SimpleWorker
+    worker = worker_class(
+        [queue_name(q) for q in args.queues], connection=get_redis(), name=args.name
+    )
+    worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
