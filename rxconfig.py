@@ -10,6 +10,11 @@ config = rx.Config(
     telemetry_enabled=False,
     show_built_with_reflex=False,
     disable_plugins=[SitemapPlugin],
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="light", accent_color="indigo", radius="medium")
+        )
+    ],
     frontend_port=int(os.environ.get("FRONTEND_PORT", "3000")),
     backend_port=int(os.environ.get("BACKEND_PORT", "8000")),
 )

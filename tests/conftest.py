@@ -16,6 +16,7 @@ os.environ["APP_ENV"] = "development"
 os.environ["DATA_DIR"] = str(_RUN_DIR)
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ["DATABASE_URL"] = f"sqlite:///{_RUN_DIR / 'app.db'}"
+os.environ["QUEUE_PREFIX"] = f"test{uuid.uuid4().hex[:8]}"  # never share queues with a dev app
 
 import redis  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
@@ -26,7 +27,9 @@ from marketing_ui.core import models  # noqa: E402,F401  (registers the tables)
 from marketing_ui.core.config import reset_settings_cache  # noqa: E402
 from marketing_ui.core.db import make_engine  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REQUIRE_SERVERS = os.environ.get("CI", "").lower() in {"1", "true"} or bool(
     os.environ.get("REQUIRE_SERVERS")
 )

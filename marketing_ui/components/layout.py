@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import reflex as rx
 
 from marketing_ui.state.auth import AuthState
 
-# (label, route, icon). Only pages that exist are listed; features add themselves here.
-NAV_ITEMS: list[tuple[str, str, str]] = [
-    ("Dashboard", "/", "layout-dashboard"),
-    ("Settings", "/settings", "settings"),
+
+@dataclass(frozen=True)
+class NavItem:
+    order: int
+    label: str
+    route: str
+    icon: str
+    staff: bool = False  # shown to staff accounts too (otherwise admins only)
+
+
+# Only pages that exist are listed; each page module registers itself at import.
+# Orders in use: Dashboard 0, Campaigns 10, Customers 20, Segments 30, Import 25,
+# Analytics 40, Outbox 50, Redeem 60, Settings 90.
+NAV_ITEMS: list[NavItem] = [
+    NavItem(0, "Dashboard", "/", "layout-dashboard"),
+    NavItem(90, "Settings", "/settings", "settings"),
 ]
 
 
-def register_nav(label: str, route: str, icon: str, before: str = "Settings") -> None:
+def register_nav(label: str, route: str, icon: str, order: int, staff: bool = False) -> None:
     """Add a page to the sidebar (called by page modules at import)."""
-    if any(r == route for _, r, _ in NAV_ITEMS):
+    if any(item.route == route for item in NAV_ITEMS):
         return
-    index = next((i for i, (lbl, _, _) in enumerate(NAV_ITEMS) if lbl == before), len(NAV_ITEMS))
-    NAV_ITEMS.insert(index, (label, route, icon))
+    NAV_ITEMS.append(NavItem(order, label, route, icon, staff))
+    NAV_ITEMS.sort(key=lambda item: item.order)
+
+
+def _nav(item: NavItem) -> rx.Component:
+    link = _nav_link(item.label, item.route, item.icon)
+    return link if item.staff else rx.cond(AuthState.is_admin, link, rx.fragment())
 
 
 def _nav_link(label: str, route: str, icon: str) -> rx.Component:
@@ -43,13 +61,13 @@ def _nav_link(label: str, route: str, icon: str) -> rx.Component:
 def sidebar() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.image(src="/logo.png", width="32px", height="32px", border_radius="6px"),
+            rx.icon("megaphone", size=26, color=rx.color("accent", 10)),
             rx.heading("Campaigns", size="5"),
             align="center",
             spacing="2",
             padding_bottom="16px",
         ),
-        *[_nav_link(*item) for item in NAV_ITEMS],
+        *[_nav(item) for item in NAV_ITEMS],
         rx.spacer(),
         rx.hstack(
             rx.icon("circle-user", size=18),

@@ -15,10 +15,47 @@ from marketing_ui.core.models import Customer, Role, User
 from marketing_ui.core.tags import ensure_tags, set_tag_color
 
 FIRST_LOGIN_FILE = "first-login.txt"
-FIRST_NAMES = ["Ava", "Ben", "Chloe", "Dan", "Ella", "Finn", "Grace", "Hugo", "Isla", "Jack",
-               "Kira", "Leo", "Maya", "Noah", "Olive", "Paul", "Quinn", "Rosa", "Sam", "Tara"]
-LAST_NAMES = ["Adams", "Brown", "Clark", "Davis", "Evans", "Ford", "Green", "Hill", "Irwin", "Jones"]
-TAGS = {"regular": "grass", "vip": "amber", "lunch": "blue", "dinner": "purple", "newsletter": "cyan"}
+FIRST_NAMES = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dan",
+    "Ella",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Isla",
+    "Jack",
+    "Kira",
+    "Leo",
+    "Maya",
+    "Noah",
+    "Olive",
+    "Paul",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+]
+LAST_NAMES = [
+    "Adams",
+    "Brown",
+    "Clark",
+    "Davis",
+    "Evans",
+    "Ford",
+    "Green",
+    "Hill",
+    "Irwin",
+    "Jones",
+]
+TAGS = {
+    "regular": "grass",
+    "vip": "amber",
+    "lunch": "blue",
+    "dinner": "purple",
+    "newsletter": "cyan",
+}
 
 
 def seed_demo(session: Session, admin_password: str | None = None, customers: int = 40) -> str:

@@ -61,12 +61,16 @@ def _reencrypt_column(
 def add_development_key(data_dir: Path) -> str:
     """Append a new key to data/secrets.env and make it the active one."""
     stored = read_secrets_file(data_dir)
-    existing = [part.split(":", 1)[0] for part in stored.get("ENCRYPTION_KEYS", "").split(",") if part]
+    existing = [
+        part.split(":", 1)[0] for part in stored.get("ENCRYPTION_KEYS", "").split(",") if part
+    ]
     n = len(existing) + 1
     while f"k{n}" in existing:
         n += 1
     kid = f"k{n}"
-    stored["ENCRYPTION_KEYS"] = ",".join(filter(None, [stored.get("ENCRYPTION_KEYS", ""), f"{kid}:{new_key()}"]))
+    stored["ENCRYPTION_KEYS"] = ",".join(
+        filter(None, [stored.get("ENCRYPTION_KEYS", ""), f"{kid}:{new_key()}"])
+    )
     stored["ACTIVE_KEY_ID"] = kid
     write_secrets_file(data_dir, stored)
     return kid

@@ -10,16 +10,24 @@ from marketing_ui.state.dashboard import DashboardState
 def dashboard() -> rx.Component:
     return rx.vstack(
         rx.text(
-            "Welcome back, ", DashboardState.username, ". Here is your audience at a glance.",
+            "Welcome back, ",
+            DashboardState.username,
+            ". Here is your audience at a glance.",
             color=rx.color("gray", 11),
         ),
         rx.flex(
             stat_card("Customers", DashboardState.customers, "users", "count-customers"),
-            stat_card("Email subscribers", DashboardState.email_subscribers, "mail-check", "count-email"),
-            stat_card("SMS subscribers", DashboardState.sms_subscribers, "message-square", "count-sms"),
+            stat_card(
+                "Email subscribers", DashboardState.email_subscribers, "mail-check", "count-email"
+            ),
+            stat_card(
+                "SMS subscribers", DashboardState.sms_subscribers, "message-square", "count-sms"
+            ),
             stat_card("Segments", DashboardState.segments, "filter", "count-segments"),
             stat_card("Campaigns", DashboardState.campaigns, "megaphone", "count-campaigns"),
-            stat_card("Campaigns sent", DashboardState.campaigns_sent, "send", "count-campaigns-sent"),
+            stat_card(
+                "Campaigns sent", DashboardState.campaigns_sent, "send", "count-campaigns-sent"
+            ),
             stat_card("Messages sent", DashboardState.messages_sent, "inbox", "count-messages"),
             wrap="wrap",
             gap="16px",

@@ -12,19 +12,31 @@ def login() -> rx.Component:
             rx.form(
                 rx.vstack(
                     rx.hstack(
-                        rx.image(src="/logo.png", width="40px", height="40px", border_radius="8px"),
+                        rx.icon("megaphone", size=30, color=rx.color("accent", 10)),
                         rx.heading("Campaign manager", size="6"),
                         align="center",
                         spacing="3",
                     ),
                     rx.text("Sign in to continue", color=rx.color("gray", 11)),
                     rx.text("Username", size="2", weight="medium"),
-                    rx.input(name="username", id="username", placeholder="admin", width="100%", auto_focus=True),
+                    rx.input(
+                        name="username",
+                        id="username",
+                        placeholder="admin",
+                        width="100%",
+                        auto_focus=True,
+                    ),
                     rx.text("Password", size="2", weight="medium"),
                     rx.input(name="password", id="password", type="password", width="100%"),
                     rx.cond(
                         LoginState.error != "",
-                        rx.callout(LoginState.error, icon="triangle-alert", color_scheme="red", id="login-error", width="100%"),
+                        rx.callout(
+                            LoginState.error,
+                            icon="triangle-alert",
+                            color_scheme="red",
+                            id="login-error",
+                            width="100%",
+                        ),
                     ),
                     rx.button("Log in", type="submit", width="100%", size="3", id="login-submit"),
                     spacing="3",

@@ -107,12 +107,18 @@ def settings() -> rx.Component:
                         color=rx.color("gray", 11),
                     ),
                     rx.grid(
-                        _field("Email messages per second", "email_rate_per_s", lim["email_rate_per_s"]),
+                        _field(
+                            "Email messages per second", "email_rate_per_s", lim["email_rate_per_s"]
+                        ),
                         _field("Email burst", "email_burst", lim["email_burst"]),
                         _field("SMS per second", "sms_rate_per_s", lim["sms_rate_per_s"]),
                         _field("SMS burst", "sms_burst", lim["sms_burst"]),
                         _field("Attempts per message", "max_attempts", lim["max_attempts"]),
-                        _field("Fail campaign above error %", "failure_threshold_pct", lim["failure_threshold_pct"]),
+                        _field(
+                            "Fail campaign above error %",
+                            "failure_threshold_pct",
+                            lim["failure_threshold_pct"],
+                        ),
                         columns="3",
                         spacing="3",
                         width="100%",

@@ -77,7 +77,9 @@ class SettingsState(AuthState):
     @rx.event
     def save_business(self, form: dict):
         fields = {f.name for f in dataclasses.fields(app_settings.BusinessIdentity)}
-        value = app_settings.BusinessIdentity(**{k: str(v).strip() for k, v in form.items() if k in fields})
+        value = app_settings.BusinessIdentity(
+            **{k: str(v).strip() for k, v in form.items() if k in fields}
+        )
         try:
             with session_scope() as session:
                 app_settings.save_business_identity(session, value)

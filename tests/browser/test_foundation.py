@@ -1,0 +1,45 @@
+"""The owner's first visit: a wrong password, then the dashboard and a healthy Settings page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from marketing_ui.core.customers import CustomerInput, create_customer
+from marketing_ui.core.db import session_scope
+from tests.browser.conftest import ADMIN, login
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def test_login_dashboard_and_settings(app_url, page, worker_process) -> None:  # noqa: ANN001
+    with session_scope() as session:
+        for i in range(3):
+            create_customer(
+                session,
+                CustomerInput(
+                    first_name=f"Test{i}", email=f"t{i}@example.com", email_consent=i < 2
+                ),
+            )
+
+    page.goto(f"{app_url}/settings")
+    page.wait_for_url("**/login**")  # the dashboard needs an account
+
+    page.fill("#username", ADMIN[0])
+    page.fill("#password", "definitely-wrong")
+    page.click("#login-submit")
+    assert "Wrong username or password" in page.locator("#login-error").inner_text()
+
+    login(page, app_url, *ADMIN)
+    page.wait_for_selector("#count-customers")
+    page.wait_for_function("() => document.querySelector('#count-customers').innerText === '3'")
+    assert page.locator("#count-email").inner_text() == "2"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+
+    page.click("text=Settings")
+    page.wait_for_selector("#status-database[data-ok='1']")
+    assert page.locator("#status-workers").get_attribute("data-ok") == ""
+    page.click("#run-health")
+    page.wait_for_selector("#status-workers[data-ok='1']", timeout=30_000)
+    assert "answered" in page.locator("#health-message").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "settings.png"), full_page=True)
