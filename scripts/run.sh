@@ -23,7 +23,7 @@ echo "==> worker started (pid $WORKER_PID, log data/worker.log)"
 
 MODE="${APP_ENV:-development}"
 if [ "$MODE" = "production" ]; then
-  reflex run --env prod --single-port
+  reflex run --env prod --frontend-port "${PORT:-8000}" --backend-port "${PORT:-8000}" --backend-host 0.0.0.0
 else
   echo "==> open http://localhost:${FRONTEND_PORT:-3000} (first-run login: see above, or data/first-login.txt)"
   reflex run

@@ -1,0 +1,484 @@
+"""Campaigns: list, create, edit (only before sending), duplicate, delete or archive, send checks.
+
+Pages and the send pipeline call these functions; none of them import Reflex. Edits go through
+one conditional UPDATE (status still editable, optional expected version) that bumps `version`,
+so an edit racing the start of a send either lands before it or is refused, never half-applied,
+and the render cache keyed on the version never serves a stale body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import case, delete, exists, func, or_, select, update
+from sqlmodel import Session
+
+from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.audience import Audience
+from marketing_ui.core.models import (
+    Campaign,
+    CampaignChannel,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    Segment,
+    Tag,
+    utcnow,
+)
+from marketing_ui.core.rendering import TemplateError, check_template, load_template
+from marketing_ui.core.rendering import list_templates as library_templates
+from marketing_ui.core.sms import compile_sms
+
+EDITABLE_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+DELETABLE_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.CANCELLED)
+# A campaign that is going out (or may resume) cannot be archived out of sight.
+UNARCHIVABLE_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED)
+SORTS = ("created", "name", "sent")
+MAX_PAGE_SIZE = 100
+
+# Fields an edit may change; everything else (status, version, dates) belongs to the pipeline.
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "channel",
+        "subject",
+        "preheader",
+        "from_name",
+        "from_email",
+        "template_name",
+        "mjml_body",
+        "sms_body",
+        "has_qr_code",
+        "offer_text",
+        "offer_expires_at",
+        "track_opens_clicks",
+    }
+)
+_SENT_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
+_FAILED_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.BOUNCED)
+
+
+class CampaignError(ValueError):
+    """An action the campaign's state does not allow; the message tells the user what to do."""
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    """One line of the campaign list with its headline numbers."""
+
+    id: int
+    name: str
+    channel: str
+    status: str
+    audience_json: str
+    archived: bool
+    created_at: datetime
+    sent_at: datetime | None
+    scheduled_at: datetime | None
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+
+    @property
+    def has_history(self) -> bool:
+        return self.recipients > 0
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    rows: list[CampaignRow]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.rows) < self.total
+
+
+@dataclass(frozen=True)
+class HeadlineNumbers:
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+
+
+@dataclass
+class CampaignFilter:
+    status: str | None = None
+    search: str = ""
+    archived: bool = False
+    sort: str = "created"
+
+
+# Reading ---------------------------------------------------------------------------------
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignError(f"Campaign {campaign_id} does not exist.")
+    return campaign
+
+
+def headline_numbers(session: Session, campaign_ids: list[int]) -> dict[int, HeadlineNumbers]:
+    """Recipients, sent and failed per campaign in one GROUP BY over deliveries."""
+    if not campaign_ids:
+        return {}
+    query = (
+        select(
+            Delivery.campaign_id,
+            func.count(),
+            func.sum(case((Delivery.status.in_(_SENT_STATUSES), 1), else_=0)),
+            func.sum(case((Delivery.status.in_(_FAILED_STATUSES), 1), else_=0)),
+        )
+        .where(Delivery.campaign_id.in_(campaign_ids))
+        .group_by(Delivery.campaign_id)
+    )
+    return {
+        cid: HeadlineNumbers(int(total), int(sent or 0), int(failed or 0))
+        for cid, total, sent, failed in session.execute(query)
+    }
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_campaigns(
+    session: Session, filt: CampaignFilter | None = None, offset: int = 0, limit: int = 20
+) -> CampaignPage:
+    """One page of campaigns; small OFFSET paging is fine, a business has hundreds, not millions."""
+    filt = filt or CampaignFilter()
+    if filt.sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    offset = max(0, offset)
+    conditions = [Campaign.archived.is_(filt.archived)]
+    if filt.status:
+        conditions.append(Campaign.status == filt.status)
+    if filt.search.strip():
+        pattern = f"%{_escape_like(filt.search.strip().lower())}%"
+        conditions.append(func.lower(Campaign.name).like(pattern, escape="\\"))
+    order = {
+        "created": (Campaign.created_at.desc(), Campaign.id.desc()),
+        "name": (func.lower(Campaign.name), Campaign.id),
+        "sent": (Campaign.sent_at.is_(None), Campaign.sent_at.desc(), Campaign.id.desc()),
+    }[filt.sort]
+    total = session.execute(select(func.count(Campaign.id)).where(*conditions)).scalar_one()
+    campaigns = (
+        session.execute(
+            select(Campaign).where(*conditions).order_by(*order).offset(offset).limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    numbers = headline_numbers(session, [c.id for c in campaigns])
+    rows = [
+        CampaignRow(
+            id=c.id,
+            name=c.name,
+            channel=c.channel,
+            status=c.status,
+            audience_json=c.audience_json,
+            archived=c.archived,
+            created_at=_aware(c.created_at),
+            sent_at=_aware(c.sent_at),
+            scheduled_at=_aware(c.scheduled_at),
+            **vars(numbers.get(c.id, HeadlineNumbers())),
+        )
+        for c in campaigns
+    ]
+    return CampaignPage(rows, total, offset, limit)
+
+
+def audience_summary(session: Session, audience_json: str) -> str:
+    """"Everyone with consent", "segment VIPs, tag pasta", … for the list and the send page."""
+    try:
+        audience = Audience.from_json(audience_json)
+    except ValueError:
+        return "Invalid audience"
+    seg_ids = audience.segment_ids + audience.exclude_segment_ids
+    tag_ids = audience.tag_ids + audience.exclude_tag_ids
+    segments = (
+        dict(session.execute(select(Segment.id, Segment.name).where(Segment.id.in_(seg_ids))).all())
+        if seg_ids
+        else {}
+    )
+    tags = (
+        dict(session.execute(select(Tag.id, Tag.name).where(Tag.id.in_(tag_ids))).all())
+        if tag_ids
+        else {}
+    )
+    return audience.describe(segments, tags)
+
+
+# Writing ---------------------------------------------------------------------------------
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(str(name).split())
+    if not name:
+        raise CampaignError("A campaign needs a name.")
+    if len(name) > 200:
+        raise CampaignError("A campaign name can be at most 200 characters.")
+    return name
+
+
+def _check_channel(channel: str) -> str:
+    if channel not in {c.value for c in CampaignChannel}:
+        raise CampaignError("Channel must be email, sms or both.")
+    return channel
+
+
+def create_campaign(
+    session: Session,
+    name: str,
+    template_name: str = "blank",
+    channel: str = CampaignChannel.EMAIL,
+    **fields: Any,
+) -> Campaign:
+    """A new draft from a library template (subject and preheader included); sender from Settings."""
+    info = next((t for t in library_templates() if t.name == template_name), None)
+    if info is None:
+        raise CampaignError(f"There is no template named {template_name!r}.")
+    identity = business_identity(session)
+    campaign = Campaign(
+        name=_clean_name(name),
+        channel=_check_channel(channel),
+        template_name=template_name,
+        mjml_body=load_template(template_name),
+        subject=info.subject,
+        preheader=info.preheader,
+        from_name=identity.sender_name,
+        from_email=identity.sender_email,
+    )
+    for key, value in _check_fields(fields).items():
+        setattr(campaign, key, value)
+    session.add(campaign)
+    session.commit()
+    session.refresh(campaign)
+    return campaign
+
+
+def _check_fields(changes: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise CampaignError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
+    out = dict(changes)
+    if "name" in out:
+        out["name"] = _clean_name(out["name"])
+    if "channel" in out:
+        out["channel"] = _check_channel(out["channel"])
+    for key in ("subject", "preheader", "from_name", "offer_text"):
+        if key in out:
+            value = " ".join(str(out[key]).split())  # header-bound: never a line break
+            if len(value) > 255:
+                raise CampaignError(f"{key.replace('_', ' ').capitalize()} is too long.")
+            out[key] = value
+    if "from_email" in out:
+        out["from_email"] = str(out["from_email"]).strip()
+    if out.get("offer_expires_at") is not None:
+        out["offer_expires_at"] = _aware(out["offer_expires_at"])
+    return out
+
+
+def check_content(campaign: Campaign) -> None:
+    """Raise TemplateError (with its line) when the email or SMS body would not render."""
+    if campaign.channel in (CampaignChannel.EMAIL, CampaignChannel.BOTH):
+        check_template(campaign.mjml_body, campaign.subject, campaign.preheader)
+    if campaign.channel in (CampaignChannel.SMS, CampaignChannel.BOTH) and campaign.sms_body:
+        compile_sms(campaign.sms_body)
+
+
+def update_campaign(
+    session: Session,
+    campaign_id: int,
+    changes: dict[str, Any],
+    expected_version: int | None = None,
+) -> Campaign:
+    """Apply an edit and bump the version; refused once sending started or if the body is broken.
+
+    With `expected_version`, an edit made on a stale copy (another tab saved first) is refused
+    instead of silently overwriting the newer one.
+    """
+    campaign = get_campaign(session, campaign_id)
+    _refuse_if_locked(campaign)
+    values = _check_fields(changes)
+    trial = Campaign(**{**campaign.model_dump(), **values})
+    try:
+        check_content(trial)
+    except TemplateError as exc:
+        raise CampaignError(f"Not saved: {exc}") from None
+    conditions = [Campaign.id == campaign_id, Campaign.status.in_(EDITABLE_STATUSES)]
+    if expected_version is not None:
+        conditions.append(Campaign.version == expected_version)
+    result = session.execute(
+        update(Campaign)
+        .where(*conditions)
+        .values(**values, version=Campaign.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        session.expire_all()
+        current = get_campaign(session, campaign_id)
+        _refuse_if_locked(current)
+        raise CampaignError(
+            "Someone else saved this campaign in the meantime; reload it to see their changes."
+        )
+    session.commit()
+    session.expire_all()
+    return get_campaign(session, campaign_id)
+
+
+def _refuse_if_locked(campaign: Campaign) -> None:
+    if campaign.status not in EDITABLE_STATUSES:
+        raise CampaignError(
+            f"This campaign is {campaign.status} and can no longer be edited; "
+            "duplicate it to send a changed version."
+        )
+
+
+def duplicate_campaign(session: Session, campaign_id: int) -> Campaign:
+    """A draft copy ("Copy of X") with the same content and audience; any status may be copied."""
+    source = get_campaign(session, campaign_id)
+    copy = Campaign(
+        **{key: getattr(source, key) for key in EDITABLE_FIELDS},
+        audience_json=source.audience_json,
+    )
+    copy.name = _clean_name(f"Copy of {source.name}"[:200])
+    session.add(copy)
+    session.commit()
+    session.refresh(copy)
+    return copy
+
+
+def has_history(session: Session, campaign_id: int) -> bool:
+    """True once anything was sent or recorded for the campaign: its record must be kept."""
+    return bool(
+        session.execute(
+            select(
+                or_(
+                    exists().where(Delivery.campaign_id == campaign_id),
+                    exists().where(Event.campaign_id == campaign_id),
+                )
+            )
+        ).scalar()
+    )
+
+
+def delete_campaign(session: Session, campaign_id: int) -> None:
+    """Erase a draft or cancelled campaign that never sent anything; otherwise say to archive."""
+    campaign = get_campaign(session, campaign_id)
+    if has_history(session, campaign_id):
+        raise CampaignError(
+            "This campaign has sending history, which is kept for your records; archive it instead."
+        )
+    if campaign.status not in DELETABLE_STATUSES:
+        raise CampaignError(f"A {campaign.status} campaign cannot be deleted; cancel it first.")
+    deleted = session.execute(
+        delete(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.in_(DELETABLE_STATUSES))
+        .execution_options(synchronize_session=False)
+    )
+    if deleted.rowcount != 1:
+        session.rollback()
+        raise CampaignError("The campaign changed while deleting it; reload and try again.")
+    session.commit()
+    session.expunge_all()
+
+
+def archive_campaign(session: Session, campaign_id: int, archived: bool = True) -> Campaign:
+    """Hide a campaign from the list while keeping its deliveries, coupons and analytics."""
+    campaign = get_campaign(session, campaign_id)
+    if archived and campaign.status in UNARCHIVABLE_STATUSES:
+        raise CampaignError(
+            f"A {campaign.status} campaign cannot be archived; wait until it finishes or cancel it."
+        )
+    campaign.archived = archived
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    session.commit()
+    session.refresh(campaign)
+    return campaign
+
+
+def save_audience(session: Session, campaign_id: int, audience: Audience) -> Campaign:
+    """Store the send page's audience choice (draft or scheduled only; the body is unchanged)."""
+    campaign = get_campaign(session, campaign_id)
+    _refuse_if_locked(campaign)
+    campaign.audience_json = audience.to_json()
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    session.commit()
+    session.refresh(campaign)
+    return campaign
+
+
+# Send checks -------------------------------------------------------------------------------
+
+
+def validate_for_send(session: Session, campaign: Campaign) -> list[str]:
+    """Everything that stops this campaign from going out, in words the owner can act on."""
+    from marketing_ui.core.messages import compiled_email  # messages imports this module
+
+    problems: list[str] = []
+    if campaign.status not in EDITABLE_STATUSES:
+        problems.append(f"The campaign is {campaign.status}; only drafts can be sent.")
+    if not campaign.name.strip():
+        problems.append("The campaign needs a name.")
+    email = campaign.channel in (CampaignChannel.EMAIL, CampaignChannel.BOTH)
+    sms = campaign.channel in (CampaignChannel.SMS, CampaignChannel.BOTH)
+    if email:
+        if not campaign.subject.strip():
+            problems.append("The email needs a subject.")
+        if not campaign.from_name.strip():
+            problems.append("The email needs a sender name.")
+        try:
+            validate_email(campaign.from_email, check_deliverability=False)
+        except EmailNotValidError:
+            problems.append("The sender address is missing or not a valid email address.")
+        try:
+            compiled_email(campaign)
+        except (TemplateError, ValueError) as exc:
+            problems.append(f"The email does not render: {exc}")
+    if sms:
+        if not campaign.sms_body.strip():
+            problems.append("The SMS channel is selected but the SMS text is empty.")
+        else:
+            try:
+                compile_sms(campaign.sms_body)
+            except TemplateError as exc:
+                problems.append(f"The SMS text does not render: {exc}")
+    if campaign.has_qr_code:
+        if not campaign.offer_text.strip():
+            problems.append("A QR coupon needs offer text.")
+        expires = _aware(campaign.offer_expires_at)
+        if expires is None:
+            problems.append("A QR coupon needs an expiry date.")
+        elif expires <= datetime.now(UTC):
+            problems.append("The QR coupon's expiry date has already passed.")
+    try:
+        business_identity(session).validate()
+    except ValueError as exc:
+        problems.append(f"Business identity in Settings is incomplete: {exc}")
+    try:
+        audience = Audience.from_json(campaign.audience_json)
+    except ValueError:
+        problems.append("The saved audience is not valid; choose it again.")
+    else:
+        if not audience.everyone and not (audience.segment_ids or audience.tag_ids):
+            problems.append("Choose who receives the campaign.")
+    return problems

@@ -1,0 +1,34 @@
+"""A real RQ worker process picks up the health job and proves DB and Redis work."""
+
+import os
+import subprocess
+import sys
+
+import redis
+
+from marketing_ui.cli import migrate
+from marketing_ui.core.config import PROJECT_ROOT
+from marketing_ui.core.redis_client import get_redis, reset_redis_cache
+from marketing_ui.core.system_status import worker_check
+from workers.health import HEARTBEAT_KEY, health_check
+from workers.queues import DEFAULT, get_queue
+
+
+def test_worker_answers_the_health_job(redis_client: redis.Redis) -> None:
+    migrate()
+    reset_redis_cache()
+    get_redis().delete(HEARTBEAT_KEY)
+    assert not worker_check().ok
+    job = get_queue(DEFAULT).enqueue(health_check)
+    done = subprocess.run(
+        [sys.executable, "-m", "workers.run", "--burst", "--queues", DEFAULT],
+        cwd=PROJECT_ROOT,
+        env={**os.environ},
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0
+    job.refresh()
+    assert job.is_finished
+    assert job.return_value()["pid"] != os.getpid()
+    assert worker_check().ok
