@@ -204,7 +204,7 @@ def list_campaigns(
 
 
 def audience_summary(session: Session, audience_json: str) -> str:
-    """"Everyone with consent", "segment VIPs, tag pasta", … for the list and the send page."""
+    """ "Everyone with consent", "segment VIPs, tag pasta", … for the list and the send page."""
     try:
         audience = Audience.from_json(audience_json)
     except ValueError:
