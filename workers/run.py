@@ -10,6 +10,7 @@ from rq import SimpleWorker, Worker
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.redis_client import get_redis
 from workers.queues import ALL, queue_name
+from workers.scheduler import start_periodic
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
         "--fork", action="store_true", help="fork a work horse per job (RQ default; slower)"
     )
     parser.add_argument("--name", default=None)
+    parser.add_argument(
+        "--no-periodic",
+        action="store_true",
+        help="do not run the periodic tick (scheduled sends, sweeper) in this worker",
+    )
     args = parser.parse_args(argv)
     get_settings()  # fail fast on bad configuration
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -27,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     worker = worker_class(
         [queue_name(q) for q in args.queues], connection=get_redis(), name=args.name
     )
+    if not args.no_periodic:
+        start_periodic()  # one worker at a time runs it (Redis lock); see workers/scheduler.py
     worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
     return 0
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.audience import Audience
+from marketing_ui.core.messages import compiled_email
 from marketing_ui.core.models import (
     Campaign,
     CampaignChannel,
@@ -432,8 +433,6 @@ def save_audience(session: Session, campaign_id: int, audience: Audience) -> Cam
 
 def validate_for_send(session: Session, campaign: Campaign) -> list[str]:
     """Everything that stops this campaign from going out, in words the owner can act on."""
-    from marketing_ui.core.messages import compiled_email  # messages imports this module
-
     problems: list[str] = []
     if campaign.status not in EDITABLE_STATUSES:
         problems.append(f"The campaign is {campaign.status}; only drafts can be sent.")

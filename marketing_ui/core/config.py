@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     email_provider: Literal["outbox", "resend"] = "outbox"
     sms_provider: Literal["outbox", "twilio"] = "outbox"
     resend_api_key: str = ""
+    resend_webhook_secret: str = ""
     resend_base_url: str = "https://api.resend.com"
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""

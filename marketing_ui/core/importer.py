@@ -445,6 +445,7 @@ def run_import(
     *,
     chunk_rows: int = CHUNK_ROWS,
     report_path: Path | str | None = None,
+    source_name: str | None = None,
     on_chunk: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
     """Import `path` with `mapping` ({field: column}); streams the file, one transaction per chunk."""
@@ -457,7 +458,7 @@ def run_import(
     with factory() as session:
         fixed = ensure_tags(session, tags or [])
         session.commit()
-    note = f"CSV import of {Path(path).name}"
+    note = f"CSV import of {source_name or Path(path).name}"  # the name the owner uploaded
     validator = _Validator(mapping, blind_indexer(), get_settings().default_region)
     writer = _Writer(mode, fixed, note)
     report = _ReportWriter(report_path, headers)
@@ -542,7 +543,7 @@ def import_job(import_job_id: int, engine: Engine | None = None) -> str:
             raise LookupError(f"ImportJob #{import_job_id} does not exist.")
         job.status = "running"
         session.commit()
-        path, mode = job.stored_path, job.mode
+        path, mode, source_name = job.stored_path, job.mode, job.filename
         mapping = json.loads(job.mapping_json or "{}")
         tags = json.loads(job.tags_json or "[]")
 
@@ -571,7 +572,14 @@ def import_job(import_job_id: int, engine: Engine | None = None) -> str:
     report = report_path_for(import_job_id)
     try:
         result = run_import(
-            engine, path, mapping, mode, tags, report_path=report, on_chunk=on_chunk
+            engine,
+            path,
+            mapping,
+            mode,
+            tags,
+            report_path=report,
+            on_chunk=on_chunk,
+            source_name=source_name,
         )
     except Exception as exc:  # noqa: BLE001 - the row must say "failed" whatever went wrong
         # ValueError messages are ours (mapping/mode problems) and carry no row data.

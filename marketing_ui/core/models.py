@@ -270,6 +270,7 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_campaign_status", "campaign_id", "status"),
         Index("ix_delivery_status_lease", "status", "lease_until"),
         Index("ix_delivery_customer", "customer_id"),
+        Index("ix_delivery_send_key", "send_key"),
     )
     id: int | None = Field(
         default=None,
@@ -288,6 +289,9 @@ class Delivery(SQLModel, table=True):
         default=None, sa_column=Column(String(128), nullable=True, index=True)
     )
     error: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # The provider request this delivery joined (email batch); a retry replays the same group
+    # with the same idempotency key, so an accepted-but-unrecorded batch is never sent twice.
+    send_key: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     lease_until: datetime | None = _ts(nullable=True)
     next_attempt_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
@@ -335,6 +339,9 @@ class Event(SQLModel, table=True):
         Index("ix_event_campaign_type_time", "campaign_id", "type", "created_at"),
         Index("ix_event_type_time", "type", "created_at"),
         Index("ix_event_delivery", "delivery_id"),
+        # Ids never reused on SQLite (an undone redemption deletes the newest row), so the
+        # analytics watermark on Event.id never skips a row.
+        {"sqlite_autoincrement": True},
     )
     id: int | None = Field(
         default=None,
@@ -352,6 +359,51 @@ class Event(SQLModel, table=True):
     )
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))  # url, bounce reason…
     created_at: datetime = _ts()
+
+
+class CampaignStatHourly(SQLModel, table=True):
+    """Event counts per campaign, channel, type and UTC hour, folded in by core.analytics."""
+
+    __tablename__ = "campaign_stat_hourly"
+    __table_args__ = (Index("ix_campaign_stat_hourly_type_hour", "type", "hour"),)
+    campaign_id: int = Field(primary_key=True)
+    channel: str = Field(sa_column=Column(String(8), primary_key=True))
+    type: str = Field(sa_column=Column(String(16), primary_key=True))
+    hour: int = Field(sa_column=Column(BigInteger, primary_key=True))  # hours since 1970 UTC
+    total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    uniq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class DeliveryFirstEvent(SQLModel, table=True):
+    """The hour of each delivery's first event of a type: makes unique counts additive."""
+
+    __tablename__ = "delivery_first_event"
+    delivery_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    type: str = Field(sa_column=Column(String(16), primary_key=True))
+    campaign_id: int
+    channel: str = Field(sa_column=Column(String(8), nullable=False))
+    hour: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class CampaignTally(SQLModel, table=True):
+    """Per-campaign delivery and coupon counts by status, recomputed for campaigns that changed."""
+
+    __tablename__ = "campaign_tally"
+    campaign_id: int = Field(primary_key=True)
+    channel: str = Field(sa_column=Column(String(8), primary_key=True))
+    metric: str = Field(sa_column=Column(String(32), primary_key=True))  # delivery:sent, coupon:…
+    n: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class AnalyticsWatermark(SQLModel, table=True):
+    """How far core.analytics has folded a source table (by id), and the id it waits to settle."""
+
+    __tablename__ = "analytics_watermark"
+    name: str = Field(sa_column=Column(String(32), primary_key=True))
+    last_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    pending_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    pending_at: datetime | None = _ts(nullable=True)
+    refreshed_at: datetime | None = _ts(nullable=True)
 
 
 class OutboxMessage(SQLModel, table=True):

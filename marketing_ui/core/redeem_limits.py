@@ -20,10 +20,11 @@ from marketing_ui.core.redis_client import get_redis
 
 @dataclass(frozen=True)
 class RedeemLimits:
-    """Limits per window; the defaults leave a busy counter plenty of room."""
+    """Limits per window. A coupon costs two attempts (look up, press Redeem), so a cashier may
+    serve 30 customers per 5 minutes; a shop's staff usually share one IP, hence twice that."""
 
-    attempts_per_user: int = 30
-    attempts_per_ip: int = 60
+    attempts_per_user: int = 60
+    attempts_per_ip: int = 120
     attempts_window_s: int = 5 * 60
     misses_per_user: int = 10
     misses_per_ip: int = 20

@@ -265,7 +265,10 @@ class CustomersState(AuthState):
         if all(i in self.selected_ids for i in ids):
             self.selected_ids = [i for i in self.selected_ids if i not in ids]
         else:
-            self.selected_ids = [*self.selected_ids, *(i for i in ids if i not in self.selected_ids)]
+            self.selected_ids = [
+                *self.selected_ids,
+                *(i for i in ids if i not in self.selected_ids),
+            ]
 
     @rx.event
     def select_all_matching(self):
@@ -398,7 +401,9 @@ class CustomersState(AuthState):
             tag_ids=[int(t) for t in self.edit_tag_ids if t.isdigit()],
         )
         # Keep what was typed, so an error does not wipe the form.
-        self.edit_values = {k: getattr(data, k) for k in ("first_name", "last_name", "email", "phone")}
+        self.edit_values = {
+            k: getattr(data, k) for k in ("first_name", "last_name", "email", "phone")
+        }
         try:
             with session_scope() as session:
                 if self.edit_id:

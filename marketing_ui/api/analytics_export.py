@@ -1,0 +1,63 @@
+"""CSV export of every analytics chart's table (admins only, by the dashboard's login cookie)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from marketing_ui.api.app import ROUTES
+from marketing_ui.core import analytics
+from marketing_ui.core.auth import user_for_session
+from marketing_ui.core.db import session_scope
+
+SESSION_COOKIE = "mk_session"  # the dashboard's login cookie (marketing_ui.state.auth)
+MAX_ID = 2**62
+
+
+def export_path(table: str) -> str:
+    return f"/api/analytics/{table}.csv"
+
+
+async def export_csv(request: Request) -> Response:
+    """GET /api/analytics/<table>.csv?since=YYYY-MM-DD&until=YYYY-MM-DD&channel=&campaign_id="""
+    table = request.path_params["table"]
+    if table not in analytics.OVERVIEW_TABLES + analytics.CAMPAIGN_TABLES:
+        return PlainTextResponse("Unknown table.", status_code=404)
+    q = request.query_params
+    raw_id = q.get("campaign_id", "")
+    campaign_id = int(raw_id) if raw_id.isdigit() and 0 < int(raw_id) < MAX_ID else None
+    if table in analytics.CAMPAIGN_TABLES and campaign_id is None:
+        return PlainTextResponse("campaign_id is required for this table.", status_code=400)
+    filters = analytics.parse_filters(q.get("since", ""), q.get("until", ""), q.get("channel", ""))
+    with session_scope() as session:
+        user = user_for_session(session, request.cookies.get(SESSION_COOKIE, ""))
+        if user is None:
+            return PlainTextResponse("Log in to export analytics.", status_code=401)
+        if not user.is_admin:
+            return PlainTextResponse("Only admins can export analytics.", status_code=403)
+        result = analytics.export_table(session, table, filters, campaign_id)
+    if result is None:
+        return PlainTextResponse("Unknown table.", status_code=404)
+    header, rows = result
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(_safe(row) for row in rows)
+    name = f"{table}-{campaign_id}.csv" if campaign_id else f"{table}.csv"
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _safe(row: list[object]) -> list[object]:
+    """Neutralise spreadsheet formulas in text cells (clicked URLs and names are user data)."""
+    return [f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row]
+
+
+ROUTES.append(Route("/api/analytics/{table:str}.csv", export_csv, methods=["GET"]))

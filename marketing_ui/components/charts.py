@@ -1,0 +1,211 @@
+"""Plotly figures for the analytics pages and the card that shows one with its CSV export link."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+import reflex as rx
+
+from marketing_ui.core.analytics import (
+    AudiencePoint,
+    CampaignRow,
+    ConsentPoint,
+    DayPoint,
+    Funnel,
+    HourPoint,
+)
+
+COLORS = {"email": "#3e63dd", "sms": "#12a594", "opens": "#3e63dd", "clicks": "#e54666",
+          "redemptions": "#ffa01c", "sent": "#8e8c99"}  # fmt: skip
+
+
+def _layout(fig: go.Figure, height: int = 320, **extra: object) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 48, "r": 16, "t": 16, "b": 40},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        legend={"orientation": "h", "y": -0.2},
+        font={"size": 12},
+        **extra,
+    )
+    fig.update_xaxes(gridcolor="#e8e8ec")
+    fig.update_yaxes(gridcolor="#e8e8ec", rangemode="tozero")
+    return fig
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+FUNNEL_STAGES = (
+    ("Targeted", "targeted"),
+    ("Sent", "sent"),
+    ("Delivered", "delivered"),
+    ("Opened (unique)", "opened_unique"),
+    ("Clicked (unique)", "clicked_unique"),
+    ("Redeemed", "redeemed"),
+)
+
+
+def funnel_figure(funnels: dict[str, Funnel]) -> go.Figure:
+    """Horizontal bars per stage, one trace per channel (stacked), labelled with count and rate."""
+    fig = go.Figure()
+    labels = [label for label, _ in FUNNEL_STAGES][::-1]
+    for channel, f in funnels.items():
+        values = [getattr(f, attr) for _, attr in FUNNEL_STAGES][::-1]
+        text = [f"{v:,}" for v in values]
+        fig.add_bar(
+            y=labels,
+            x=values,
+            orientation="h",
+            name=channel.upper() if channel else "All",
+            marker_color=COLORS.get(channel, "#3e63dd"),
+            text=text,
+            textposition="auto",
+        )
+    return _layout(fig, height=300, barmode="stack")
+
+
+def hourly_figure(points: Sequence[HourPoint]) -> go.Figure:
+    hours = [p.hours_since_send for p in points]
+    fig = go.Figure()
+    for name, values in (
+        ("opens", [p.opens for p in points]),
+        ("clicks", [p.clicks for p in points]),
+        ("redemptions", [p.redemptions for p in points]),
+    ):
+        fig.add_scatter(x=hours, y=values, mode="lines", name=name.title(),
+                        line={"color": COLORS[name], "width": 2})  # fmt: skip
+    fig.update_xaxes(title_text="Hours since send")
+    return _layout(fig)
+
+
+def rates_figure(rows: Sequence[CampaignRow]) -> go.Figure:
+    names = [r.name for r in rows][::-1][-30:]
+    fig = go.Figure()
+    for label, attr, color in (
+        ("Delivered", "delivered_rate", "#8e8c99"),
+        ("Opened", "open_rate", COLORS["opens"]),
+        ("Clicked", "click_rate", COLORS["clicks"]),
+    ):
+        values = [(getattr(r.funnel, attr) or 0) * 100 for r in rows][::-1][-30:]
+        fig.add_bar(x=names, y=values, name=label, marker_color=color)
+    fig.update_yaxes(title_text="% of sent", range=[0, 100])
+    return _layout(fig, barmode="group")
+
+
+def redemption_figure(rows: Sequence[CampaignRow]) -> go.Figure:
+    with_coupons = [r for r in rows if r.funnel.coupons_issued][::-1][-30:]
+    fig = go.Figure()
+    fig.add_bar(
+        x=[r.name for r in with_coupons],
+        y=[(r.funnel.redemption_rate or 0) * 100 for r in with_coupons],
+        marker_color=COLORS["redemptions"],
+        text=[f"{r.funnel.redeemed:,} / {r.funnel.coupons_issued:,}" for r in with_coupons],
+        textposition="auto",
+        name="Redeemed",
+    )
+    fig.update_yaxes(title_text="% of coupons redeemed")
+    return _layout(fig)
+
+
+def trend_figure(points: Sequence[DayPoint]) -> go.Figure:
+    days = [p.day.date().isoformat() for p in points]
+    fig = go.Figure()
+    for name, values in (
+        ("sent", [p.sent for p in points]),
+        ("opens", [p.opens for p in points]),
+        ("clicks", [p.clicks for p in points]),
+    ):
+        fig.add_scatter(x=days, y=values, mode="lines", name=name.title(),
+                        line={"color": COLORS[name], "width": 2})  # fmt: skip
+    return _layout(fig)
+
+
+def audience_figure(
+    audience: Sequence[AudiencePoint], consent: Sequence[ConsentPoint]
+) -> go.Figure:
+    """Cumulative customers (line, left axis) and consent granted/withdrawn per day (bars)."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[p.day.date().isoformat() for p in audience],
+        y=[p.total_customers for p in audience],
+        mode="lines",
+        name="Customers",
+        line={"color": "#8e8c99", "width": 2},
+    )
+    for channel in ("email", "sms"):
+        pts = [p for p in consent if p.channel == channel]
+        if not pts:
+            continue
+        days = [p.day.date().isoformat() for p in pts]
+        fig.add_bar(x=days, y=[p.granted for p in pts], name=f"{channel.upper()} opt-ins",
+                    marker_color=COLORS[channel], yaxis="y2")  # fmt: skip
+        fig.add_bar(x=days, y=[-p.withdrawn for p in pts], name=f"{channel.upper()} opt-outs",
+                    marker_color=COLORS[channel], opacity=0.45, yaxis="y2")  # fmt: skip
+    return _layout(
+        fig,
+        barmode="relative",
+        yaxis={"title": {"text": "Customers"}},
+        yaxis2={
+            "title": {"text": "Consent changes"},
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+        },  # fmt: skip
+    )
+
+
+def chart_card(
+    title: str,
+    figure: rx.Var,
+    export_href: rx.Var | str,
+    has_data: rx.Var,
+    empty_text: str,
+    chart_id: str,
+) -> rx.Component:
+    """A titled chart with its CSV export, or an explanation of what will appear here."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(title, size="4"),
+                rx.spacer(),
+                rx.link(
+                    rx.button(rx.icon("download", size=14), "CSV", size="1", variant="soft"),
+                    href=export_href,
+                    is_external=True,
+                    id=f"{chart_id}-csv",
+                ),
+                width="100%",
+                align="center",
+            ),
+            rx.cond(
+                has_data,
+                rx.box(rx.plotly.basic(data=figure, width="100%"), width="100%", id=chart_id),
+                rx.center(
+                    rx.text(empty_text, size="2", color=rx.color("gray", 11), align="center"),
+                    height="160px",
+                    width="100%",
+                    id=f"{chart_id}-empty",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def number_card(label: str, value: rx.Var, detail: rx.Var | str, card_id: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(label, size="2", color=rx.color("gray", 11)),
+            rx.heading(value, size="6", id=card_id),
+            rx.text(detail, size="1", color=rx.color("gray", 10)),
+            spacing="1",
+        ),
+        min_width="150px",
+        flex="1",
+    )

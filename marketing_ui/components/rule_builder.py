@@ -1,0 +1,263 @@
+"""The segment rule builder: top-level match all/any, rules, one level of groups, NOT on each."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from marketing_ui.components.tag_badges import tag_picker
+from marketing_ui.state.segments import ANY, RULE_TYPES, RuleItem
+from marketing_ui.state.segments import SegmentsState as S
+
+MUTED = rx.color("gray", 11)
+
+
+def _select(
+    value: rx.Var, on_change, items: list[tuple[str, str]], *extra, **props
+) -> rx.Component:  # noqa: ANN001
+    return rx.select.root(
+        rx.select.trigger(**props),
+        rx.select.content(*[rx.select.item(label, value=v) for v, label in items], *extra),
+        value=value,
+        on_change=on_change,
+        size="2",
+    )
+
+
+def _campaign_select(item: rx.Var[RuleItem], allow_any: bool) -> rx.Component:
+    return rx.cond(
+        (S.campaigns.length() > 0) | allow_any,
+        _select(
+            rx.cond(item.campaign_id != "", item.campaign_id, ANY if allow_any else ""),
+            lambda v: S.set_campaign(item.key, v),
+            [(ANY, "any campaign")] if allow_any else [],
+            rx.foreach(S.campaigns, lambda c: rx.select.item(c["name"], value=c["id"])),
+            placeholder="Pick a campaign",
+            class_name="rule-campaign",
+        ),
+        rx.text(
+            "No campaigns yet: this rule matches nobody until one is sent.", size="2", color=MUTED
+        ),
+    )
+
+
+def _rule_inputs(item: rx.Var[RuleItem]) -> rx.Component:
+    key = item.key
+    return rx.match(
+        item.type,
+        (
+            "tags",
+            rx.flex(
+                _select(
+                    item.tag_mode,
+                    lambda v: S.set_tag_mode(key, v),
+                    [("any", "has any of"), ("all", "has all of"), ("none", "has none of")],
+                    class_name="rule-tag-mode",
+                ),
+                tag_picker(S.all_tags, item.tag_ids, lambda t: S.toggle_tag(key, t), "rule-tag"),
+                gap="8px",
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+        (
+            "consent",
+            rx.hstack(
+                _select(
+                    item.channel,
+                    lambda v: S.set_channel(key, v),
+                    [("email", "Email"), ("sms", "SMS")],
+                    class_name="rule-channel",
+                ),
+                _select(
+                    item.consent,
+                    lambda v: S.set_consent(key, v),
+                    [("yes", "is subscribed"), ("no", "is not subscribed")],
+                    class_name="rule-consent",
+                ),
+            ),
+        ),
+        (
+            "created",
+            rx.hstack(
+                _select(
+                    item.created_op,
+                    lambda v: S.set_created_op(key, v),
+                    [("last_days", "in the last"), ("before", "before"), ("after", "on or after")],
+                ),
+                rx.cond(
+                    item.created_op == "last_days",
+                    rx.hstack(
+                        rx.input(
+                            value=item.days,
+                            on_change=lambda v: S.set_days(key, v),
+                            type="number",
+                            min=1,
+                            width="90px",
+                            class_name="rule-days",
+                        ),
+                        rx.text("days", size="2"),
+                        align="center",
+                    ),
+                    rx.input(
+                        value=item.date,
+                        on_change=lambda v: S.set_date(key, v),
+                        type="date",
+                        width="170px",
+                        class_name="rule-date",
+                    ),
+                ),
+                align="center",
+            ),
+        ),
+        ("received_campaign", _campaign_select(item, False)),
+        ("opened_campaign", _campaign_select(item, False)),
+        ("clicked_campaign", _campaign_select(item, False)),
+        ("redeemed", _campaign_select(item, True)),
+        (
+            "inactive_days",
+            rx.hstack(
+                rx.input(
+                    value=item.days,
+                    on_change=lambda v: S.set_days(key, v),
+                    type="number",
+                    min=1,
+                    width="90px",
+                    class_name="rule-days",
+                ),
+                rx.text("days (no open, click or redemption)", size="2"),
+                align="center",
+            ),
+        ),
+        rx.fragment(),
+    )
+
+
+def _not_toggle(item: rx.Var[RuleItem]) -> rx.Component:
+    return rx.button(
+        "NOT",
+        size="1",
+        variant=rx.cond(item.negate, "solid", "outline"),
+        color_scheme=rx.cond(item.negate, "crimson", "gray"),
+        on_click=S.toggle_negate(item.key),
+        title="Match customers for whom this is NOT true",
+        class_name="rule-not",
+    )
+
+
+def _remove(item: rx.Var[RuleItem]) -> rx.Component:
+    return rx.icon_button(
+        rx.icon("x", size=14),
+        size="1",
+        variant="ghost",
+        color_scheme="gray",
+        on_click=S.remove_item(item.key),
+        class_name="rule-remove",
+    )
+
+
+def _group_header(item: rx.Var[RuleItem]) -> rx.Component:
+    return rx.hstack(
+        _not_toggle(item),
+        rx.text("Group: match", size="2", weight="medium"),
+        _select(
+            item.group_op,
+            lambda v: S.set_group_op(item.key, v),
+            [("and", "all"), ("or", "any")],
+        ),
+        rx.text("of these rules", size="2", weight="medium"),
+        rx.spacer(),
+        rx.button(
+            rx.icon("plus", size=12),
+            "Rule in group",
+            size="1",
+            variant="soft",
+            on_click=S.add_rule(item.key),
+            class_name="group-add-rule",
+        ),
+        _remove(item),
+        align="center",
+        width="100%",
+    )
+
+
+def _leaf(item: rx.Var[RuleItem]) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            _not_toggle(item),
+            _select(
+                item.type,
+                lambda v: S.set_type(item.key, v),
+                RULE_TYPES,
+                class_name="rule-type",
+            ),
+            rx.box(_rule_inputs(item), flex="1"),
+            _remove(item),
+            align="center",
+            width="100%",
+        ),
+        rx.cond(
+            item.problem != "",
+            rx.text(item.problem, size="1", color=rx.color("red", 11), class_name="rule-problem"),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _item(item: rx.Var[RuleItem]) -> rx.Component:
+    nested = item.parent != ""
+    return rx.box(
+        rx.cond(item.is_group, _group_header(item), _leaf(item)),
+        rx.cond(
+            item.is_group & (item.problem != ""),
+            rx.text(item.problem, size="1", color=rx.color("red", 11)),
+        ),
+        padding="10px 12px",
+        margin_left=rx.cond(nested, "32px", "0"),
+        border_left=rx.cond(nested, f"3px solid {rx.color('accent', 6)}", "none"),
+        border_radius="8px",
+        background=rx.cond(item.is_group, rx.color("accent", 2), rx.color("gray", 2)),
+        width=rx.cond(nested, "calc(100% - 32px)", "100%"),
+        class_name=rx.cond(item.is_group, "rule-group", "rule-item"),
+        data_key=item.key,
+    )
+
+
+def rule_builder() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text("Customers matching", size="2", weight="medium"),
+            _select(S.root_op, S.set_root_op, [("and", "all"), ("or", "any")], id="root-op"),
+            rx.text("of these rules", size="2", weight="medium"),
+            align="center",
+        ),
+        rx.cond(
+            S.items.length() > 0,
+            rx.vstack(rx.foreach(S.items, _item), spacing="2", width="100%"),
+            rx.text(
+                "No rules yet: the segment is every customer. Add a rule to narrow it.",
+                size="2",
+                color=MUTED,
+            ),
+        ),
+        rx.hstack(
+            rx.button(
+                rx.icon("plus", size=14),
+                "Add rule",
+                variant="soft",
+                on_click=S.add_rule(""),
+                id="add-rule",
+            ),
+            rx.button(
+                rx.icon("layers", size=14),
+                "Add group",
+                variant="soft",
+                color_scheme="gray",
+                on_click=S.add_group,
+                id="add-group",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+        id="rule-builder",
+    )

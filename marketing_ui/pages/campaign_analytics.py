@@ -1,0 +1,262 @@
+"""One campaign's analytics: funnel, problems, hourly activity, top links, channels compared."""
+
+import reflex as rx
+
+from marketing_ui.components.charts import chart_card, number_card
+from marketing_ui.components.layout import template
+from marketing_ui.pages.analytics import filter_bar
+from marketing_ui.state.campaign_analytics import CampaignAnalyticsState as S
+
+UNIQUE_NOTE = (
+    "Unique opens count each recipient once; total opens count every time the pixel loaded. "
+    "Clicks are counted the same way. Rates are of messages sent; the redemption rate is of "
+    "coupons issued."
+)
+CHANNEL_ROWS = (
+    ("Targeted", "targeted"),
+    ("Sent", "sent"),
+    ("Delivered", "delivered"),
+    ("Delivered rate", "delivered_rate"),
+    ("Unique opens", "opened_unique"),
+    ("Total opens", "opened_total"),
+    ("Open rate", "open_rate"),
+    ("Unique clicks", "clicked_unique"),
+    ("Total clicks", "clicked_total"),
+    ("Click rate", "click_rate"),
+    ("Redeemed", "redeemed"),
+    ("Bounced", "bounced"),
+    ("Unsubscribes", "unsubscribes"),
+)
+
+
+def _headline() -> rx.Component:
+    f = S.funnel
+    return rx.flex(
+        number_card("Targeted", f["targeted"], f["queued"] + " still queued", "stat-targeted"),
+        number_card("Sent", f["sent"], f["delivered_rate"] + " delivered", "stat-sent"),
+        number_card(
+            "Unique opens", f["opened_unique"], f["opened_total"] + " total opens", "stat-opened"
+        ),
+        number_card(
+            "Unique clicks",
+            f["clicked_unique"],
+            f["clicked_total"] + " total clicks",
+            "stat-clicked",
+        ),  # fmt: skip
+        number_card(
+            "Redeemed", f["redeemed"], "of " + f["coupons_issued"] + " coupons", "stat-redeemed"
+        ),
+        spacing="3",
+        wrap="wrap",
+        width="100%",
+    )
+
+
+def _problems() -> rx.Component:
+    f = S.funnel
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Bounces, complaints and failures", size="4"),
+                rx.spacer(),
+                rx.link(
+                    rx.button(rx.icon("download", size=14), "CSV", size="1", variant="soft"),
+                    href=S.exports["failures"],
+                    is_external=True,
+                    id="failures-csv",
+                ),
+                width="100%",
+            ),
+            rx.hstack(
+                rx.badge("Bounced ", f["bounced"], color_scheme="orange", id="stat-bounced"),
+                rx.badge("Complaints ", f["complaints"], color_scheme="red", id="stat-complaints"),
+                rx.badge(
+                    "Unsubscribes ", f["unsubscribes"], color_scheme="gray", id="stat-unsubscribes"
+                ),  # fmt: skip
+                rx.badge("Failed ", f["failed"], color_scheme="red", id="stat-failed"),
+                rx.badge(
+                    "Skipped (consent withdrawn) ",
+                    f["skipped"],
+                    color_scheme="gray",
+                    id="stat-skipped",
+                ),  # fmt: skip
+                wrap="wrap",
+                spacing="2",
+            ),
+            rx.cond(
+                S.failures.length() > 0,
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Channel"),
+                            rx.table.column_header_cell("Status"),
+                            rx.table.column_header_cell("Reason"),
+                            rx.table.column_header_cell("Messages"),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            S.failures,
+                            lambda x: rx.table.row(
+                                rx.table.cell(x["channel"]),
+                                rx.table.cell(rx.badge(x["status"], variant="soft")),
+                                rx.table.cell(x["reason"]),
+                                rx.table.cell(x["count"]),
+                                class_name="failure-row",
+                            ),
+                        )
+                    ),
+                    size="1",
+                    width="100%",
+                ),
+                rx.text("No message failed or bounced.", size="2", color=rx.color("gray", 11)),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _links() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Top clicked links", size="4"),
+                rx.spacer(),
+                rx.link(
+                    rx.button(rx.icon("download", size=14), "CSV", size="1", variant="soft"),
+                    href=S.exports["links"],
+                    is_external=True,
+                    id="links-csv",
+                ),
+                width="100%",
+            ),
+            rx.cond(
+                S.links.length() > 0,
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Link"),
+                            rx.table.column_header_cell("Clicks"),
+                            rx.table.column_header_cell("Unique"),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            S.links,
+                            lambda x: rx.table.row(
+                                rx.table.cell(
+                                    rx.text(x["url"], trim="both", size="2"),
+                                    max_width="640px",
+                                    overflow="hidden",
+                                ),  # fmt: skip
+                                rx.table.cell(x["clicks"]),
+                                rx.table.cell(x["unique"]),
+                                class_name="link-row",
+                            ),
+                        )
+                    ),
+                    size="1",
+                    width="100%",
+                    id="links-table",
+                ),
+                rx.text(
+                    "Links appear here once recipients click them (tracked links only).",
+                    size="2",
+                    color=rx.color("gray", 11),
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _channel_cell(key: str):  # noqa: ANN202 - a one-argument component builder for foreach
+    return lambda c: rx.table.cell(c[key])
+
+
+def _channels() -> rx.Component:
+    return rx.cond(
+        S.channels.length() > 1,
+        rx.card(
+            rx.vstack(
+                rx.heading("Email and SMS side by side", size="4"),
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell(""),
+                            rx.foreach(
+                                S.channels, lambda c: rx.table.column_header_cell(c["channel"])
+                            ),
+                        )
+                    ),
+                    rx.table.body(
+                        *[
+                            rx.table.row(
+                                rx.table.row_header_cell(label),
+                                rx.foreach(S.channels, _channel_cell(key)),
+                            )
+                            for label, key in CHANNEL_ROWS
+                        ]
+                    ),
+                    size="1",
+                    width="100%",
+                    id="channels-table",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+        ),
+    )
+
+
+def _body() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.link(rx.icon("arrow-left", size=16), "All campaigns", href="/analytics"),
+            rx.heading(S.name, size="5", id="campaign-name"),
+            rx.badge(S.status, variant="soft"),
+            rx.cond(S.live, rx.badge("live", color_scheme="grass", variant="solid")),
+            rx.text(S.sent_at, size="2", color=rx.color("gray", 11)),
+            align="center",
+            spacing="3",
+            wrap="wrap",
+        ),
+        filter_bar(S),
+        _headline(),
+        rx.callout(UNIQUE_NOTE, icon="info", size="1", id="unique-note"),
+        chart_card(
+            "Funnel",
+            S.funnel_fig,
+            S.exports["funnel"],
+            S.funnel["targeted"] != "0",
+            "This campaign has no recipients yet — the funnel appears once it is sent.",
+            "funnel-chart",
+        ),
+        chart_card(
+            "Opens, clicks and redemptions by hour since send",
+            S.hourly_fig,
+            S.exports["hourly"],
+            S.has_hourly,
+            "Activity appears here hour by hour once recipients open, click or redeem.",
+            "hourly-chart",
+        ),
+        _channels(),
+        _problems(),
+        _links(),
+        spacing="4",
+        width="100%",
+    )
+
+
+@template(route="/campaigns/[campaign_id]/analytics", title="Campaign analytics", on_load=S.load)
+def campaign_analytics() -> rx.Component:
+    return rx.cond(
+        S.found,
+        _body(),
+        rx.callout("This campaign does not exist.", icon="triangle-alert", color_scheme="red"),
+    )

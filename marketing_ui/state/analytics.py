@@ -1,0 +1,88 @@
+"""Analytics overview: every sent campaign compared, trends, audience growth, consent changes."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import plotly.graph_objects as go
+import reflex as rx
+
+from marketing_ui.api.analytics_export import export_path
+from marketing_ui.components import charts
+from marketing_ui.core import analytics
+from marketing_ui.core.config import get_settings
+from marketing_ui.core.db import session_scope
+from marketing_ui.state.auth import AuthState
+
+
+def export_links(tables: tuple[str, ...], query: dict[str, str]) -> dict[str, str]:
+    """Absolute CSV URLs (the endpoints live on the backend) carrying the current filters."""
+    base = get_settings().api_base_url.rstrip("/")
+    qs = urlencode({k: v for k, v in query.items() if v})
+    return {t: f"{base}{export_path(t)}" + (f"?{qs}" if qs else "") for t in tables}
+
+
+class AnalyticsState(AuthState):
+    since: str = ""
+    until: str = ""
+    channel: str = "all"
+    rows: list[dict[str, str]] = []
+    rates_fig: go.Figure = go.Figure()
+    trend_fig: go.Figure = go.Figure()
+    audience_fig: go.Figure = go.Figure()
+    redemption_fig: go.Figure = go.Figure()
+    has_trend: bool = False
+    has_audience: bool = False
+    has_redemptions: bool = False
+    exports: dict[str, str] = {}
+
+    @rx.event
+    def load(self):
+        filters = analytics.parse_filters(self.since, self.until, self.channel)
+        with session_scope() as session:
+            analytics.refresh_rollups(session)
+            ov = analytics.overview(session, filters.since, filters.until, filters.channel)
+        self.rows = [
+            {
+                "id": str(r.campaign_id),
+                "name": r.name,
+                "channel": r.channel,
+                "sent_at": r.sent_at.strftime("%Y-%m-%d %H:%M") if r.sent_at else "",
+                "sent": f"{r.funnel.sent:,}",
+                "delivered": charts.pct(r.funnel.delivered_rate),
+                "opened": charts.pct(r.funnel.open_rate),
+                "clicked": charts.pct(r.funnel.click_rate),
+                "redeemed": charts.pct(r.funnel.redemption_rate),
+                "unsubscribes": f"{r.funnel.unsubscribes:,}",
+            }
+            for r in ov.campaigns[:200]
+        ]
+        self.rates_fig = charts.rates_figure(ov.campaigns)
+        self.trend_fig = charts.trend_figure(ov.trend)
+        self.audience_fig = charts.audience_figure(ov.audience, ov.consent)
+        self.redemption_fig = charts.redemption_figure(ov.campaigns)
+        self.has_trend = bool(ov.trend)
+        self.has_audience = bool(ov.audience or ov.consent)
+        self.has_redemptions = any(r.funnel.coupons_issued for r in ov.campaigns)
+        query = {"since": self.since, "until": self.until, "channel": self.channel}
+        self.exports = export_links(analytics.OVERVIEW_TABLES, query)
+
+    @rx.event
+    def set_since(self, value: str):
+        self.since = value
+        return AnalyticsState.load
+
+    @rx.event
+    def set_until(self, value: str):
+        self.until = value
+        return AnalyticsState.load
+
+    @rx.event
+    def set_channel(self, value: str):
+        self.channel = value if value in analytics.CHANNEL_CHOICES else "all"
+        return AnalyticsState.load
+
+    @rx.event
+    def clear_filters(self):
+        self.since, self.until, self.channel = "", "", "all"
+        return AnalyticsState.load

@@ -1,0 +1,162 @@
+"""One campaign's analytics: funnel, failures, hourly series, top links, channels side by side."""
+
+from __future__ import annotations
+
+import asyncio
+
+import plotly.graph_objects as go
+import reflex as rx
+
+from marketing_ui.components import charts
+from marketing_ui.core import analytics
+from marketing_ui.core.db import session_scope
+from marketing_ui.core.models import Campaign
+from marketing_ui.state.analytics import export_links
+from marketing_ui.state.auth import AuthState
+from marketing_ui.state.campaign_edit import campaign_id_from_path
+
+LIVE_POLL_S = 2.0  # while a campaign is still sending, numbers refresh this often
+
+
+def _funnel_dict(f: analytics.Funnel) -> dict[str, str]:
+    return {
+        "channel": (f.channel or "all").upper(),
+        "targeted": f"{f.targeted:,}",
+        "sent": f"{f.sent:,}",
+        "delivered": f"{f.delivered:,}",
+        "delivered_rate": charts.pct(f.delivered_rate),
+        "opened_unique": f"{f.opened_unique:,}",
+        "opened_total": f"{f.opened_total:,}",
+        "open_rate": charts.pct(f.open_rate),
+        "clicked_unique": f"{f.clicked_unique:,}",
+        "clicked_total": f"{f.clicked_total:,}",
+        "click_rate": charts.pct(f.click_rate),
+        "redeemed": f"{f.redeemed:,}",
+        "coupons_issued": f"{f.coupons_issued:,}",
+        "redemption_rate": charts.pct(f.redemption_rate),
+        "bounced": f"{f.bounced:,}",
+        "complaints": f"{f.complaints:,}",
+        "unsubscribes": f"{f.unsubscribes:,}",
+        "failed": f"{f.failed:,}",
+        "skipped": f"{f.skipped:,}",
+        "queued": f"{f.queued:,}",
+    }
+
+
+def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, object]:
+    """Everything the page shows, read with one session (no state lock held meanwhile)."""
+    filters = analytics.parse_filters(since, until, channel)
+    with session_scope() as session:
+        campaign = session.get(Campaign, cid) if cid else None
+        if campaign is None:
+            return {"found": False, "live": False}
+        analytics.refresh_rollups(session)
+        report = analytics.campaign_funnel(
+            session, cid, filters.channel, filters.since, filters.until
+        )
+        hourly = analytics.campaign_hourly(
+            session, cid, filters.channel, filters.since, filters.until
+        )
+        links = analytics.top_links(session, cid, filters.channel, filters.since, filters.until)
+        name, status, sent_at = campaign.name, campaign.status, campaign.sent_at
+    sent_channels = analytics.channels_sent(report)
+    shown = report.by_channel if len(report.by_channel) > 1 else {"": report.funnel}
+    query = {"since": since, "until": until, "channel": channel, "campaign_id": str(cid)}
+    return {
+        "found": True,
+        "name": name,
+        "status": status,
+        "sent_at": sent_at.strftime("%Y-%m-%d %H:%M UTC") if sent_at else "",
+        "funnel": _funnel_dict(report.funnel),
+        "channels": [_funnel_dict(report.by_channel[ch]) for ch in sent_channels]
+        if len(sent_channels) > 1
+        else [],
+        "failures": [
+            {
+                "channel": x.channel.upper(),
+                "status": x.status,
+                "reason": x.reason,
+                "count": f"{x.count:,}",
+            }  # fmt: skip
+            for x in report.failures
+        ],
+        "links": [
+            {"url": x.url, "clicks": f"{x.clicks:,}", "unique": f"{x.unique_clicks:,}"}
+            for x in links
+        ],
+        "funnel_fig": charts.funnel_figure(shown),
+        "hourly_fig": charts.hourly_figure(hourly),
+        "has_hourly": any(p.opens or p.clicks or p.redemptions for p in hourly),
+        "exports": export_links(analytics.CAMPAIGN_TABLES, query),
+        "live": status in analytics.LIVE_CAMPAIGN_STATUSES,
+    }
+
+
+class CampaignAnalyticsState(AuthState):
+    campaign_id: int = 0
+    name: str = ""
+    status: str = ""
+    sent_at: str = ""
+    found: bool = False
+    since: str = ""
+    until: str = ""
+    channel: str = "all"
+    funnel: dict[str, str] = {}
+    channels: list[dict[str, str]] = []  # one per channel when both were sent
+    failures: list[dict[str, str]] = []
+    links: list[dict[str, str]] = []
+    funnel_fig: go.Figure = go.Figure()
+    hourly_fig: go.Figure = go.Figure()
+    has_hourly: bool = False
+    exports: dict[str, str] = {}
+    live: bool = False
+
+    def _read(self) -> None:
+        self._apply(_snapshot(self.campaign_id, self.since, self.until, self.channel))
+
+    def _apply(self, values: dict[str, object]) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    @rx.event
+    def load(self):
+        self.campaign_id = campaign_id_from_path(self.router.url.path) or 0
+        self._read()
+        if self.live:
+            return CampaignAnalyticsState.watch
+        return None
+
+    @rx.event(background=True)
+    async def watch(self):
+        """Re-read while the campaign is sending and this page stays open."""
+        async with self:
+            path = self.router.url.path
+        while True:
+            await asyncio.sleep(LIVE_POLL_S)
+            async with self:
+                if not self.live or self.router.url.path != path:
+                    return
+                args = (self.campaign_id, self.since, self.until, self.channel)
+            values = await asyncio.to_thread(_snapshot, *args)
+            async with self:
+                self._apply(values)
+
+    @rx.event
+    def set_since(self, value: str):
+        self.since = value
+        self._read()
+
+    @rx.event
+    def set_until(self, value: str):
+        self.until = value
+        self._read()
+
+    @rx.event
+    def set_channel(self, value: str):
+        self.channel = value if value in analytics.CHANNEL_CHOICES else "all"
+        self._read()
+
+    @rx.event
+    def clear_filters(self):
+        self.since, self.until, self.channel = "", "", "all"
+        self._read()

@@ -1,0 +1,112 @@
+"""A campaign's coupons for the owner: state, who redeemed when, search by code, keyset pages."""
+
+from __future__ import annotations
+
+import re
+
+import reflex as rx
+
+from marketing_ui.api.coupons import export_csv_path, when_text
+from marketing_ui.core import app_settings, coupons
+from marketing_ui.core.coupons import CouponState, CouponView
+from marketing_ui.core.db import session_scope
+from marketing_ui.core.models import Campaign
+from marketing_ui.state.auth import AuthState
+
+PAGE_SIZE = 50
+STATE_FILTERS = ["all", *(s.value for s in CouponState)]
+_PATH = re.compile(r"^/campaigns/(\d{1,9})/coupons/?$")
+
+
+def _row(view: CouponView, timezone: str) -> dict[str, str]:
+    return {
+        "id": str(view.coupon_id),
+        "short_code": view.short_code,
+        "state": view.state.value,
+        "customer": view.customer_first_name or "—",
+        "expires": when_text(view.expires_at, timezone) or "Never",
+        "redeemed_at": when_text(view.redeemed_at, timezone) or "—",
+        "redeemed_by": view.redeemed_by or "—",
+    }
+
+
+class CampaignCouponsState(AuthState):
+    """One page of rows; `_cursors` holds the after_id that opened each earlier page."""
+
+    campaign_name: str = ""
+    found: bool = True
+    rows: list[dict[str, str]] = []
+    search: str = ""
+    state_filter: str = "all"
+    page_number: int = 1
+    has_next: bool = False
+    export_path: str = ""
+    _campaign: int = 0
+    _cursors: list[int | None] = []
+    _timezone: str = "UTC"
+
+    def _fetch(self, after_id: int | None) -> None:
+        with session_scope() as session:
+            views = coupons.list_coupons(
+                session,
+                self._campaign,
+                search_code=self.search or None,
+                state=None if self.state_filter == "all" else self.state_filter,
+                after_id=after_id,
+                limit=PAGE_SIZE + 1,
+            )
+        self.has_next = len(views) > PAGE_SIZE
+        self.rows = [_row(v, self._timezone) for v in views[:PAGE_SIZE]]
+
+    def _first_page(self) -> None:
+        self._cursors = [None]
+        self.page_number = 1
+        self._fetch(None)
+
+    @rx.event
+    def load(self):
+        match = _PATH.match(self.router.url.path or "")
+        self.rows, self.search, self.state_filter = [], "", "all"
+        self._campaign = int(match.group(1)) if match else 0
+        with session_scope() as session:
+            campaign = session.get(Campaign, self._campaign) if self._campaign else None
+            self._timezone = app_settings.business_identity(session).timezone
+        self.found = campaign is not None
+        if campaign is None:
+            self.campaign_name = ""
+            return
+        self.campaign_name = campaign.name
+        self.export_path = export_csv_path(self._campaign)
+        self._first_page()
+
+    @rx.event
+    def search_code(self, form: dict):
+        self.search = str(form.get("code", "")).strip()[:32]
+        self._first_page()
+
+    @rx.event
+    def clear_search(self):
+        self.search = ""
+        self._first_page()
+
+    @rx.event
+    def set_state_filter(self, value: str):
+        self.state_filter = value if value in STATE_FILTERS else "all"
+        self._first_page()
+
+    @rx.event
+    def next_page(self):
+        if not self.has_next or not self.rows:
+            return
+        after_id = int(self.rows[-1]["id"])
+        self._cursors = [*self._cursors, after_id]
+        self.page_number += 1
+        self._fetch(after_id)
+
+    @rx.event
+    def previous_page(self):
+        if len(self._cursors) <= 1:
+            return
+        self._cursors = self._cursors[:-1]
+        self.page_number -= 1
+        self._fetch(self._cursors[-1])

@@ -1,0 +1,259 @@
+"""Send-confirm: the audience, exact counts after consent and suppression, duration, send or schedule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import reflex as rx
+from sqlalchemy import select
+
+from marketing_ui.core import campaigns
+from marketing_ui.core.app_settings import business_identity, sending_limits
+from marketing_ui.core.audience import Audience, recipient_counts
+from marketing_ui.core.db import session_scope
+from marketing_ui.core.models import Campaign, Segment, Tag
+from marketing_ui.state.auth import AuthState
+from marketing_ui.state.campaign_edit import campaign_id_from_path
+from marketing_ui.state.campaign_preview import sending_module
+
+MAX_CHOICES = 200
+CHANNEL_NAMES = {"email": "Email", "sms": "SMS"}
+
+
+def format_duration(seconds: float) -> str:
+    """ "about 3 min 20 s", "under a second", "about 2 h 5 min"."""
+    if seconds < 1:
+        return "under a second"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"about {hours} h {minutes} min"
+    if minutes:
+        return f"about {minutes} min {secs} s" if secs else f"about {minutes} min"
+    return f"about {secs} s"
+
+
+def estimate(count: int, rate_per_s: float) -> str:
+    """The send time at the provider rate from Settings; 0 means no limit is configured."""
+    if count == 0:
+        return "nothing to send"
+    if rate_per_s <= 0:
+        return "unlimited rate (as fast as the provider accepts)"
+    return f"{format_duration(count / rate_per_s)} at {rate_per_s:g}/s"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+class CampaignSendState(AuthState):
+    campaign_id: int = 0
+    name: str = ""
+    status: str = ""
+    channel: str = "email"
+    not_found: bool = False
+    editable: bool = True
+    problems: list[str] = []
+    everyone: bool = True
+    segments: list[dict[str, str]] = []  # id, name, include ("1"/""), exclude ("1"/"")
+    tags: list[dict[str, str]] = []
+    counts: list[dict[str, str]] = []  # channel, count, duration
+    total: int = 0
+    audience_error: str = ""
+    timezone: str = "UTC"
+    schedule_date: str = ""
+    schedule_time: str = "09:00"
+    send_available: bool = False
+    schedule_available: bool = False
+    action_error: str = ""
+    confirm_open: bool = False
+
+    @rx.var
+    def can_send(self) -> bool:
+        return self.editable and not self.problems and self.total > 0 and self.audience_error == ""
+
+    @rx.event
+    def load(self):
+        self.campaign_id = campaign_id_from_path(self.router.url.path) or 0
+        self.action_error = ""
+        self.confirm_open = False
+        module = sending_module()
+        self.send_available = module is not None and hasattr(module, "start_send")
+        self.schedule_available = module is not None and hasattr(module, "schedule_send")
+        with session_scope() as session:
+            campaign = session.get(Campaign, self.campaign_id) if self.campaign_id else None
+            self.not_found = campaign is None
+            if campaign is None:
+                return
+            self.name, self.status, self.channel = campaign.name, campaign.status, campaign.channel
+            self.editable = campaign.status in campaigns.EDITABLE_STATUSES
+            self.timezone = business_identity(session).timezone
+            try:
+                audience = Audience.from_json(campaign.audience_json)
+            except ValueError:
+                audience = Audience()
+            segments = session.execute(
+                select(Segment.id, Segment.name).order_by(Segment.name).limit(MAX_CHOICES)
+            ).all()
+            tags = session.execute(
+                select(Tag.id, Tag.name).order_by(Tag.name).limit(MAX_CHOICES)
+            ).all()
+            self.problems = campaigns.validate_for_send(session, campaign)
+        self.everyone = audience.everyone
+        self.segments = [
+            {
+                "id": str(i),
+                "name": n,
+                "include": "1" if i in audience.segment_ids else "",
+                "exclude": "1" if i in audience.exclude_segment_ids else "",
+            }
+            for i, n in segments
+        ]
+        self.tags = [
+            {
+                "id": str(i),
+                "name": n,
+                "include": "1" if i in audience.tag_ids else "",
+                "exclude": "1" if i in audience.exclude_tag_ids else "",
+            }
+            for i, n in tags
+        ]
+        self._count()
+
+    def _audience(self) -> Audience:
+        def ids(items: list[dict[str, str]], key: str) -> list[int]:
+            return [int(item["id"]) for item in items if item[key]]
+
+        return Audience(
+            everyone=self.everyone,
+            segment_ids=[] if self.everyone else ids(self.segments, "include"),
+            tag_ids=[] if self.everyone else ids(self.tags, "include"),
+            exclude_segment_ids=ids(self.segments, "exclude"),
+            exclude_tag_ids=ids(self.tags, "exclude"),
+        )
+
+    def _count(self) -> None:
+        audience = self._audience()
+        try:
+            with session_scope() as session:
+                counts = recipient_counts(session, audience, self.channel)
+                limits = sending_limits(session)
+        except ValueError as exc:
+            self.audience_error = str(exc)
+            self.counts, self.total = [], 0
+            return
+        self.audience_error = ""
+        rates = {"email": limits.email_rate_per_s, "sms": limits.sms_rate_per_s}
+        self.counts = [
+            {
+                "channel": CHANNEL_NAMES.get(channel, channel),
+                "count": f"{count:,}",
+                "duration": estimate(count, rates.get(channel, 0)),
+            }
+            for channel, count in counts.items()
+        ]
+        self.total = sum(counts.values())
+
+    def _save_and_count(self) -> None:
+        self._count()
+        if not self.editable or self.audience_error:
+            return
+        try:
+            with session_scope() as session:
+                campaign = campaigns.save_audience(session, self.campaign_id, self._audience())
+                self.problems = campaigns.validate_for_send(session, campaign)
+        except campaigns.CampaignError as exc:
+            self.action_error = str(exc)
+
+    def _toggle(self, items: list[dict[str, str]], item_id: str, key: str) -> list[dict[str, str]]:
+        other = "exclude" if key == "include" else "include"
+        out = []
+        for item in items:
+            if item["id"] == item_id:
+                item = {**item, key: "" if item[key] else "1"}
+                if item[key]:
+                    item[other] = ""  # one cannot both include and exclude the same group
+            out.append(item)
+        return out
+
+    @rx.event
+    def set_everyone(self, value: bool):
+        self.everyone = bool(value)
+        self._save_and_count()
+
+    @rx.event
+    def toggle_segment(self, item_id: str, key: str):
+        self.segments = self._toggle(self.segments, item_id, key)
+        self._save_and_count()
+
+    @rx.event
+    def toggle_tag(self, item_id: str, key: str):
+        self.tags = self._toggle(self.tags, item_id, key)
+        self._save_and_count()
+
+    @rx.event
+    def set_schedule_date(self, value: str):
+        self.schedule_date = value
+
+    @rx.event
+    def set_schedule_time(self, value: str):
+        self.schedule_time = value
+
+    @rx.event
+    def open_confirm(self):
+        self.confirm_open = self.can_send
+
+    @rx.event
+    def close_confirm(self):
+        self.confirm_open = False
+
+    @rx.event
+    def send_now(self):
+        self.confirm_open = False
+        module = sending_module()
+        if module is None or not hasattr(module, "start_send"):
+            self.action_error = "Sending is not available yet in this installation."
+            return None
+        if not self.can_send:
+            self.action_error = "Fix the problems listed above first."
+            return None
+        try:
+            with session_scope() as session:
+                module.start_send(session, self.campaign_id)
+        except ValueError as exc:  # CampaignError and the pipeline's own refusals
+            self.action_error = str(exc)
+            return None
+        return rx.redirect(f"/campaigns/{self.campaign_id}/progress")
+
+    @rx.event
+    def schedule(self):
+        module = sending_module()
+        if module is None or not hasattr(module, "schedule_send"):
+            self.action_error = "Scheduling is not available yet in this installation."
+            return None
+        if not self.can_send:
+            self.action_error = "Fix the problems listed above first."
+            return None
+        try:
+            local = datetime.strptime(
+                f"{self.schedule_date} {self.schedule_time}", "%Y-%m-%d %H:%M"
+            ).replace(tzinfo=_zone(self.timezone))
+        except ValueError:
+            self.action_error = "Choose a date and a time to schedule."
+            return None
+        when_utc = local.astimezone(UTC)
+        if when_utc <= datetime.now(UTC):
+            self.action_error = "That time has already passed; choose a later one."
+            return None
+        try:
+            with session_scope() as session:
+                module.schedule_send(session, self.campaign_id, when_utc)
+        except ValueError as exc:
+            self.action_error = str(exc)
+            return None
+        return rx.redirect("/campaigns")

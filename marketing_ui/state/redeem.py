@@ -1,0 +1,217 @@
+"""Counter redemption: find a coupon by scanned token or typed code, redeem it once, undo (admin)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from marketing_ui.api.coupons import when_text
+from marketing_ui.core import app_settings, coupons
+from marketing_ui.core.auth import CurrentUser
+from marketing_ui.core.coupons import CouponState, CouponView, RedeemResult, UndoResult
+from marketing_ui.core.db import session_scope
+from marketing_ui.core.redeem_limits import redeem_limiter
+from marketing_ui.state.auth import AuthState
+
+REDEEM_PATH = "/redeem/"
+LOGIN_AGAIN = "/login?next=/redeem"  # the session ended while the page was open
+
+# Result kinds the page colours: green for success, amber for "look again", red for refusals.
+RESULT_COLORS = {
+    "ok": "grass",
+    "undone": "blue",
+    "already_redeemed": "amber",
+    "expired": "red",
+    "cancelled": "red",
+    "unknown": "red",
+    "forbidden": "red",
+    "limited": "red",
+    "not_redeemed": "amber",
+}
+
+
+def _coupon_dict(view: CouponView, timezone: str) -> dict[str, str]:
+    return {
+        "short_code": view.short_code,
+        "offer": view.offer_text or view.campaign_name,
+        "campaign": view.campaign_name,
+        "first_name": view.customer_first_name or "Customer",
+        "state": view.state.value,
+        "expires": when_text(view.expires_at, timezone) or "Never",
+        "redeemed_at": when_text(view.redeemed_at, timezone),
+        "redeemed_by": view.redeemed_by or "",
+    }
+
+
+_NOT_REDEEMABLE = {
+    CouponState.REDEEMED: RedeemResult.ALREADY_REDEEMED,
+    CouponState.EXPIRED: RedeemResult.EXPIRED,
+    CouponState.CANCELLED: RedeemResult.CANCELLED,
+}
+
+
+class RedeemState(AuthState):
+    """The coupon on screen and the outcome of the last action; the coupon id stays server-side."""
+
+    coupon: dict[str, str] = {}
+    result: str = ""
+    message: str = ""
+    _coupon_id: int = 0
+    _timezone: str = "UTC"
+
+    @rx.var
+    def result_color(self) -> str:
+        return RESULT_COLORS.get(self.result, "gray")
+
+    @rx.var
+    def can_redeem(self) -> bool:
+        return self.coupon.get("state", "") == CouponState.ISSUED.value
+
+    @rx.var
+    def can_undo(self) -> bool:
+        return self.is_admin and self.coupon.get("state", "") == CouponState.REDEEMED.value
+
+    # Helpers ------------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self.coupon = {}
+        self.result = ""
+        self.message = ""
+        self._coupon_id = 0
+
+    def _client_ip(self) -> str:
+        return self.router.session.client_ip or "unknown"
+
+    def _allowed(self, user: CurrentUser) -> bool:
+        """Count the attempt; when over a limit, say so and keep the coupon off screen."""
+        decision = redeem_limiter().attempt(user.id, self._client_ip())
+        if not decision.allowed:
+            self._reset()
+            self.result = "limited"
+            self.message = decision.message
+        return decision.allowed
+
+    def _show(self, view: CouponView) -> None:
+        """Put a found coupon on screen, saying straight away why it cannot be redeemed."""
+        self._coupon_id = view.coupon_id
+        self.coupon = _coupon_dict(view, self._timezone)
+        self.result, self.message = "", ""
+        if view.state in _NOT_REDEEMABLE:
+            self._explain(_NOT_REDEEMABLE[view.state])
+
+    def _already_text(self) -> str:
+        who = self.coupon.get("redeemed_by") or "someone"
+        when = self.coupon.get("redeemed_at") or "an unknown time"
+        return f"Already redeemed on {when} by {who}."
+
+    def _explain(self, result: RedeemResult) -> None:
+        self.result = result.value
+        coupon = self.coupon
+        if result == RedeemResult.OK:
+            name = coupon.get("first_name", "the customer")
+            self.message = f"Redeemed. Give {name}: {coupon.get('offer', '')}"
+        elif result == RedeemResult.ALREADY_REDEEMED:
+            self.message = self._already_text()
+        elif result == RedeemResult.EXPIRED:
+            self.message = f"Expired on {coupon.get('expires', '')}. It cannot be redeemed."
+        elif result == RedeemResult.CANCELLED:
+            self.message = "Cancelled: this campaign was withdrawn, so the coupon is void."
+        elif result == RedeemResult.FORBIDDEN:
+            self.message = "Your account is not allowed to redeem coupons."
+        else:
+            self.message = "No coupon matches. Check the code and try again."
+
+    def _lookup(self, user: CurrentUser, by_token: str = "", by_code: str = "") -> None:
+        with session_scope() as session:
+            self._timezone = app_settings.business_identity(session).timezone
+            if by_token:
+                view = coupons.find_by_token(session, by_token)
+            else:
+                view = coupons.find_by_short_code(session, by_code)
+        if view is None:
+            redeem_limiter().record_miss(user.id, self._client_ip())
+            self._reset()
+            self._explain(RedeemResult.UNKNOWN)
+            return
+        self._show(view)
+
+    # Events -------------------------------------------------------------------------------
+
+    @rx.event
+    def load_form(self):
+        """/redeem: an empty code form."""
+        self._reset()
+
+    @rx.event
+    def load_token(self):
+        """/redeem/<token>: what a phone camera opens after scanning the QR."""
+        self._reset()
+        user = self._load_user()
+        if user is None:
+            return  # the guard is already sending this browser to the login page
+        path = self.router.url.path or ""
+        token = path[len(REDEEM_PATH) :] if path.startswith(REDEEM_PATH) else ""
+        if not token or not self._allowed(user):
+            if not token:
+                self._explain(RedeemResult.UNKNOWN)
+            return
+        self._lookup(user, by_token=token.strip("/"))
+
+    @rx.event
+    def lookup_code(self, form: dict):
+        user = self._load_user()
+        if user is None:
+            return rx.redirect(LOGIN_AGAIN)
+        code = str(form.get("code", "")).strip()[:32]
+        if not code:
+            self._reset()
+            self.result, self.message = "unknown", "Type the code from the customer's coupon."
+            return None
+        if self._allowed(user):
+            self._lookup(user, by_code=code)
+        return None
+
+    @rx.event
+    def redeem(self):
+        """The big button: one conditional UPDATE in the core decides who wins."""
+        user = self._load_user()
+        if user is None:
+            return rx.redirect(LOGIN_AGAIN)
+        if not self._coupon_id or not self._allowed(user):
+            return None
+        coupon_id = self._coupon_id
+        with session_scope() as session:
+            outcome = coupons.redeem(session, coupon_id, user)
+        if outcome.coupon is not None:
+            self._coupon_id = outcome.coupon.coupon_id
+            self.coupon = _coupon_dict(outcome.coupon, self._timezone)
+        self._explain(outcome.result)
+        return None
+
+    @rx.event
+    def undo(self, form: dict):
+        """Admin correction of a mistaken redemption; the core records it with the note."""
+        user = self._load_user()
+        if user is None:
+            return rx.redirect(LOGIN_AGAIN)
+        if not user.is_admin or not self._coupon_id:
+            self.result, self.message = "forbidden", "Only an admin can undo a redemption."
+            return None
+        note = str(form.get("note", "")).strip()[:255]
+        with session_scope() as session:
+            outcome = coupons.undo_redemption(session, self._coupon_id, user, note)
+        if outcome.coupon is not None:
+            self.coupon = _coupon_dict(outcome.coupon, self._timezone)
+        if outcome.result == UndoResult.OK:
+            self.result = "undone"
+            self.message = "Redemption undone and recorded. The coupon can be redeemed again."
+        elif outcome.result == UndoResult.NOT_REDEEMED:
+            self.result, self.message = "not_redeemed", "This coupon is not redeemed."
+        else:
+            self._explain(RedeemResult.FORBIDDEN)
+        return None
+
+    @rx.event
+    def next_coupon(self):
+        """Clear the screen for the next customer."""
+        self._reset()
+        return rx.redirect("/redeem")

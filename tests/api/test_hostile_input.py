@@ -1,0 +1,255 @@
+"""Malformed, oversized and hostile requests to every public endpoint: 4xx, no crash, no change."""
+# ruff: noqa: F811  (fixtures imported from tests.api are used as arguments)
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.testclient import TestClient
+from svix.webhooks import Webhook
+from twilio.request_validator import RequestValidator
+
+from marketing_ui.api.tracking import PIXEL_GIF
+from marketing_ui.core.models import ConsentEvent, Customer, Delivery, Event, Suppression
+from marketing_ui.core.tracking import unsubscribe_token
+from tests.api import PUBLIC_API, RESEND_SECRET, TWILIO_TOKEN, api_db, client, seed_email_delivery  # noqa: F401
+
+SQLISH = "1' OR '1'='1; DROP TABLE event; --"
+BIG = b"x" * (256 * 1024 + 1)
+FORM = "application/x-www-form-urlencoded"
+
+
+def _snapshot(engine: Engine) -> tuple:
+    with Session(engine) as s:
+        return (
+            s.execute(select(func.count()).select_from(Event)).scalar_one(),
+            s.execute(select(func.count()).select_from(ConsentEvent)).scalar_one(),
+            s.execute(select(func.count()).select_from(Suppression)).scalar_one(),
+            tuple(s.execute(select(Delivery.status).order_by(Delivery.id)).scalars()),
+            tuple(s.execute(select(Customer.email_consent, Customer.sms_consent)).all()),
+        )
+
+
+@pytest.fixture
+def seeded(api_db: Engine):  # noqa: ANN201
+    with Session(api_db, expire_on_commit=False) as s:
+        return seed_email_delivery(s, phone="+12025550143", provider_message_id="re_1")
+
+
+def _chunks(data: bytes, size: int = 65536) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+POST_ENDPOINTS = ["/webhooks/resend", "/webhooks/twilio/status", "/webhooks/twilio/inbound"]
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+def test_oversized_bodies_get_413(client: TestClient, api_db: Engine, seeded, path: str) -> None:  # noqa: ANN001
+    before = _snapshot(api_db)
+    declared = client.post(path, content=BIG, headers={"Content-Type": FORM})
+    assert declared.status_code == 413
+    streamed = client.post(path, content=_chunks(BIG), headers={"Content-Type": FORM})  # chunked
+    assert streamed.status_code == 413
+    token = unsubscribe_token(seeded.customer_uid, seeded.campaign_id)
+    assert (
+        client.post(f"/u/{token}", content=BIG, headers={"Content-Type": FORM}).status_code == 413
+    )
+    assert _snapshot(api_db) == before
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\xff\xfe\xfa", FORM),
+        (b"From=%FF%FE&Body=STOP", FORM),
+        (b"From=%2B12025550143&Body=STOP&Body=START", FORM),
+        (SQLISH.encode(), FORM),
+        (b"{}", "application/json"),
+        (b"[1,2,3]", "application/json"),
+        (b"From=%2B12025550143&Body=STOP", "text/plain"),
+        (b"", ""),
+        (b"<xml/>", "application/xml"),
+        (b"\x00" * 100, "application/octet-stream"),
+    ],
+)
+def test_garbage_bodies_are_refused_without_change(
+    client: TestClient,
+    api_db: Engine,
+    seeded,
+    path: str,
+    body: bytes,
+    content_type: str,  # noqa: ANN001
+) -> None:
+    before = _snapshot(api_db)
+    headers = {"Content-Type": content_type} if content_type else {}
+    headers["X-Twilio-Signature"] = "bm90IGEgc2ln"
+    headers.update({"svix-id": "msg_1", "svix-timestamp": "1", "svix-signature": "v1,AAAA"})
+    response = client.post(path, content=body, headers=headers)
+    assert 400 <= response.status_code < 500, (path, body, response.status_code)
+    assert _snapshot(api_db) == before
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_signed_but_malformed_payloads_are_4xx(client: TestClient, api_db: Engine, seeded) -> None:  # noqa: ANN001
+    before = _snapshot(api_db)
+    now = datetime.now(UTC)
+    for payload in [
+        "[]",
+        '"x"',
+        '{"type": "email.delivered"}',
+        '{"type": 1, "data": []}',
+        "not json",
+    ]:
+        sig = Webhook(RESEND_SECRET).sign("msg_m", now, payload)
+        response = client.post(
+            "/webhooks/resend",
+            content=payload.encode(),
+            headers={
+                "Content-Type": "application/json",
+                "svix-id": "msg_m",
+                "svix-timestamp": str(int(now.timestamp())),
+                "svix-signature": sig,
+            },
+        )
+        assert response.status_code == 400, payload
+    # A signed event with hostile field values matches nothing and stores nothing.
+    payload = json.dumps(
+        {"type": "email.bounced", "data": {"email_id": SQLISH * 10, "bounce": {"type": ["x"]}}}
+    )
+    sig = Webhook(RESEND_SECRET).sign("msg_h", now, payload)
+    response = client.post(
+        "/webhooks/resend",
+        content=payload.encode(),
+        headers={
+            "Content-Type": "application/json",
+            "svix-id": "msg_h",
+            "svix-timestamp": str(int(now.timestamp())),
+            "svix-signature": sig,
+        },
+    )
+    assert response.status_code == 200
+    assert response.json()["result"] == "unmatched"
+    # Twilio status without the fields it needs, correctly signed.
+    form = {"MessageSid": SQLISH}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(
+        PUBLIC_API + "/webhooks/twilio/status", form
+    )
+    response = client.post(
+        "/webhooks/twilio/status",
+        data=form,
+        headers={"X-Twilio-Signature": signature},
+    )
+    assert response.status_code == 400
+    assert _snapshot(api_db) == before
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_hostile_paths_on_get_endpoints(client: TestClient, api_db: Engine, seeded) -> None:  # noqa: ANN001
+    before = _snapshot(api_db)
+    pixel_paths = [
+        "/t/o/99999999999999999999999999999999/abc.gif",
+        f"/t/o/{SQLISH}/abc.gif",
+        "/t/o/１２/abc.gif",  # full-width digits
+        "/t/o/0/abc.gif",
+        f"/t/o/1/{'A' * 5000}.gif",
+        "/t/o/1/%FF%FE.gif",
+    ]
+    for path in pixel_paths:
+        response = client.get(path)
+        assert response.status_code == 200 and response.content == PIXEL_GIF, path
+    bad_gets = [
+        "/t/c/99999999999999999999999999/abc?u=https%3A%2F%2Fevil.example",
+        f"/t/c/1/abc?u={SQLISH}",
+        "/t/c/1/abc?u=%FF%FE",
+        f"/t/c/1/{'A' * 5000}?u=https%3A%2F%2Fx.example",
+        f"/u/{SQLISH}",
+        "/u/%FF%FE",
+        "/u/" + "a." * 3000,
+        "/v/1/abc",
+        f"/v/{SQLISH}/abc",
+        "/v/99999999999999999999999/abc",
+        "/v/1/%C3%A9%C3%A9",  # non-ASCII signature
+        "/t/c/1/%C3%A9?u=https%3A%2F%2Fx.example",
+        f"/u/{seeded.customer_uid}.1.%C3%A9",
+    ]
+    for path in bad_gets:
+        response = client.get(path)
+        assert 400 <= response.status_code < 500, path
+        assert "location" not in response.headers
+    assert _snapshot(api_db) == before
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_missing_headers_and_wrong_methods(client: TestClient, api_db: Engine, seeded) -> None:  # noqa: ANN001
+    before = _snapshot(api_db)
+    for path in POST_ENDPOINTS:
+        assert client.post(path, data={"From": "+12025550143", "Body": "STOP"}).status_code in (
+            401,
+            415,
+        )
+        assert client.get(path).status_code == 405
+    assert client.post("/t/o/1/abc.gif").status_code == 405
+    bad_length = client.post(
+        "/webhooks/resend", content=b"{}", headers={"Content-Length": "abc", "Content-Type": FORM}
+    )
+    assert 400 <= bad_length.status_code < 500
+    assert _snapshot(api_db) == before
+
+
+def test_no_contact_data_in_logs(
+    client: TestClient,
+    api_db: Engine,
+    seeded,
+    caplog: pytest.LogCaptureFixture,  # noqa: ANN001
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    now = datetime.now(UTC)
+    payload = json.dumps(
+        {
+            "type": "email.bounced",
+            "data": {
+                "email_id": "re_1",
+                "to": ["ann@example.com"],
+                "bounce": {"type": "Permanent", "message": "ann@example.com unknown"},
+            },
+        }
+    )
+    sig = Webhook(RESEND_SECRET).sign("msg_log", now, payload)
+    client.post(
+        "/webhooks/resend",
+        content=payload.encode(),
+        headers={
+            "Content-Type": "application/json",
+            "svix-id": "msg_log",
+            "svix-timestamp": str(int(now.timestamp())),
+            "svix-signature": sig,
+        },
+    )
+    form = {"From": "+12025550143", "Body": "STOP", "MessageSid": "SMlog"}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(
+        PUBLIC_API + "/webhooks/twilio/inbound", form
+    )
+    reply = client.post(
+        "/webhooks/twilio/inbound", data=form, headers={"X-Twilio-Signature": signature}
+    )
+    assert reply.status_code == 200
+    with Session(api_db) as s:
+        customer = s.get(Customer, seeded.customer_id)
+        assert (customer.email_consent, customer.sms_consent) == (False, False)
+        details = " ".join(s.execute(select(Event.detail)).scalars())
+        notes = " ".join(s.execute(select(ConsentEvent.note)).scalars())
+    logged = caplog.text
+    for secret in ("ann@example.com", "2025550143", RESEND_SECRET, TWILIO_TOKEN):
+        assert secret not in logged
+        assert secret not in details
+        assert secret not in notes

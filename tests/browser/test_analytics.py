@@ -1,0 +1,95 @@
+"""The owner checks how last week's campaign did: the overview lists it, its page shows the funnel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from marketing_ui.core.db import session_scope
+from marketing_ui.core.models import Campaign, Customer, Delivery, Event
+from tests.browser.conftest import ADMIN, login
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _seed_sent_campaign() -> int:
+    """12 email + 4 SMS recipients; 6 readers (one opens three times), 3 clickers, 1 bounce."""
+    sent = datetime.now(UTC) - timedelta(days=2)
+    with session_scope() as session:
+        campaign = Campaign(name="Monday special", channel="both", status="sent", sent_at=sent)
+        session.add(campaign)
+        session.flush()
+        deliveries = []
+        for i in range(16):
+            customer = Customer(first_name=f"Guest{i}", created_at=sent - timedelta(days=i % 5))
+            session.add(customer)
+            session.flush()
+            channel = "email" if i < 12 else "sms"
+            status = "bounced" if i == 11 else "delivered"
+            d = Delivery(
+                campaign_id=campaign.id,
+                customer_id=customer.id,
+                channel=channel,
+                status=status,
+                error="mailbox does not exist" if status == "bounced" else "",
+                sent_at=sent,
+            )
+            session.add(d)
+            session.flush()
+            deliveries.append(d)
+        events = []
+        for i, d in enumerate(deliveries[:6]):
+            for k in range(3 if i == 0 else 1):
+                events.append((d, "opened", "", sent + timedelta(hours=1 + i, minutes=k)))
+        for i, d in enumerate(deliveries[:3]):
+            events.append((d, "clicked", "https://example.com/menu", sent + timedelta(hours=2 + i)))
+        events.append(
+            (deliveries[12], "clicked", "https://example.com/sms", sent + timedelta(hours=3))
+        )
+        session.add_all(
+            Event(
+                campaign_id=campaign.id,
+                delivery_id=d.id,
+                customer_id=d.customer_id,
+                channel=d.channel,
+                type=typ,
+                detail=detail,
+                created_at=at,
+            )
+            for d, typ, detail, at in events
+        )
+        return campaign.id
+
+
+def test_overview_and_campaign_funnel(app_url, page) -> None:  # noqa: ANN001
+    campaign_id = _seed_sent_campaign()
+    login(page, app_url, *ADMIN)
+
+    page.goto(f"{app_url}/analytics")
+    page.wait_for_selector(".campaign-row")
+    row = page.locator(".campaign-row", has_text="Monday special")
+    assert "15" in row.inner_text()  # 16 targeted, 15 sent (the bounce counts as sent)
+    page.wait_for_selector("#trend-chart .js-plotly-plot")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "analytics.png"), full_page=True)
+
+    row.locator("a").click()
+    page.wait_for_url(f"**/campaigns/{campaign_id}/analytics")
+    page.wait_for_function("() => document.querySelector('#stat-opened')?.innerText === '6'")
+    assert page.locator("#stat-targeted").inner_text() == "16"
+    assert page.locator("#stat-sent").inner_text() == "15"
+    assert page.locator("#stat-clicked").inner_text() == "4"
+    assert "8 total opens" in page.locator("#stat-opened").locator("..").inner_text()
+    assert "Unique opens count each recipient once" in page.locator("#unique-note").inner_text()
+    page.wait_for_selector("#funnel-chart .js-plotly-plot")
+    page.wait_for_selector("#hourly-chart .js-plotly-plot")
+    assert page.locator("#channels-table").is_visible()  # email and SMS side by side
+    assert "mailbox does not exist" in page.locator(".failure-row").first.inner_text()
+    assert page.locator(".link-row").first.inner_text().startswith("https://example.com/menu")
+    page.screenshot(path=str(SCREENSHOTS / "campaign_analytics.png"), full_page=True)
+
+    # The channel filter narrows every number to SMS.
+    page.click("#filter-channel")
+    page.get_by_role("option", name="sms").click()
+    page.wait_for_function("() => document.querySelector('#stat-sent')?.innerText === '4'")
+    assert page.locator("#stat-opened").inner_text() == "0"

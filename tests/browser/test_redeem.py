@@ -1,0 +1,150 @@
+"""A customer opens their coupon from an SMS; staff redeem it at the counter, once only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path
+
+from reflex.config import get_config
+
+from marketing_ui.core.coupons import issue_coupons, secrets_for_deliveries
+from marketing_ui.core.db import session_scope
+from marketing_ui.core.models import Campaign, Customer, Delivery, utcnow
+from tests.browser.conftest import ADMIN, STAFF, login
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _seed_campaign(first_names: list[str]) -> tuple[int, list[tuple[str, str]]]:
+    """A sent QR campaign; returns its id and each recipient's (token, short code)."""
+    with session_scope() as session:
+        campaign = Campaign(
+            name="Monday special",
+            channel="sms",
+            has_qr_code=True,
+            offer_text="Free dessert with any main course",
+            offer_expires_at=utcnow() + timedelta(days=14),
+        )
+        customers = [Customer(first_name=name, sms_consent=True) for name in first_names]
+        session.add(campaign)
+        session.add_all(customers)
+        session.flush()
+        deliveries = [
+            Delivery(campaign_id=campaign.id, customer_id=c.id, channel="sms") for c in customers
+        ]
+        session.add_all(deliveries)
+        session.flush()
+        issue_coupons(session, campaign.id)
+        session.flush()
+        secrets = secrets_for_deliveries(session, [d.id for d in deliveries])
+        return campaign.id, [(secrets[d.id].token, secrets[d.id].short_code) for d in deliveries]
+
+
+def _backend_url() -> str:
+    """Public endpoints live on the Reflex backend (its own port under the test harness)."""
+    return get_config().api_url.rstrip("/")
+
+
+def test_customer_shows_coupon_and_staff_redeem_it_once(app_url, browser, page) -> None:  # noqa: ANN001
+    _campaign_id, [(token, code)] = _seed_campaign(["Maria"])
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    # The customer taps the link in their SMS: no login, a phone screen.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    customer = phone.new_page()
+    customer.goto(f"{_backend_url()}/c/{token}")
+    assert customer.locator("#short-code").inner_text() == code
+    assert "Free dessert" in customer.locator("#offer").inner_text()
+    assert customer.locator("#coupon-state").inner_text().startswith("Valid until")
+    assert customer.locator(".qr svg").is_visible()
+    customer.screenshot(path=str(SCREENSHOTS / "coupon_page.png"), full_page=True)
+
+    # Staff at the counter type the code the customer reads out (any case, no dash).
+    login(page, app_url, *STAFF)
+    page.goto(f"{app_url}/redeem")
+    page.fill("#code-input", code.replace("-", "").lower())
+    page.click("#find-code")
+    page.wait_for_selector("#coupon-card")
+    assert page.locator("#coupon-code").inner_text() == code
+    assert page.locator("#coupon-customer").inner_text() == "Maria"
+    assert page.locator("#coupon-campaign").inner_text() == "Monday special"
+    assert page.locator("#coupon-state").inner_text() == "issued"
+    page.click("#redeem-button")
+    page.wait_for_selector("#redeem-result[data-result='ok']")
+    assert "Redeemed" in page.locator("#redeem-result").inner_text()
+    assert page.locator("#redeem-button").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "redeem.png"), full_page=True)
+
+    # A second try with the same code is refused, saying when and by whom.
+    page.fill("#code-input", code)
+    page.click("#find-code")
+    page.wait_for_selector("#redeem-result[data-result='already_redeemed']")
+    message = page.locator("#redeem-result").inner_text()
+    assert "Already redeemed on" in message and f"by {STAFF[0]}" in message
+    assert page.locator("#redeem-button").count() == 0
+
+    # An unknown code says so, distinctly.
+    page.fill("#code-input", "ZZZZ-ZZZZ")
+    page.click("#find-code")
+    page.wait_for_selector("#redeem-result[data-result='unknown']")
+    assert page.locator("#coupon-card").count() == 0
+
+    # The customer's page now shows the coupon as used.
+    customer.reload()
+    assert customer.locator("main").get_attribute("data-state") == "redeemed"
+    assert "Already used" in customer.locator("#coupon-state").inner_text()
+    phone.close()
+
+
+def test_scanned_qr_opens_redeem_after_login_and_admin_can_undo(
+    app_url,  # noqa: ANN001
+    browser,  # noqa: ANN001
+    page,  # noqa: ANN001
+) -> None:
+    campaign_id, [(token, code), (_other_token, other_code)] = _seed_campaign(["Jo", "Sam"])
+
+    # The phone camera opens the redeem URL; the guard sends staff to log in first.
+    page.goto(f"{app_url}/redeem/{token}")
+    page.wait_for_url("**/login?next=**")
+    page.fill("#username", STAFF[0])
+    page.fill("#password", STAFF[1])
+    page.click("#login-submit")
+    page.wait_for_url(f"**/redeem/{token}")
+    page.wait_for_selector("#coupon-card")
+    assert page.locator("#coupon-customer").inner_text() == "Jo"
+    assert page.locator("#undo-button").count() == 0  # staff cannot undo
+    page.click("#redeem-button")
+    page.wait_for_selector("#redeem-result[data-result='ok']")
+
+    # The owner corrects a mistaken redemption; the coupon is redeemable again.
+    admin = browser.new_context(viewport={"width": 1280, "height": 860})
+    owner = admin.new_page()
+    login(owner, app_url, *ADMIN)
+    owner.goto(f"{app_url}/redeem/{token}")
+    owner.wait_for_selector("#redeem-result[data-result='already_redeemed']")
+    owner.fill("#undo-note", "Scanned the wrong phone")
+    owner.click("#undo-button")
+    owner.wait_for_selector("#redeem-result[data-result='undone']")
+    assert owner.locator("#redeem-button").is_visible()
+
+    # The owner's coupon list: states, who redeemed, search by code, CSV export.
+    owner.goto(f"{app_url}/campaigns/{campaign_id}/coupons")
+    owner.wait_for_selector(".coupon-row")
+    assert owner.locator(".coupon-row").count() == 2
+    assert owner.locator("#coupons-campaign").inner_text() == "Monday special"
+    owner.screenshot(path=str(SCREENSHOTS / "campaign_coupons.png"), full_page=True)
+    owner.fill("#coupon-search", other_code.lower())
+    owner.click("#coupon-search-submit")
+    owner.wait_for_function("() => document.querySelectorAll('.coupon-row').length === 1")
+    assert other_code in owner.locator(".coupon-row").inner_text()
+
+    href = owner.locator("#export-csv").locator("xpath=..").get_attribute("href")
+    assert href == f"{_backend_url()}/api/campaigns/{campaign_id}/coupons.csv"
+    response = owner.request.get(href)
+    assert response.status == 200
+    rows = list(csv.DictReader(io.StringIO(response.text())))
+    assert sorted(row["short_code"] for row in rows) == sorted([code, other_code])
+    assert page.request.get(href).status == 403  # staff's session cannot export
+    admin.close()

@@ -1,0 +1,333 @@
+"""The send pipeline end to end: real Redis, real RQ workers, SQLite and PostgreSQL, and the real
+Resend/Twilio client code talking to loopback fakes that count what each recipient received."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from marketing_ui.core import sending
+from marketing_ui.core.crypto import blind_indexer
+from marketing_ui.core.customers import set_consent
+from marketing_ui.core.models import Delivery, Event, OutboxMessage, Suppression
+from marketing_ui.core.redis_client import get_redis
+from tests.fakes.resend_server import FakeResend
+from tests.fakes.twilio_server import FakeTwilio
+from tests.workers.sending_harness import (
+    campaign_status,
+    drain,
+    email_of,
+    make_campaign,
+    phone_of,
+    run_worker_once,
+    seed_customers,
+    send_settings,
+    set_limits,
+    statuses,
+    zone_at_hour,
+)
+from workers.quiet_hours import QUIET_REASON
+from workers.queues import EMAIL, get_queue
+
+
+@pytest.fixture
+def fake_resend() -> Iterator[FakeResend]:
+    with FakeResend() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def env(
+    engine: Engine, redis_client: object, fake_resend: FakeResend, fake_twilio: FakeTwilio
+) -> Iterator[Session]:
+    """Settings pointing at this test's database, a fresh queue prefix and both fakes."""
+    with send_settings(engine, fake_resend, fake_twilio), Session(engine) as session:
+        set_limits(session)
+        yield session
+
+
+def test_double_start_creates_nothing_twice_and_everyone_gets_one_email(
+    env: Session, fake_resend: FakeResend
+) -> None:
+    seed_customers(env, 120)
+    campaign_id = make_campaign(env)
+
+    first = sending.start_send(env, campaign_id)
+    second = sending.start_send(env, campaign_id)
+
+    assert first.created and first.recipients == {"email": 120}
+    assert not second.created and second.recipients == {"email": 120}
+    assert len(get_queue(EMAIL).get_job_ids()) == 2  # 100 + 20: only the first call queued
+    assert drain(env, campaign_id) == "sent"
+    counts = fake_resend.count_by_recipient()
+    assert len(counts) == 120 and set(counts.values()) == {1}
+    assert statuses(env, campaign_id) == {"sent": 120}
+    sent_events = env.execute(
+        select(func.count()).select_from(Event).where(Event.campaign_id == campaign_id)
+    ).scalar_one()
+    assert sent_events == 120
+    message = fake_resend.messages[0]
+    assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["text"] and message["idempotency_key"].startswith("mk-")
+
+
+def test_unsubscribed_or_suppressed_after_freeze_get_nothing(
+    env: Session, fake_resend: FakeResend
+) -> None:
+    ids = seed_customers(env, 30)
+    campaign_id = make_campaign(env)
+    sending.start_send(env, campaign_id)
+    # After the audience froze: two unsubscribe, one address gets suppressed.
+    set_consent(env, ids[0], "email", False, "unsubscribe_link")
+    set_consent(env, ids[1], "email", False, "unsubscribe_link")
+    env.add(
+        Suppression(channel="email", value_bidx=blind_indexer().email(email_of(2)), reason="x")
+    )
+    env.commit()
+
+    assert drain(env, campaign_id) == "sent"
+
+    counts = fake_resend.count_by_recipient()
+    assert all(email_of(i) not in counts for i in range(3))
+    assert len(counts) == 27 and set(counts.values()) == {1}
+    reasons = dict(
+        env.execute(
+            select(Delivery.customer_id, Delivery.error).where(Delivery.status == "skipped")
+        ).all()
+    )
+    assert reasons == {ids[0]: "unsubscribed", ids[1]: "unsubscribed", ids[2]: "suppressed"}
+
+
+def test_429_with_retry_after_slows_everyone_and_sends_once(
+    env: Session, fake_resend: FakeResend
+) -> None:
+    set_limits(env, email_rate_per_s=1000.0, email_burst=100)
+    seed_customers(env, 60)
+    campaign_id = make_campaign(env)
+    fake_resend.fail_next(1, 429, retry_after=1)
+
+    sending.start_send(env, campaign_id)
+    run_worker_once()
+
+    limiter_key = [k for k in get_redis().scan_iter(match="*:rl:email:resend")]
+    assert limiter_key, "the shared limiter holds the provider's pause"
+    assert float(get_redis().hget(limiter_key[0], "until")) > 0
+    retry_at = env.execute(select(func.min(Delivery.next_attempt_at))).scalar_one()
+    assert retry_at is not None
+    assert drain(env, campaign_id) == "sent"
+    counts = fake_resend.count_by_recipient()
+    assert len(counts) == 60 and set(counts.values()) == {1}
+    attempts = env.execute(select(func.max(Delivery.attempts))).scalar_one()
+    assert attempts == 2
+    assert any("429" in e["reason"] for e in sending.recent_errors(campaign_id))
+
+
+def test_accepted_but_unrecorded_batch_is_replayed_not_resent(
+    env: Session, fake_resend: FakeResend
+) -> None:
+    """The provider stores the batch and then answers 500: the retry must reuse the key."""
+    seed_customers(env, 25)
+    campaign_id = make_campaign(env)
+    fake_resend.accepted_then_500 = True
+
+    sending.start_send(env, campaign_id)
+    assert drain(env, campaign_id) == "sent"
+
+    counts = fake_resend.count_by_recipient()
+    assert len(counts) == 25 and set(counts.values()) == {1}
+    assert fake_resend.requests >= 2
+
+
+def test_permanent_failure_fails_that_one_and_suppresses_the_address(
+    env: Session, fake_resend: FakeResend
+) -> None:
+    seed_customers(env, 10)
+    from marketing_ui.core.customers import CustomerInput, create_customer
+
+    bad = create_customer(env, CustomerInput(email="invalid-box@example.com", email_consent=True))
+    env.commit()
+    campaign_id = make_campaign(env)
+
+    sending.start_send(env, campaign_id)
+    assert drain(env, campaign_id) == "sent"  # 1 of 11 failed: under the 20% threshold
+
+    assert statuses(env, campaign_id) == {"sent": 10, "failed": 1}
+    failed = env.execute(select(Delivery).where(Delivery.customer_id == bad.id)).scalar_one()
+    assert "422" in failed.error and "invalid-box" not in failed.error  # reason kept, PII not
+    assert env.execute(
+        select(Suppression).where(Suppression.value_bidx == bad.email_bidx)
+    ).scalar_one()
+    assert set(fake_resend.count_by_recipient().values()) == {1}
+
+
+def test_campaign_fails_with_reason_past_the_threshold(
+    env: Session, fake_resend: FakeResend
+) -> None:
+    from marketing_ui.core.customers import CustomerInput, create_customer
+
+    for i in range(4):
+        create_customer(env, CustomerInput(email=f"invalid{i}@example.com", email_consent=True))
+    seed_customers(env, 2)
+    campaign_id = make_campaign(env)
+
+    sending.start_send(env, campaign_id)
+
+    assert drain(env, campaign_id) == "failed"
+    env.expire_all()
+    progress = sending.progress(env, campaign_id)
+    assert progress is not None and "threshold" in progress.failure_reason
+    assert progress.channels[0].failed == 4 and progress.channels[0].sent == 2
+
+
+def test_pause_then_resume_then_cancel(env: Session, fake_resend: FakeResend) -> None:
+    seed_customers(env, 150)
+    campaign_id = make_campaign(env)
+    sending.start_send(env, campaign_id)
+    assert sending.pause(env, campaign_id)
+
+    run_worker_once()  # the queued jobs run while paused and claim nothing
+    assert fake_resend.count_by_recipient() == {}
+    assert campaign_status(env, campaign_id) == "paused"
+
+    assert sending.resume(env, campaign_id)
+    assert drain(env, campaign_id) == "sent"
+    assert len(fake_resend.count_by_recipient()) == 150
+
+    other = make_campaign(env)
+    sending.start_send(env, other)
+    assert sending.cancel(env, other) == 150
+    run_worker_once()
+    assert statuses(env, other) == {"cancelled": 150}
+    assert campaign_status(env, other) == "cancelled"
+    assert sum(fake_resend.count_by_recipient().values()) == 150  # nothing more went out
+
+
+def test_retry_failed_only(env: Session, fake_resend: FakeResend) -> None:
+    set_limits(env, max_attempts=1, failure_threshold_pct=100.0)
+    seed_customers(env, 20)
+    campaign_id = make_campaign(env)
+    fake_resend.fail_next(1, 500)
+
+    sending.start_send(env, campaign_id)
+    assert drain(env, campaign_id) == "sent"
+    assert statuses(env, campaign_id) == {"failed": 20}
+
+    assert sending.retry_failed(env, campaign_id) == 20
+    assert drain(env, campaign_id) == "sent"
+    assert statuses(env, campaign_id) == {"sent": 20}
+    assert set(fake_resend.count_by_recipient().values()) == {1}
+
+
+def test_sms_quiet_hours_wait_for_the_recipients_morning(
+    env: Session, fake_twilio: FakeTwilio
+) -> None:
+    day_ids = seed_customers(env, 3, sms=True, timezone=zone_at_hour(12))
+    night_zone = zone_at_hour(3)
+    from sqlalchemy import update
+
+    from marketing_ui.core.models import Customer
+
+    env.execute(update(Customer).where(Customer.id == day_ids[2]).values(timezone=night_zone))
+    env.commit()
+    campaign_id = make_campaign(env, channel="sms")
+
+    sending.start_send(env, campaign_id)
+    assert drain(env, campaign_id) == "sending"  # the night one waits hours, not retried now
+
+    assert sorted(fake_twilio.count_by_recipient()) == [phone_of(0), phone_of(1)]
+    waiting = env.execute(select(Delivery).where(Delivery.customer_id == day_ids[2])).scalar_one()
+    assert waiting.status == "pending" and waiting.error == QUIET_REASON
+    opens = waiting.next_attempt_at.replace(tzinfo=UTC)
+    from zoneinfo import ZoneInfo
+
+    local = opens.astimezone(ZoneInfo(night_zone))
+    assert (local.hour, local.minute) == (8, 0) and opens > datetime.now(UTC)
+    progress = sending.progress(env, campaign_id)
+    assert progress is not None and progress.channels[0].waiting_quiet_hours == 1
+    body = fake_twilio.messages[0]["body"]
+    assert body.startswith("Hi Guest") and "STOP" in body
+
+
+def test_sms_with_unknown_outcome_is_looked_up_not_resent(
+    env: Session, fake_twilio: FakeTwilio
+) -> None:
+    seed_customers(env, 4, sms=True, timezone=zone_at_hour(12))
+    campaign_id = make_campaign(env, channel="sms")
+    fake_twilio.accepted_then_500 = True  # Twilio stores each message, then answers 500
+
+    sending.start_send(env, campaign_id)
+    run_worker_once()
+    fake_twilio.accepted_then_500 = False
+    assert drain(env, campaign_id) == "sent"
+
+    assert fake_twilio.count_by_recipient() == {phone_of(i): 1 for i in range(4)}
+    sids = {m["sid"] for m in fake_twilio.messages}
+    recorded = set(env.execute(select(Delivery.provider_message_id)).scalars())
+    assert recorded == sids
+
+
+def test_scheduled_send_starts_when_due(env: Session, fake_resend: FakeResend) -> None:
+    seed_customers(env, 5)
+    campaign_id = make_campaign(env)
+    sending.schedule_send(env, campaign_id, datetime.now(UTC) + timedelta(hours=1))
+    assert sending.run_due_schedules(env) == []
+
+    assert sending.run_due_schedules(env, now=datetime.now(UTC) + timedelta(hours=2)) == [
+        campaign_id
+    ]
+    assert drain(env, campaign_id) == "sent"
+    assert len(fake_resend.count_by_recipient()) == 5
+
+
+def test_progress_counts_by_channel(env: Session, fake_resend: FakeResend) -> None:
+    seed_customers(env, 12, sms=True, timezone=zone_at_hour(12))
+    campaign_id = make_campaign(env, channel="both")
+    sending.start_send(env, campaign_id)
+
+    before = sending.progress(env, campaign_id)
+    assert before is not None and [c.pending for c in before.channels] == [12, 12]
+    assert before.percent == 0.0
+    assert drain(env, campaign_id) == "sent"
+    get_redis().delete(sending._key(campaign_id, "progress"))  # skip the 0.7 s cache
+    after = sending.progress(env, campaign_id)
+    assert after is not None and after.percent == 100.0
+    assert {c.channel: c.sent for c in after.channels} == {"email": 12, "sms": 12}
+    assert sum(c.rate_per_s for c in after.channels) >= 0.0
+
+
+def test_send_test_goes_out_now_and_is_not_counted(
+    env: Session, fake_resend: FakeResend, fake_twilio: FakeTwilio
+) -> None:
+    seed_customers(env, 1, sms=True)
+    campaign_id = make_campaign(env, channel="both")
+
+    lines = sending.send_test(env, campaign_id, [email_of(0), "owner@example.com", phone_of(0)])
+
+    assert all("sent" in line for line in lines), lines
+    subjects = [m["subject"] for m in fake_resend.messages]
+    assert subjects == ["[Test] Hello Guest0", "[Test] Hello Alex"]
+    assert fake_twilio.messages[0]["body"].startswith("[Test] ")
+    assert env.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_outbox_provider_in_development(engine: Engine, redis_client: object) -> None:
+    with send_settings(engine, None, None), Session(engine) as session:
+        set_limits(session)
+        seed_customers(session, 3)
+        campaign_id = make_campaign(session)
+        sending.start_send(session, campaign_id)
+        assert drain(session, campaign_id) == "sent"
+        stored = session.execute(select(func.count()).select_from(OutboxMessage)).scalar_one()
+        assert stored == 3

@@ -1,0 +1,194 @@
+"""The record stage: each delivery's outcome in the DB (status, provider id, attempts, error),
+Event rows, suppressions, retries with backoff, and the live Redis counters.
+
+Every write is conditional on the delivery still being ours (in flight or pending), so a
+late duplicate job cannot overwrite a newer outcome.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from marketing_ui.core.models import (
+    Channel,
+    Customer,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    EventType,
+    Suppression,
+)
+from marketing_ui.core.sending import note_errors, note_outcomes
+from workers.claim import Claimed
+from workers.providers import SendResult
+
+BACKOFF_BASE_S = 2.0
+BACKOFF_CAP_S = 600.0
+_OURS = (DeliveryStatus.INFLIGHT.value, DeliveryStatus.PENDING.value)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Deliveries to try again at one moment (one RQ job, scheduled with enqueue_at)."""
+
+    ids: list[int]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Recorded:
+    retries: list[Retry]
+    totals: dict[str, int]  # campaign-wide live counters after this batch
+
+
+def backoff_s(attempts: int, retry_after_s: float | None = None) -> float:
+    """Exponential backoff with jitter, never sooner than the provider's Retry-After."""
+    delay = min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_CAP_S)
+    delay *= random.uniform(0.5, 1.0)
+    return max(delay, retry_after_s or 0.0)
+
+
+def _update(table):  # noqa: ANN001, ANN202 - executemany UPDATE by id, only while still ours
+    ours = or_(*(table.c.status == status for status in _OURS))  # no IN: executemany
+    return update(table).where(table.c.id == bindparam("did"), ours)
+
+
+def record(
+    session: Session,
+    campaign_id: int,
+    channel: str,
+    outcomes: Sequence[tuple[Claimed, SendResult]],
+    max_attempts: int,
+    now: datetime,
+) -> Recorded:
+    """Write the outcomes of one provider call (or render failures). Commits."""
+    table = Delivery.__table__
+    sent, failed, pending, events = [], [], [], []
+    suppress_customers: list[tuple[int, str]] = []
+    retry_at: dict[datetime, list[int]] = {}
+    errors: list[str] = []
+    # One delay per call: a provider group must come back as one job, whole.
+    transient = [(c, r) for c, r in outcomes if not r.ok and r.transient]
+    delay = backoff_s(
+        max((c.attempts for c, _ in transient), default=1),
+        max((r.retry_after_s or 0.0 for _, r in transient), default=0.0),
+    )
+    retry_time = (now + timedelta(seconds=delay)).replace(microsecond=0) + timedelta(seconds=1)
+    for claimed, result in outcomes:
+        if result.ok:
+            sent.append({"did": claimed.id, "pid": result.provider_id, "now": now})
+            events.append(_event(campaign_id, claimed, channel, EventType.SENT, "", now))
+            continue
+        errors.append(result.error)
+        if result.transient and claimed.attempts < max_attempts:
+            retry_at.setdefault(retry_time, []).append(claimed.id)
+            pending.append({"did": claimed.id, "err": result.error, "at": retry_time, "now": now})
+            continue
+        error = result.error
+        if result.transient:
+            error = f"gave up after {claimed.attempts} attempts: {error}"[:300]
+        failed.append({"did": claimed.id, "err": error, "now": now})
+        events.append(_event(campaign_id, claimed, channel, EventType.FAILED, error, now))
+        if result.suppress:
+            suppress_customers.append((claimed.customer_id, error))
+    if sent:
+        session.execute(
+            _update(table).values(
+                status=DeliveryStatus.SENT.value,
+                provider_message_id=bindparam("pid"),
+                sent_at=bindparam("now"),
+                updated_at=bindparam("now"),
+                error="",
+                lease_until=None,
+            ),
+            sent,
+        )
+    if failed:
+        session.execute(
+            _update(table).values(
+                status=DeliveryStatus.FAILED.value,
+                error=bindparam("err"),
+                updated_at=bindparam("now"),
+                lease_until=None,
+            ),
+            failed,
+        )
+    if pending:
+        session.execute(
+            _update(table).values(
+                status=DeliveryStatus.PENDING.value,
+                error=bindparam("err"),
+                next_attempt_at=bindparam("at"),
+                updated_at=bindparam("now"),
+                lease_until=None,
+            ),
+            pending,
+        )
+    if events:
+        session.execute(insert(Event.__table__), events)
+    if suppress_customers:
+        _suppress(session, channel, suppress_customers, now)
+    session.commit()
+    totals = note_outcomes(campaign_id, channel, {"sent": len(sent), "failed": len(failed)})
+    note_errors(campaign_id, channel, errors)
+    return Recorded([Retry(ids, at) for at, ids in sorted(retry_at.items())], totals)
+
+
+def record_skipped(
+    session: Session, channel: str, skipped: Sequence[tuple[Claimed, str]], now: datetime
+) -> None:
+    """Consent withdrawn or address suppressed since the freeze: never sent, reason kept. Commits."""
+    if not skipped:
+        return
+    session.execute(
+        _update(Delivery.__table__).values(
+            status=DeliveryStatus.SKIPPED.value,
+            error=bindparam("err"),
+            updated_at=bindparam("now"),
+            lease_until=None,
+        ),
+        [{"did": c.id, "err": reason, "now": now} for c, reason in skipped],
+    )
+    session.commit()
+
+
+def _event(
+    campaign_id: int, claimed: Claimed, channel: str, kind: EventType, detail: str, now: datetime
+) -> dict[str, object]:
+    return {
+        "campaign_id": campaign_id,
+        "delivery_id": claimed.id,
+        "customer_id": claimed.customer_id,
+        "channel": channel,
+        "type": kind.value,
+        "detail": detail[:300],
+        "created_at": now,
+    }
+
+
+def _suppress(
+    session: Session, channel: str, customers: list[tuple[int, str]], now: datetime
+) -> None:
+    """Hard bounce / invalid number: the address (by blind index) is never messaged again."""
+    column = Customer.email_bidx if channel == Channel.EMAIL else Customer.phone_bidx
+    reasons = dict(customers)
+    rows = session.execute(
+        select(Customer.id, column).where(Customer.id.in_(list(reasons)), column.is_not(None))
+    ).all()
+    values = [
+        {"channel": channel, "value_bidx": bidx, "reason": reasons[cid][:255], "created_at": now}
+        for cid, bidx in rows
+    ]
+    if not values:
+        return
+    dialect = session.get_bind().dialect.name
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(Suppression.__table__)
+    session.execute(stmt.on_conflict_do_nothing(), values)

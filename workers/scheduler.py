@@ -1,0 +1,51 @@
+"""The periodic tick: start due scheduled campaigns and run the sweeper, on one worker at a time.
+
+Every `python -m workers.run` starts `start_periodic()` (a daemon thread). Each tick the
+threads race for a short Redis lock (`SET NX PX`), so with any number of workers on any
+number of hosts the tick runs about once per TICK_S, and keeps running when one host dies.
+Why not RQ's own scheduling: `enqueue_in`/`Repeat` jobs wait behind a long send queue, and a
+tick lost in a Redis restart would never come back; a thread in every worker cannot be lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from marketing_ui.core.config import get_settings
+from marketing_ui.core.db import session_scope
+from marketing_ui.core.redis_client import get_redis
+from marketing_ui.core.sending import run_due_schedules
+from workers.sweeper import sweep
+
+log = logging.getLogger(__name__)
+TICK_S = 5.0
+
+
+def tick() -> None:
+    """One round of periodic work (also callable directly, e.g. from tests)."""
+    with session_scope() as session:
+        started = run_due_schedules(session)
+        if started:
+            log.info("started scheduled campaigns %s", started)
+        sweep(session)
+
+
+def _lock_key() -> str:
+    return f"{get_settings().queue_prefix}:send:tick-lock"
+
+
+def _run(stop: threading.Event) -> None:
+    while not stop.wait(TICK_S):
+        try:
+            if get_redis().set(_lock_key(), "1", nx=True, px=int(TICK_S * 1000 * 0.9)):
+                tick()
+        except Exception:  # noqa: BLE001 - the next tick tries again; never kill the worker
+            log.exception("periodic tick failed")
+
+
+def start_periodic() -> threading.Event:
+    """Start the tick thread; set the returned event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=_run, args=(stop,), name="send-periodic", daemon=True).start()
+    return stop
