@@ -133,8 +133,11 @@ class TrackingBuffer:
                     written += write_tracking_items(session, items)
             if not redis_up:
                 return written
-            with session_scope() as session:
-                return flush_tracking_buffer(session, client, key)
+            try:
+                with session_scope() as session:
+                    return flush_tracking_buffer(session, client, key)
+            except redis.RedisError:
+                return written  # Redis went away: whatever it holds waits for its return
 
     def drain(self) -> int:
         """Write everything buffered so far (the lock makes 'empty' mean 'committed')."""

@@ -873,7 +873,9 @@ class Filters:
 
 def parse_filters(since: str = "", until: str = "", channel: str = "") -> Filters:
     """Dates as YYYY-MM-DD (UTC days, "to" inclusive) and a channel; junk means no filter."""
-    return Filters(_day(since), _day(until, plus_one=True), channel if channel in Channel else None)
+    return Filters(
+        _day(since), _day(until, plus_one=True), channel if channel in CHANNEL_CHOICES[1:] else None
+    )
 
 
 def _day(value: str, plus_one: bool = False) -> datetime | None:

@@ -122,7 +122,8 @@ def sign(message: str, purpose: str, settings: Settings | None = None) -> str:
 
 
 def verify(message: str, signature: str, purpose: str, settings: Settings | None = None) -> bool:
-    return hmac.compare_digest(sign(message, purpose, settings), signature)
+    # compare_digest raises on non-ASCII str: hostile input must mean "no", never a crash.
+    return signature.isascii() and hmac.compare_digest(sign(message, purpose, settings), signature)
 
 
 def random_token(nbytes: int = 24) -> str:

@@ -108,6 +108,7 @@ def _problems() -> rx.Component:
                     ),
                     size="1",
                     width="100%",
+                    id="failures-table",
                 ),
                 rx.text("No message failed or bounced.", size="2", color=rx.color("gray", 11)),
             ),

@@ -77,7 +77,8 @@ def _test_card() -> rx.Component:
                 rx.text("Sending is not available yet.", size="1", color=rx.color("gray", 10)),
             ),
             rx.cond(
-                P.test_message != "", rx.text(P.test_message, size="2", color=rx.color("grass", 11))
+                P.test_message != "",
+                rx.text(P.test_message, size="2", white_space="pre-wrap", id="test-message"),
             ),
             rx.cond(P.test_error != "", rx.text(P.test_error, size="2", color=rx.color("red", 11))),
             spacing="2",

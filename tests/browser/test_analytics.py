@@ -13,7 +13,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _seed_sent_campaign() -> int:
-    """12 email + 4 SMS recipients; 6 readers (one opens three times), 3 clickers, 1 bounce."""
+    """12 email + 4 SMS recipients; 6 readers (one opens three times), 4 clickers, a bounce and
+    a failure (never sent)."""
     sent = datetime.now(UTC) - timedelta(days=2)
     with session_scope() as session:
         campaign = Campaign(name="Monday special", channel="both", status="sent", sent_at=sent)
@@ -25,14 +26,16 @@ def _seed_sent_campaign() -> int:
             session.add(customer)
             session.flush()
             channel = "email" if i < 12 else "sms"
-            status = "bounced" if i == 11 else "delivered"
+            status = {10: "failed", 11: "bounced"}.get(i, "delivered")
             d = Delivery(
                 campaign_id=campaign.id,
                 customer_id=customer.id,
                 channel=channel,
                 status=status,
-                error="mailbox does not exist" if status == "bounced" else "",
-                sent_at=sent,
+                error={"failed": "invalid address", "bounced": "mailbox does not exist"}.get(
+                    status, ""
+                ),
+                sent_at=None if status == "failed" else sent,
             )
             session.add(d)
             session.flush()
@@ -68,7 +71,7 @@ def test_overview_and_campaign_funnel(app_url, page) -> None:  # noqa: ANN001
     page.goto(f"{app_url}/analytics")
     page.wait_for_selector(".campaign-row")
     row = page.locator(".campaign-row", has_text="Monday special")
-    assert "15" in row.inner_text()  # 16 targeted, 15 sent (the bounce counts as sent)
+    assert row.locator("td").nth(2).inner_text() == "15"  # 16 targeted, one failed unsent
     page.wait_for_selector("#trend-chart .js-plotly-plot")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "analytics.png"), full_page=True)
@@ -84,7 +87,7 @@ def test_overview_and_campaign_funnel(app_url, page) -> None:  # noqa: ANN001
     page.wait_for_selector("#funnel-chart .js-plotly-plot")
     page.wait_for_selector("#hourly-chart .js-plotly-plot")
     assert page.locator("#channels-table").is_visible()  # email and SMS side by side
-    assert "mailbox does not exist" in page.locator(".failure-row").first.inner_text()
+    assert "mailbox does not exist" in page.locator("#failures-table").inner_text()
     assert page.locator(".link-row").first.inner_text().startswith("https://example.com/menu")
     page.screenshot(path=str(SCREENSHOTS / "campaign_analytics.png"), full_page=True)
 

@@ -98,3 +98,7 @@ def test_signatures_are_purpose_bound() -> None:
     assert verify("42", sig, "open")
     assert not verify("43", sig, "open")
     assert not verify("42", sig, "click")
+
+
+def test_non_ascii_signature_is_rejected_not_raised() -> None:
+    assert not verify("42", "é" * 22, "open")
