@@ -228,6 +228,7 @@ def measure(quick: bool) -> dict[str, Any]:
         "cold_measured_with": f"httpx asyncio, {cold_count:,} distinct tokens",
         "cached_measured_with": cached_client,
         "concurrency": CONCURRENCY,
+        "load_average_5min": round(os.getloadavg()[1], 2),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}",
@@ -253,7 +254,9 @@ def write_docs(result: dict[str, Any]) -> None:
         "## QR coupons\n\n"
         f"`python -m bench.qr` on {result['date']}, {result['machine']}. uvicorn (one process) "
         "serves `build_api()` on loopback from a SQLite database of issued coupons; a "
-        f"client on the same 2 cores keeps {result['concurrency']} requests in flight. "
+        f"client on the same cores keeps {result['concurrency']} requests in flight "
+        f"(5-minute load average {result.get('load_average_5min', '?')}: the cores were "
+        "shared with other work, so these are floors). "
         "A token's first request looks it up by hash (unknown tokens get a 404 before any "
         "drawing) and draws the QR; the process then keeps that image (LRU, 4,096 images), "
         "so the cached rate is HTTP plus a dictionary lookup.\n\n"

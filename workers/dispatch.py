@@ -6,11 +6,13 @@ still has work waiting in Redis (or lost it in a Redis restart) without any extr
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from rq import Queue
+from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from workers.queues import EMAIL, SMS, get_queue
@@ -112,3 +114,26 @@ def has_waiting_jobs(campaign_id: int, channel: str) -> bool:
         return True
     scheduled = ScheduledJobRegistry(queue=queue)
     return any(job_id.startswith(prefix) for job_id in scheduled.get_job_ids(cleanup=False))
+
+
+def promote_overdue(grace_s: float = 5.0) -> int:
+    """Move send jobs whose scheduled time passed more than `grace_s` ago onto their queue.
+
+    RQ's scheduler normally does this, but after the worker holding its lock is killed, the
+    others only take the lock over at their next maintenance run (minutes). The periodic
+    tick calls this so retries and quiet-hours jobs never wait on that; a job moved by both
+    runs twice, which the claim makes harmless.
+    """
+    moved = 0
+    for kind in (EMAIL, SMS):
+        queue = get_queue(kind)
+        registry = ScheduledJobRegistry(queue=queue)
+        job_ids = registry.get_jobs_to_schedule(int(time.time() - grace_s))
+        for job_id, job in zip(
+            job_ids, Job.fetch_many(job_ids, connection=queue.connection), strict=True
+        ):
+            if job is not None:
+                queue.enqueue_job(job)
+                moved += 1
+            registry.remove(job_id)
+    return moved

@@ -1,4 +1,4 @@
-"""The periodic tick: start due scheduled campaigns and run the sweeper, on one worker at a time.
+"""The periodic tick: due scheduled campaigns, the sweeper, overdue RQ scheduled jobs; one worker at a time.
 
 Every `python -m workers.run` starts `start_periodic()` (a daemon thread). Each tick the
 threads race for a short Redis lock (`SET NX PX`), so with any number of workers on any
@@ -16,6 +16,7 @@ from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending import run_due_schedules
+from workers.dispatch import promote_overdue
 from workers.sweeper import sweep
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def tick() -> None:
         if started:
             log.info("started scheduled campaigns %s", started)
         sweep(session)
+    promote_overdue()
 
 
 def _lock_key() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 import reflex as rx
@@ -16,8 +17,15 @@ from marketing_ui.core.analytics import (
     HourPoint,
 )
 
-COLORS = {"email": "#3e63dd", "sms": "#12a594", "opens": "#3e63dd", "clicks": "#e54666",
-          "redemptions": "#ffa01c", "sent": "#8e8c99"}  # fmt: skip
+DAY_BAR_MS = 0.7 * 86_400_000  # bar width on a date axis (one lone bar would be 1 ms wide)
+COLORS = {
+    "email": "#3e63dd",
+    "sms": "#12a594",
+    "opens": "#3e63dd",
+    "clicks": "#e54666",
+    "redemptions": "#ffa01c",
+    "sent": "#8e8c99",
+}
 
 
 def _layout(fig: go.Figure, height: int = 320, **extra: object) -> go.Figure:
@@ -76,8 +84,13 @@ def hourly_figure(points: Sequence[HourPoint]) -> go.Figure:
         ("clicks", [p.clicks for p in points]),
         ("redemptions", [p.redemptions for p in points]),
     ):
-        fig.add_scatter(x=hours, y=values, mode="lines", name=name.title(),
-                        line={"color": COLORS[name], "width": 2})  # fmt: skip
+        fig.add_scatter(
+            x=hours,
+            y=values,
+            mode="lines",
+            name=name.title(),
+            line={"color": COLORS[name], "width": 2},
+        )
     fig.update_xaxes(title_text="Hours since send")
     return _layout(fig)
 
@@ -93,7 +106,7 @@ def rates_figure(rows: Sequence[CampaignRow]) -> go.Figure:
         values = [(getattr(r.funnel, attr) or 0) * 100 for r in rows][::-1][-30:]
         fig.add_bar(x=names, y=values, name=label, marker_color=color)
     fig.update_yaxes(title_text="% of sent", range=[0, 100])
-    return _layout(fig, barmode="group")
+    return _layout(fig, barmode="group", bargap=0.6 if len(names) < 4 else 0.2)
 
 
 def redemption_figure(rows: Sequence[CampaignRow]) -> go.Figure:
@@ -108,20 +121,43 @@ def redemption_figure(rows: Sequence[CampaignRow]) -> go.Figure:
         name="Redeemed",
     )
     fig.update_yaxes(title_text="% of coupons redeemed")
-    return _layout(fig)
+    return _layout(fig, bargap=0.6 if len(with_coupons) < 4 else 0.2)
 
 
 def trend_figure(points: Sequence[DayPoint]) -> go.Figure:
-    days = [p.day.date().isoformat() for p in points]
+    """Sent as bars, opens and clicks as lines with markers (a single day still shows)."""
+    days = [p.day for p in points]
     fig = go.Figure()
+    fig.add_bar(
+        x=days,
+        width=[DAY_BAR_MS] * len(days),
+        y=[p.sent for p in points],
+        name="Sent",
+        marker_color=COLORS["sent"],
+        opacity=0.6,
+    )
     for name, values in (
-        ("sent", [p.sent for p in points]),
         ("opens", [p.opens for p in points]),
         ("clicks", [p.clicks for p in points]),
     ):
-        fig.add_scatter(x=days, y=values, mode="lines", name=name.title(),
-                        line={"color": COLORS[name], "width": 2})  # fmt: skip
+        fig.add_scatter(
+            x=days,
+            y=values,
+            mode="lines+markers",
+            name=name.title(),
+            line={"color": COLORS[name], "width": 2},
+        )
+    _date_axis(fig, days)
     return _layout(fig)
+
+
+def _date_axis(fig: go.Figure, days: Sequence[datetime]) -> None:
+    """Daily ticks; a short series gets a day of margin each side instead of millisecond ticks."""
+    fig.update_xaxes(type="date", tickformat="%b %d")
+    if days and len(days) < 7:
+        fig.update_xaxes(
+            range=[days[0] - timedelta(days=1), days[-1] + timedelta(days=1)], dtick=86_400_000
+        )
 
 
 def audience_figure(
@@ -130,7 +166,7 @@ def audience_figure(
     """Cumulative customers (line, left axis) and consent granted/withdrawn per day (bars)."""
     fig = go.Figure()
     fig.add_scatter(
-        x=[p.day.date().isoformat() for p in audience],
+        x=[p.day for p in audience],
         y=[p.total_customers for p in audience],
         mode="lines",
         name="Customers",
@@ -140,11 +176,25 @@ def audience_figure(
         pts = [p for p in consent if p.channel == channel]
         if not pts:
             continue
-        days = [p.day.date().isoformat() for p in pts]
-        fig.add_bar(x=days, y=[p.granted for p in pts], name=f"{channel.upper()} opt-ins",
-                    marker_color=COLORS[channel], yaxis="y2")  # fmt: skip
-        fig.add_bar(x=days, y=[-p.withdrawn for p in pts], name=f"{channel.upper()} opt-outs",
-                    marker_color=COLORS[channel], opacity=0.45, yaxis="y2")  # fmt: skip
+        days = [p.day for p in pts]
+        fig.add_bar(
+            x=days,
+            width=[DAY_BAR_MS] * len(days),
+            y=[p.granted for p in pts],
+            name=f"{channel.upper()} opt-ins",
+            marker_color=COLORS[channel],
+            yaxis="y2",
+        )
+        fig.add_bar(
+            x=days,
+            width=[DAY_BAR_MS] * len(days),
+            y=[-p.withdrawn for p in pts],
+            name=f"{channel.upper()} opt-outs",
+            marker_color=COLORS[channel],
+            opacity=0.45,
+            yaxis="y2",
+        )
+    _date_axis(fig, sorted({p.day for p in audience} | {p.day for p in consent}))
     return _layout(
         fig,
         barmode="relative",
@@ -154,7 +204,7 @@ def audience_figure(
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
-        },  # fmt: skip
+        },
     )
 
 

@@ -88,6 +88,7 @@ def sidebar() -> rx.Component:
         width="220px",
         min_width="220px",
         height="100vh",
+        display=["none", "none", "flex"],  # phones get the top bar instead
         position="sticky",
         top="0",
         padding="20px 14px",
@@ -97,17 +98,59 @@ def sidebar() -> rx.Component:
     )
 
 
-def shell(content: rx.Component, title: str) -> rx.Component:
+def _menu_item(item: NavItem) -> rx.Component:
+    entry = rx.menu.item(
+        rx.hstack(rx.icon(item.icon, size=16), rx.text(item.label), spacing="2", align="center"),
+        on_click=rx.redirect(item.route),
+    )
+    return entry if item.staff else rx.cond(AuthState.is_admin, entry, rx.fragment())
+
+
+def topbar() -> rx.Component:
+    """Phones and small tablets: one bar with a menu instead of the sidebar."""
     return rx.hstack(
+        rx.icon("megaphone", size=22, color=rx.color("accent", 10)),
+        rx.heading("Campaigns", size="4"),
+        rx.spacer(),
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.button(rx.icon("menu", size=18), variant="soft", id="mobile-menu"),
+            ),
+            rx.menu.content(
+                *[_menu_item(item) for item in NAV_ITEMS],
+                rx.menu.separator(),
+                rx.menu.item(
+                    rx.hstack(rx.icon("log-out", size=16), rx.text("Log out ", AuthState.username)),
+                    on_click=AuthState.logout,
+                ),
+            ),
+        ),
+        display=["flex", "flex", "none"],
+        width="100%",
+        align="center",
+        spacing="2",
+        padding="10px 16px",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 2),
+        position="sticky",
+        top="0",
+        z_index="10",
+    )
+
+
+def shell(content: rx.Component, title: str) -> rx.Component:
+    return rx.flex(
         sidebar(),
+        topbar(),
         rx.box(
-            rx.heading(title, size="7", margin_bottom="20px"),
+            rx.heading(title, size=rx.breakpoints(initial="6", md="7"), margin_bottom="20px"),
             content,
-            padding="28px 36px",
+            padding=["16px", "20px", "28px 36px"],
             width="100%",
             max_width="1200px",
+            min_width="0",
         ),
-        spacing="0",
+        direction=rx.breakpoints(initial="column", md="row"),
         align="start",
         width="100%",
         min_height="100vh",

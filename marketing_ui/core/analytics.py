@@ -391,7 +391,8 @@ class Funnel:
 
     @property
     def open_rate(self) -> float | None:
-        return self.rate(self.opened_unique)
+        """None for SMS alone: text messages have no open pixel."""
+        return None if self.channel == Channel.SMS else self.rate(self.opened_unique)
 
     @property
     def click_rate(self) -> float | None:

@@ -192,7 +192,9 @@ def email_context(
         "offer_expires": format_offer_expiry(campaign.offer_expires_at, business.timezone) or None,
         "unsubscribe_url": unsubscribe,
         "view_in_browser_url": (
-            tracking.view_online_url(delivery_id) if delivery_id is not None else "#"
+            tracking.view_online_url(delivery_id)
+            if delivery_id is not None
+            else f"{settings.api_base_url}/v/preview"
         ),
         "business_name": business.business_name,
         "business_address": business.postal_address,

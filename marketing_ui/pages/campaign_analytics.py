@@ -218,7 +218,12 @@ def _channels() -> rx.Component:
 def _body() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.link(rx.icon("arrow-left", size=16), "All campaigns", href="/analytics"),
+            rx.link(
+                rx.hstack(
+                    rx.icon("arrow-left", size=16), "All campaigns", spacing="1", align="center"
+                ),
+                href="/analytics",
+            ),
             rx.heading(S.name, size="5", id="campaign-name"),
             rx.badge(S.status, variant="soft"),
             rx.cond(S.live, rx.badge("live", color_scheme="grass", variant="solid")),

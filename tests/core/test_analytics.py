@@ -291,3 +291,61 @@ def test_empty_database(session: Session) -> None:
     ov = analytics.overview(session)
     assert (ov.campaigns, ov.trend, ov.audience, ov.consent) == ([], [], [], [])
     assert analytics.campaign_hourly(session, 12345) == []
+
+
+def _session_token(session: Session, role: str) -> str:
+    """A live login session for a new user, as auth.login would leave it."""
+    from marketing_ui.core.auth import create_user
+    from marketing_ui.core.crypto import random_token, token_hash
+    from marketing_ui.core.models import LoginSession
+
+    user = create_user(session, f"{role}-analytics", "a-long-password-1", role=role)
+    token = random_token(32)
+    session.add(
+        LoginSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
+    )
+    session.commit()
+    return token
+
+
+def test_csv_export_is_admin_only_and_matches_the_tables() -> None:
+    """The export endpoint serves the same rows as the charts, to admins only."""
+    from sqlmodel import SQLModel
+    from starlette.testclient import TestClient
+
+    import marketing_ui.api.analytics_export  # noqa: F401 - registers the route
+    from marketing_ui.api.app import build_api
+    from marketing_ui.core.db import get_engine, session_scope
+
+    SQLModel.metadata.create_all(get_engine())
+    with session_scope() as s:
+        admin, staff = _session_token(s, "admin"), _session_token(s, "staff")
+        campaign = Campaign(name="=HYPERLINK(1)", status="sent", sent_at=T0)
+        s.add(campaign)
+        s.flush()
+        cust = _customer(s, 1, T0)
+        did = _delivery(s, campaign.id, cust, "email", "delivered")
+        _event(s, campaign.id, did, "email", "clicked", T0 + H, URL1)
+        s.commit()
+        analytics.refresh_rollups(s, settle_s=0)
+        cid = campaign.id
+    client = TestClient(build_api())
+    assert client.get("/api/analytics/campaigns.csv").status_code == 401
+    client.cookies.set("mk_session", staff)
+    assert client.get("/api/analytics/campaigns.csv").status_code == 403
+    client.cookies.set("mk_session", admin)
+    assert client.get("/api/analytics/nope.csv").status_code == 404
+    assert client.get("/api/analytics/links.csv?campaign_id=abc").status_code == 400
+    resp = client.get("/api/analytics/campaigns.csv?since=junk&channel=<script>")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+    lines = resp.text.splitlines()
+    assert lines[0].startswith("campaign_id,name,sent_at,sent")
+    assert lines[1].startswith(f"{cid},'=HYPERLINK(1),")  # formulas neutralised
+    links = client.get(f"/api/analytics/links.csv?campaign_id={cid}&until=2026-03-02").text
+    assert links.splitlines() == ["url,clicks,unique_clicks", f"{URL1},1,1"]
+    before = client.get(f"/api/analytics/links.csv?campaign_id={cid}&until=2026-03-01").text
+    assert before.splitlines() == ["url,clicks,unique_clicks"]
