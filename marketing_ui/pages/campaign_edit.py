@@ -282,6 +282,8 @@ def _email_editor() -> rx.Component:
                     spell_check=False,
                     font_family=_MONO,
                     font_size="12px",
+                    white_space="pre",
+                    overflow_x="auto",
                     height="640px",
                     width="100%",
                     resize="vertical",

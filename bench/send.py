@@ -1,0 +1,457 @@
+"""Send pipeline benchmarks: end-to-end throughput vs the naive design, limiter accuracy, and
+exactly-once delivery while workers are SIGKILLed and the provider fails.
+
+    python -m bench.send [--quick]
+
+Writes bench/results/send.json and the "## Send pipeline" section of docs/benchmarks.md.
+Everything runs against a SQLite file under bench/out/, the local Redis (keys under a
+unique prefix) and a loopback fake Resend that counts what each recipient received.
+`run_throughput` is importable (bench/qr.py compares campaigns with and without QR codes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+from rq import Worker
+from sqlalchemy import update
+from sqlmodel import Session, SQLModel
+
+from bench.limiter_accuracy import measure_limiter
+from bench.seed_customers import seed
+from marketing_ui.core import models  # noqa: F401 - registers the tables
+from marketing_ui.core.app_settings import SendingLimits, save_sending_limits
+from marketing_ui.core.audience import Audience
+from marketing_ui.core.config import reset_settings_cache
+from marketing_ui.core.db import get_engine, reset_engine_cache, session_scope
+from marketing_ui.core.messages import clear_compiled_cache
+from marketing_ui.core.models import Campaign, Customer, Delivery, DeliveryStatus
+from marketing_ui.core.redis_client import reset_redis_cache
+from marketing_ui.core.rendering import list_templates
+from tests.fakes.resend_server import FakeResend
+from workers.queues import DEFAULT, EMAIL, get_queue
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+RESULTS = ROOT / "bench" / "results" / "send.json"
+DOCS = ROOT / "docs" / "benchmarks.md"
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+class CountingResend(FakeResend):
+    """The fake Resend keeping only recipient and key per message (100,000 bodies would be GBs)."""
+
+    def _record(self, item: dict[str, Any], key: str | None) -> str:
+        email_id = str(uuid.uuid4())
+        to = item["to"] if isinstance(item["to"], list) else [item["to"]]
+        self._messages.append({"id": email_id, "to": to, "idempotency_key": key})
+        return email_id
+
+
+# Environment -----------------------------------------------------------------------------------
+
+
+def _reset_caches() -> None:
+    reset_settings_cache()
+    reset_engine_cache()
+    reset_redis_cache()
+    clear_compiled_cache()
+
+
+@contextmanager
+def _environment(fake: FakeResend, lease_s: float | None = None) -> Iterator[dict[str, str]]:
+    """A fresh SQLite file and queue prefix; env vars that worker subprocesses inherit."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    run = uuid.uuid4().hex[:8]
+    db = OUT / f"send_{run}.db"
+    env = {
+        "APP_ENV": "development",
+        "DATA_DIR": str(OUT / "data"),
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "QUEUE_PREFIX": f"bench{run}",
+        "EMAIL_PROVIDER": "resend",
+        "RESEND_BASE_URL": fake.url,
+        "RESEND_API_KEY": fake.api_key,
+    }
+    if lease_s is not None:
+        env["SEND_LEASE_S"] = str(lease_s)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    _reset_caches()
+    SQLModel.metadata.create_all(get_engine())
+    try:
+        yield env
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        for pattern in (f"{env['QUEUE_PREFIX']}:*", f"rq:*{env['QUEUE_PREFIX']}:*"):
+            for key in client.scan_iter(match=pattern, count=1000):
+                client.delete(key)
+        client.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        _reset_caches()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def _prepare(recipients: int, with_qr: bool) -> int:
+    """Seed customers (all with email consent) and a tracked monday_special campaign."""
+    engine = get_engine()
+    seed(engine, recipients)
+    template = next(t for t in list_templates() if t.name == "monday_special")
+    with Session(engine) as session:
+        session.execute(update(Customer).values(email_consent=True))
+        save_sending_limits(session, SendingLimits(email_rate_per_s=0.0, sms_rate_per_s=0.0))
+        campaign = Campaign(
+            name="Bench Monday special",
+            channel="email",
+            subject=template.subject,
+            preheader=template.preheader,
+            mjml_body=template.mjml,
+            has_qr_code=with_qr,
+            offer_text="2-for-1 fresh pasta, all day Monday",
+            offer_expires_at=datetime.now(UTC) + timedelta(days=14),
+            track_opens_clicks=True,
+            audience_json=Audience().to_json(),
+        )
+        session.add(campaign)
+        session.commit()
+        assert campaign.id is not None
+        return campaign.id
+
+
+def _start_worker(env: dict[str, str], fork: bool = False, queues: str = EMAIL) -> subprocess.Popen:
+    args = [sys.executable, "-m", "workers.run", "--queues", queues]
+    if fork:
+        args.append("--fork")
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # SIGKILL the group: the worker and its RQ scheduler child
+    )
+
+
+def _wait_for_workers(count: int, queue_kind: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    queue = get_queue(queue_kind)
+    while len(Worker.all(queue=queue)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers did not start")
+        time.sleep(0.1)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_sent(campaign_id: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with Session(get_engine()) as session:
+            status = session.get(Campaign, campaign_id).status  # type: ignore[union-attr]
+        if status not in ("sending", "draft"):
+            if status != "sent":
+                raise RuntimeError(f"campaign ended {status}")
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("send did not finish in time")
+        time.sleep(0.05)
+
+
+def _exactly_once(fake: FakeResend, recipients: int) -> tuple[int, int]:
+    """(lost, duplicated) by the fake provider's own count."""
+    counts = fake.count_by_recipient()
+    return recipients - len(counts), sum(n - 1 for n in counts.values() if n > 1)
+
+
+# Throughput --------------------------------------------------------------------------------------
+
+
+def run_throughput(recipients: int, workers: int = 2, with_qr: bool = False) -> float:
+    """Messages per second, freeze + queue + render + deliver + record, with warm workers."""
+    with CountingResend() as fake, _environment(fake) as env:
+        campaign_id = _prepare(recipients, with_qr)
+        procs = [_start_worker(env) for _ in range(workers)]
+        try:
+            _wait_for_workers(workers, EMAIL)
+            started = time.perf_counter()
+            from marketing_ui.core.sending import start_send
+
+            with session_scope() as session:
+                start_send(session, campaign_id)
+            _wait_sent(campaign_id, timeout_s=max(600, recipients / 50))
+            elapsed = time.perf_counter() - started
+        finally:
+            _stop(procs)
+        lost, duplicated = _exactly_once(fake, recipients)
+        if lost or duplicated:
+            raise RuntimeError(f"throughput run lost {lost} and duplicated {duplicated}")
+    return recipients / elapsed
+
+
+def naive_send_one(campaign_id: int, delivery_id: int) -> None:
+    """The naive design: one job per message; a forked work horse renders MJML every time."""
+    from marketing_ui.core.app_settings import business_identity
+    from marketing_ui.core.crypto import cipher
+    from marketing_ui.core.customers import decrypt_contact
+    from marketing_ui.core.messages import (
+        compiled_email,
+        email_context,
+        email_headers,
+        from_address,
+        render_email,
+    )
+    from marketing_ui.core.models import utcnow
+    from workers.providers import OutgoingEmail, email_provider
+
+    with session_scope() as session:
+        campaign = session.get(Campaign, campaign_id)
+        delivery = session.get(Delivery, delivery_id)
+        assert campaign is not None and delivery is not None
+        customer = session.get(Customer, delivery.customer_id)
+        assert customer is not None
+        business = business_identity(session)
+        compiled = compiled_email(campaign)
+        context = email_context(
+            campaign,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            customer_uid=customer.uid,
+            delivery_id=delivery_id,
+            business=business,
+            coupon=None,
+            compiled=compiled,
+        )
+        rendered = render_email(campaign, context, compiled)
+        message = OutgoingEmail(
+            key=f"d{delivery_id}",
+            to=decrypt_contact(cipher(), customer.uid, "email", customer.email_enc),
+            from_=from_address(campaign, business),
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            headers=email_headers(context["unsubscribe_url"]),
+        )
+        result = email_provider().send_batch([message], f"naive-{delivery_id}")[0]
+        delivery.status = DeliveryStatus.SENT if result.ok else DeliveryStatus.FAILED
+        delivery.provider_message_id = result.provider_id
+        delivery.sent_at = utcnow()
+        session.add(delivery)
+
+
+def run_naive(recipients: int, workers: int = 2) -> float:
+    """The same campaign, one RQ job per message on forking workers."""
+    from marketing_ui.core.sending import finish_if_done, start_send
+
+    with CountingResend() as fake, _environment(fake) as env:
+        campaign_id = _prepare(recipients, with_qr=False)
+        procs = [_start_worker(env, fork=True, queues=DEFAULT) for _ in range(workers)]
+        try:
+            _wait_for_workers(workers, DEFAULT)
+            started = time.perf_counter()
+            with session_scope() as session:
+                start_send(session, campaign_id)
+                get_queue(EMAIL).empty()  # replace the batch jobs by one job per message
+                ids = list(
+                    session.execute(
+                        Delivery.__table__.select()
+                        .with_only_columns(Delivery.id)
+                        .where(Delivery.campaign_id == campaign_id)
+                    ).scalars()
+                )
+            queue = get_queue(DEFAULT)
+            jobs = [
+                queue.prepare_data(naive_send_one, args=(campaign_id, i), result_ttl=0) for i in ids
+            ]
+            queue.enqueue_many(jobs)
+            deadline = time.monotonic() + 1800
+            while True:
+                with session_scope() as session:
+                    if finish_if_done(session, campaign_id):
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("naive run did not finish")
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - started
+        finally:
+            _stop(procs)
+    return recipients / elapsed
+
+
+# Faults ------------------------------------------------------------------------------------------
+
+
+def run_faults(recipients: int, workers: int = 2, kill_every_s: float = 3.0) -> dict[str, Any]:
+    """The throughput run while a worker is SIGKILLed every few seconds (and replaced) and the
+    provider answers 5% 500s and 5% 429s; the fake counts what every recipient received."""
+    from marketing_ui.core.sending import start_send
+
+    with CountingResend(seed=11) as fake, _environment(fake, lease_s=8) as env:
+        campaign_id = _prepare(recipients, with_qr=False)
+        fake.error_rate_500, fake.error_rate_429 = 0.05, 0.05
+        procs = [_start_worker(env) for _ in range(workers)]
+        kills = 0
+        rng = random.Random(3)
+        try:
+            _wait_for_workers(workers, EMAIL)
+            started = time.perf_counter()
+            with session_scope() as session:
+                start_send(session, campaign_id)
+            next_kill = time.monotonic() + kill_every_s
+            deadline = time.monotonic() + 1800
+            while True:
+                with Session(get_engine()) as session:
+                    status = session.get(Campaign, campaign_id).status  # type: ignore[union-attr]
+                if status != "sending":
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("fault run did not finish")
+                if time.monotonic() >= next_kill:
+                    victim = rng.randrange(len(procs))
+                    os.killpg(procs[victim].pid, signal.SIGKILL)
+                    procs[victim].wait()
+                    procs[victim] = _start_worker(env)
+                    kills += 1
+                    next_kill = time.monotonic() + kill_every_s
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+        finally:
+            _stop(procs)
+        lost, duplicated = _exactly_once(fake, recipients)
+        return {
+            "fault_recipients": recipients,
+            "fault_status": status,
+            "fault_kills": kills,
+            "fault_provider_requests": fake.requests,
+            "fault_lost": lost,
+            "fault_duplicated": duplicated,
+            "fault_seconds": round(elapsed, 1),
+        }
+
+
+# Report ------------------------------------------------------------------------------------------
+
+
+def _machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.machine()}, {cpu}, {os.cpu_count()} cores"
+
+
+def write_docs(result: dict[str, Any]) -> None:
+    """Replace only the "## Send pipeline" section of docs/benchmarks.md."""
+    section = (
+        "## Send pipeline\n\n"
+        f"`python -m bench.send{' --quick' if result['quick'] else ''}` on {result['date']}, "
+        f"{result['machine']}; SQLite file, local Redis, loopback fake Resend (no rate limit) in "
+        "the benchmark process. Raw figures: `bench/results/send.json`. Design: "
+        "[send_pipeline.md](send_pipeline.md).\n\n"
+        "| Measure | Result |\n|---|---|\n"
+        f"| Throughput, {result['recipients']:,} recipients, {result['workers']} worker processes, "
+        "freeze + queue + render (monday_special, tracked) + deliver + record [>= 2,000/s] "
+        f"| **{result['throughput_msg_s']:,.0f} messages/s** |\n"
+        f"| Naive design (one RQ job per message, forking worker), {result['naive_recipients']:,} "
+        f"recipients | {result['naive_msg_s']:,.1f} messages/s "
+        f"(batched pipeline is **{result['ratio']:,.0f}x** faster) |\n"
+        f"| Limiter, {result['limiter_workers']} workers, limit {result['limiter_limit_per_s']:g}/s "
+        f"for {result['limiter_seconds']} s | achieved {result['limiter_achieved_per_s']}/s, "
+        f"worst 1-second window {result['limiter_worst_1s']} (bound: limit + burst) |\n"
+        f"| Faults: {result['fault_recipients']:,} recipients, a worker SIGKILLed every 3 s "
+        f"({result['fault_kills']} kills), provider 5% 500 + 5% 429 | lost "
+        f"**{result['fault_lost']}**, duplicated **{result['fault_duplicated']}** "
+        f"({result['fault_seconds']} s) |\n\n"
+    )
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(r"^## Send pipeline\n.*?(?=^## |\Z)", re.M | re.S)
+    text = (
+        pattern.sub(lambda _: section, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section
+    )
+    DOCS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes for development")
+    parser.add_argument("--skip-limiter", action="store_true")
+    args = parser.parse_args()
+    quick = args.quick
+    recipients = 10_000 if quick else 100_000
+    naive_n = 300 if quick else 2_000
+    fault_n = 3_000 if quick else 20_000
+    workers = 2
+
+    throughput = run_throughput(recipients, workers)
+    print(f"throughput: {throughput:,.0f} msg/s ({recipients:,} recipients)", flush=True)
+    naive = run_naive(naive_n, workers)
+    print(f"naive: {naive:,.1f} msg/s ({naive_n:,} recipients)", flush=True)
+    limiter_seconds = 10 if quick else 60
+    limiter = (
+        {"limiter_limit_per_s": 50, "limiter_achieved_per_s": None, "limiter_worst_1s": None}
+        if args.skip_limiter
+        else measure_limiter(REDIS_URL, limit_per_s=50, seconds=limiter_seconds, workers=4)
+    )
+    print(f"limiter: {limiter}", flush=True)
+    faults = run_faults(fault_n, workers)
+    print(f"faults: {faults}", flush=True)
+    result: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": _machine(),
+        "quick": quick,
+        "recipients": recipients,
+        "workers": workers,
+        "throughput_msg_s": round(throughput, 1),
+        "naive_recipients": naive_n,
+        "naive_msg_s": round(naive, 2),
+        "ratio": round(throughput / naive, 1),
+        "limiter_workers": 4,
+        "limiter_seconds": limiter_seconds,
+        **limiter,
+        **faults,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    write_docs(result)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
