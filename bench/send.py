@@ -41,7 +41,7 @@ from marketing_ui.core.audience import Audience
 from marketing_ui.core.config import reset_settings_cache
 from marketing_ui.core.db import get_engine, reset_engine_cache, session_scope
 from marketing_ui.core.messages import clear_compiled_cache
-from marketing_ui.core.models import Campaign, Customer, Delivery, DeliveryStatus
+from marketing_ui.core.models import Campaign, Customer, Delivery
 from marketing_ui.core.redis_client import reset_redis_cache
 from marketing_ui.core.rendering import list_templates
 from tests.fakes.resend_server import FakeResend
@@ -143,7 +143,7 @@ def _prepare(recipients: int, with_qr: bool) -> int:
 def _start_worker(env: dict[str, str], fork: bool = False, queues: str = EMAIL) -> subprocess.Popen:
     args = [sys.executable, "-m", "workers.run", "--queues", queues]
     if fork:
-        args.append("--fork")
+        args += ["--fork", "--no-periodic"]  # the naive design has no sweeper either
     return subprocess.Popen(
         args,
         cwd=ROOT,
@@ -220,56 +220,6 @@ def run_throughput(recipients: int, workers: int = 2, with_qr: bool = False) -> 
     return recipients / elapsed
 
 
-def naive_send_one(campaign_id: int, delivery_id: int) -> None:
-    """The naive design: one job per message; a forked work horse renders MJML every time."""
-    from marketing_ui.core.app_settings import business_identity
-    from marketing_ui.core.crypto import cipher
-    from marketing_ui.core.customers import decrypt_contact
-    from marketing_ui.core.messages import (
-        compiled_email,
-        email_context,
-        email_headers,
-        from_address,
-        render_email,
-    )
-    from marketing_ui.core.models import utcnow
-    from workers.providers import OutgoingEmail, email_provider
-
-    with session_scope() as session:
-        campaign = session.get(Campaign, campaign_id)
-        delivery = session.get(Delivery, delivery_id)
-        assert campaign is not None and delivery is not None
-        customer = session.get(Customer, delivery.customer_id)
-        assert customer is not None
-        business = business_identity(session)
-        compiled = compiled_email(campaign)
-        context = email_context(
-            campaign,
-            first_name=customer.first_name,
-            last_name=customer.last_name,
-            customer_uid=customer.uid,
-            delivery_id=delivery_id,
-            business=business,
-            coupon=None,
-            compiled=compiled,
-        )
-        rendered = render_email(campaign, context, compiled)
-        message = OutgoingEmail(
-            key=f"d{delivery_id}",
-            to=decrypt_contact(cipher(), customer.uid, "email", customer.email_enc),
-            from_=from_address(campaign, business),
-            subject=rendered.subject,
-            html=rendered.html,
-            text=rendered.text,
-            headers=email_headers(context["unsubscribe_url"]),
-        )
-        result = email_provider().send_batch([message], f"naive-{delivery_id}")[0]
-        delivery.status = DeliveryStatus.SENT if result.ok else DeliveryStatus.FAILED
-        delivery.provider_message_id = result.provider_id
-        delivery.sent_at = utcnow()
-        session.add(delivery)
-
-
 def run_naive(recipients: int, workers: int = 2) -> float:
     """The same campaign, one RQ job per message on forking workers."""
     from marketing_ui.core.sending import finish_if_done, start_send
@@ -292,7 +242,10 @@ def run_naive(recipients: int, workers: int = 2) -> float:
                 )
             queue = get_queue(DEFAULT)
             jobs = [
-                queue.prepare_data(naive_send_one, args=(campaign_id, i), result_ttl=0) for i in ids
+                queue.prepare_data(
+                    "bench.naive_send.naive_send_one", args=(campaign_id, i), result_ttl=0
+                )
+                for i in ids
             ]
             queue.enqueue_many(jobs)
             deadline = time.monotonic() + 1800
@@ -415,7 +368,7 @@ def main() -> None:
     args = parser.parse_args()
     quick = args.quick
     recipients = 10_000 if quick else 100_000
-    naive_n = 300 if quick else 2_000
+    naive_n = 300 if quick else 1_000
     fault_n = 3_000 if quick else 20_000
     workers = 2
 

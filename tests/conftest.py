@@ -69,6 +69,15 @@ def drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_default_db() -> None:
+    """The run's default database (DATABASE_URL) is built by the real migrations, once."""
+    from marketing_ui.cli import migrate
+
+    reset_settings_cache()
+    migrate()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_settings() -> Iterator[None]:
     reset_settings_cache()

@@ -253,16 +253,24 @@ def _fold_events(session: Session, dialect: str, lo: int, hi: int) -> set[int]:
     session.execute(
         text(
             "CREATE TEMP TABLE fold_first AS "
-            "SELECT b.delivery_id, b.type, b.campaign_id, b.channel, b.hour, "
-            "f.campaign_id AS old_campaign_id, f.channel AS old_channel, f.hour AS old_hour "
-            f"FROM (SELECT delivery_id, type, min(campaign_id) AS campaign_id, "
-            f"min(channel) AS channel, min({hour}) AS hour {batch} "
-            "AND delivery_id IS NOT NULL GROUP BY delivery_id, type) b "
-            "LEFT JOIN delivery_first_event f "
-            "ON f.delivery_id = b.delivery_id AND f.type = b.type "
-            "WHERE f.delivery_id IS NULL OR b.hour < f.hour"
+            "SELECT delivery_id, type, min(campaign_id) AS campaign_id, min(channel) AS channel, "
+            f"min({hour}) AS hour, min(campaign_id) AS old_campaign_id, "
+            f"min(channel) AS old_channel, CAST(NULL AS bigint) AS old_hour {batch} "
+            "AND delivery_id IS NOT NULL GROUP BY delivery_id, type"
         )
     )
+    if dialect == "postgresql":
+        # Real row counts, so the lookups below use the primary key instead of a full scan.
+        session.execute(text("ANALYZE fold_first"))
+    session.execute(
+        text(
+            "UPDATE fold_first SET old_hour = f.hour, old_campaign_id = f.campaign_id, "
+            "old_channel = f.channel FROM delivery_first_event f "
+            "WHERE f.delivery_id = fold_first.delivery_id AND f.type = fold_first.type"
+        )
+    )
+    # Deliveries already counted at an hour no later than this batch's: nothing changes.
+    session.execute(text("DELETE FROM fold_first WHERE old_hour IS NOT NULL AND hour >= old_hour"))
     # A delivery whose first event turns out earlier than folded before moves its unique.
     session.execute(
         text(

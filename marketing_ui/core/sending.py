@@ -12,7 +12,6 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -746,12 +745,3 @@ def send_test(session: Session, campaign_id: int, recipients: list[str]) -> list
         else:
             results.append(f"{raw}: not sent ({outcome.error}).")
     return results
-
-
-def progress_as_dict(p: Progress) -> dict[str, Any]:
-    """Plain data for state vars and JSON (properties included)."""
-    data = asdict(p)
-    data["total"], data["remaining"], data["percent"] = p.total, p.remaining, p.percent
-    for c, cp in zip(data["channels"], p.channels, strict=True):
-        c["remaining"], c["percent"] = cp.remaining, cp.percent
-    return data

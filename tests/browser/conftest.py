@@ -21,13 +21,11 @@ TIMEOUT_MS = 20_000
 
 @pytest.fixture(scope="session")
 def app_db() -> None:
-    """Migrate the test database and create one admin and one staff account."""
-    from marketing_ui.cli import migrate
+    """One admin and one staff account in the run's (already migrated) database."""
     from marketing_ui.core.auth import create_user
     from marketing_ui.core.db import reset_engine_cache, session_scope
 
     reset_engine_cache()
-    migrate()
     with session_scope() as session:
         create_user(session, *ADMIN, role="admin")
         create_user(session, *STAFF, role="staff")

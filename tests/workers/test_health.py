@@ -6,7 +6,6 @@ import sys
 
 import redis
 
-from marketing_ui.cli import migrate
 from marketing_ui.core.config import PROJECT_ROOT
 from marketing_ui.core.redis_client import get_redis, reset_redis_cache
 from marketing_ui.core.system_status import worker_check
@@ -15,7 +14,6 @@ from workers.queues import DEFAULT, get_queue
 
 
 def test_worker_answers_the_health_job(redis_client: redis.Redis) -> None:
-    migrate()
     reset_redis_cache()
     get_redis().delete(HEARTBEAT_KEY)
     assert not worker_check().ok
