@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 1da6a96fa488
+Revision ID: a7511d1e0122
 Revises: 
-Create Date: 2026-11-25 15:56:56.214287
+Create Date: 2026-11-25 16:20:56.608843
 
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel  # noqa: F401
 
 
 # revision identifiers, used by Alembic.
-revision: str = '1da6a96fa488'
+revision: str = 'a7511d1e0122'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
