@@ -8,9 +8,13 @@ import time
 
 from sqlalchemy import text
 
+from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import get_engine
 
-HEARTBEAT_KEY = "worker:last_health"
+
+def heartbeat_key() -> str:
+    """Per deployment (queue prefix), so two apps sharing one Redis never vouch for each other."""
+    return f"{get_settings().queue_prefix}:worker:last_health"
 
 
 def health_check() -> dict[str, object]:
@@ -20,5 +24,5 @@ def health_check() -> dict[str, object]:
     with get_engine().connect() as conn:
         conn.execute(text("select 1"))
     result = {"host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
-    get_redis().hset(HEARTBEAT_KEY, mapping={k: str(v) for k, v in result.items()})
+    get_redis().hset(heartbeat_key(), mapping={k: str(v) for k, v in result.items()})
     return result

@@ -80,6 +80,7 @@ class CampaignRow:
     created_at: datetime
     sent_at: datetime | None
     scheduled_at: datetime | None
+    has_qr_code: bool = False
     recipients: int = 0
     sent: int = 0
     failed: int = 0
@@ -197,6 +198,7 @@ def list_campaigns(
             created_at=_aware(c.created_at),
             sent_at=_aware(c.sent_at),
             scheduled_at=_aware(c.scheduled_at),
+            has_qr_code=c.has_qr_code,
             **vars(numbers.get(c.id, HeadlineNumbers())),
         )
         for c in campaigns

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from rq import Worker
+from rq import Queue, Worker
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
-from marketing_ui.core.config import Settings
+from marketing_ui.core.config import Settings, get_settings
 from marketing_ui.core.db import get_engine
 from marketing_ui.core.models import Campaign, Customer, Delivery, DeliveryStatus, Segment
 from marketing_ui.core.redis_client import get_redis
@@ -54,8 +54,8 @@ def worker_check() -> Check:
     """Green when a worker answered the health job recently."""
     try:
         r = get_redis()
-        workers = Worker.all(connection=r)
-        beat = r.hgetall("worker:last_health")
+        workers = Worker.all(queue=Queue(f"{get_settings().queue_prefix}:default", connection=r))
+        beat = r.hgetall(f"{get_settings().queue_prefix}:worker:last_health")
     except Exception as exc:  # noqa: BLE001
         return Check("Workers", False, f"{type(exc).__name__}: Redis unreachable")
     age = time.time() - float(beat.get(b"at", 0) or 0) if beat else None

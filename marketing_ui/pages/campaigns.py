@@ -82,6 +82,17 @@ def _row(row: rx.Var) -> rx.Component:
                         _action("activity", "Progress"), href="/campaigns/" + cid + "/progress"
                     ),
                 ),
+                rx.cond(
+                    row["history"] != "",
+                    rx.link(
+                        _action("chart-bar", "Analytics"),
+                        href="/campaigns/" + cid + "/analytics",
+                    ),
+                ),
+                rx.cond(
+                    row["coupons"] != "",
+                    rx.link(_action("ticket", "Coupons"), href="/campaigns/" + cid + "/coupons"),
+                ),
                 _action(
                     "copy",
                     "Duplicate",

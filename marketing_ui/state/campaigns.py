@@ -78,6 +78,7 @@ class CampaignsState(AuthState):
                 "editable": "1" if row.status in campaigns.EDITABLE_STATUSES else "",
                 "progress": "1" if row.status in PROGRESS_STATUSES and row.has_history else "",
                 "archived": "1" if row.archived else "",
+                "coupons": "1" if row.has_qr_code and row.has_history else "",
             }
             for row in page.rows
         ]

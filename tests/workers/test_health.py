@@ -9,13 +9,13 @@ import redis
 from marketing_ui.core.config import PROJECT_ROOT
 from marketing_ui.core.redis_client import get_redis, reset_redis_cache
 from marketing_ui.core.system_status import worker_check
-from workers.health import HEARTBEAT_KEY, health_check
+from workers.health import health_check, heartbeat_key
 from workers.queues import DEFAULT, get_queue
 
 
 def test_worker_answers_the_health_job(redis_client: redis.Redis) -> None:
     reset_redis_cache()
-    get_redis().delete(HEARTBEAT_KEY)
+    get_redis().delete(heartbeat_key())
     assert not worker_check().ok
     job = get_queue(DEFAULT).enqueue(health_check)
     done = subprocess.run(
