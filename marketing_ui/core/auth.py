@@ -71,7 +71,8 @@ def set_password(session: Session, username: str, password: str) -> None:
 
 
 def _attempts_key(username: str, client_ip: str) -> list[str]:
-    return [f"login:fail:user:{username}", f"login:fail:ip:{client_ip}"]
+    ns = get_settings().queue_prefix  # one Redis may serve several deployments
+    return [f"{ns}:login:fail:user:{username}", f"{ns}:login:fail:ip:{client_ip}"]
 
 
 def _too_many_attempts(r: redis.Redis, keys: list[str]) -> int:

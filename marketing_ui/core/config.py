@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from functools import lru_cache
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -257,15 +257,35 @@ def load_settings(**overrides: object) -> Settings:
     return _ensure_development_secrets(settings)
 
 
-@lru_cache(maxsize=1)
+_cache_lock = threading.Lock()
+_cached: Settings | None = None
+_generation = 0
+
+
 def get_settings() -> Settings:
-    """The process-wide settings, loaded once."""
-    return load_settings()
+    """The process-wide settings, loaded once.
+
+    Not an lru_cache: a thread that started loading before a reset must not store its
+    (stale) result after the reset, so each load remembers the generation it began in.
+    """
+    global _cached
+    current = _cached
+    if current is not None:
+        return current
+    generation = _generation
+    loaded = load_settings()
+    with _cache_lock:
+        if generation == _generation and _cached is None:
+            _cached = loaded
+    return loaded
 
 
 def reset_settings_cache() -> None:
     """Forget the cached settings (tests change the environment)."""
-    get_settings.cache_clear()
+    global _cached, _generation
+    with _cache_lock:
+        _generation += 1
+        _cached = None
 
 
 def env_flag(name: str) -> bool:

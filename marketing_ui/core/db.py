@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import event
@@ -35,21 +35,31 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-@lru_cache(maxsize=4)
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
 def get_engine(url: str | None = None) -> Engine:
-    return make_engine(url or get_settings().database_url)
+    """The shared engine for `url` (default: the configured database)."""
+    # Keyed by the resolved URL, so a reader racing a settings change can never file an
+    # engine for the old database under the new one's key.
+    url = url or get_settings().database_url
+    engine = _engines.get(url)
+    if engine is None:
+        with _engines_lock:
+            engine = _engines.get(url)
+            if engine is None:
+                engine = _engines[url] = make_engine(url)
+    return engine
 
 
 def reset_engine_cache() -> None:
-    for engine in list(_cached_engines()):
+    """Dispose every shared engine (tests point the app at another database)."""
+    with _engines_lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
         engine.dispose()
-    get_engine.cache_clear()
-
-
-def _cached_engines() -> Iterator[Engine]:
-    # lru_cache keeps no public view of its values; ask for the default one only if it exists.
-    if get_engine.cache_info().currsize:
-        yield get_engine()
 
 
 @contextmanager

@@ -15,13 +15,18 @@ from marketing_ui.core.config import get_settings
 EMBEDDED_PORT = 6390
 
 
-@lru_cache(maxsize=4)
 def get_redis(url: str | None = None) -> redis.Redis:
-    return redis.Redis.from_url(url or get_settings().redis_url or embedded_url())
+    """The shared client for `url` (default: the configured Redis, else the embedded one)."""
+    return _client_for(url or get_settings().redis_url or embedded_url())
+
+
+@lru_cache(maxsize=8)
+def _client_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
 
 
 def reset_redis_cache() -> None:
-    get_redis.cache_clear()
+    _client_for.cache_clear()
 
 
 def embedded_url(port: int = EMBEDDED_PORT) -> str:

@@ -57,7 +57,7 @@ def test_failed_logins_are_rate_limited(session: Session, r: redis.Redis) -> Non
             auth.login(session, r, "target", "guess", ip)
     with pytest.raises(auth.AuthError, match="Too many failed attempts"):
         auth.login(session, r, "target", "password-1", ip)  # even the right one waits
-    r.delete("login:fail:user:target", f"login:fail:ip:{ip}")
+    r.delete(*auth._attempts_key("target", ip))
 
 
 def test_sessions_expire(session: Session, r: redis.Redis) -> None:
