@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from bench.report import machine, write_results  # noqa: E402
 from bench.seed_events import plan_for, seed  # noqa: E402
 from marketing_ui.core import analytics  # noqa: E402
 from marketing_ui.core.db import make_engine  # noqa: E402
@@ -250,10 +250,9 @@ def main() -> None:
         and (args.no_pg or bool(pg.get("rollup_matches_raw"))),
         "pg_version": pg_version,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": machine(),
     }
-    out = ROOT / "bench" / "results" / "analytics.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results("analytics", result)
     write_docs(result)
     print(json.dumps(result, indent=2))
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sqlite3
 import statistics
 import time
 import uuid
@@ -31,6 +29,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from bench.report import machine, write_results  # noqa: E402
 from bench.seed_customers import email_of, phone_of, seed  # noqa: E402
 from marketing_ui.core.crypto import associated_data, cipher  # noqa: E402
 from marketing_ui.core.customers import (  # noqa: E402
@@ -206,18 +205,6 @@ def measure_import(engine: Engine, n: int) -> tuple[float, dict[str, int]]:
     return seconds, {"created": result.created, "errors": result.error_count}
 
 
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-
-
 def update_docs(results: dict) -> None:
     doc = ROOT / "docs" / "benchmarks.md"
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
@@ -306,11 +293,7 @@ def main() -> None:
             pg_engine.dispose()
         finally:
             drop_pg_database(url)
-    results_dir = ROOT / "bench" / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "customers.json").write_text(
-        json.dumps(results, indent=2, sort_keys=True) + "\n"
-    )
+    write_results("customers", results)
     update_docs(results)
     print(json.dumps(results, indent=2, sort_keys=True))
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -19,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.report import machine, replace_section, write_results
 from marketing_ui.core.images import ASSETS_DIR, resolve_image
 from marketing_ui.core.rendering import (
     CompiledEmail,
@@ -115,17 +113,6 @@ def measure(recipients: int, mjml_sample: int, seed: int = 7) -> dict[str, Any]:
     }
 
 
-def machine() -> str:
-    """Architecture, CPU model and core count, as the benchmark page records them."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        model = found.group(1).strip() if found else model
-    except OSError:
-        pass
-    return f"{platform.machine()}, {model}, {os.cpu_count()} cores"
-
-
 def write_docs(result: dict[str, Any]) -> None:
     """Replace only the "## Rendering" section so other benchmarks' sections survive."""
     section = (
@@ -144,15 +131,7 @@ def write_docs(result: dict[str, Any]) -> None:
         f"Compiling once is **{result['ratio']:,}x** faster; the send worker therefore caches "
         "one `CompiledEmail` per campaign version.\n\n"
     )
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Rendering\n.*?(?=^## |\Z)", re.M | re.S)
-    text = (
-        pattern.sub(lambda _: section, text)
-        if pattern.search(text)
-        else text.rstrip() + "\n\n" + section
-    )
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text.rstrip() + "\n")
+    replace_section("Rendering", section.removeprefix("## Rendering\n\n"))
 
 
 def main() -> None:
@@ -160,8 +139,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 recipients, 200 MJML runs")
     args = parser.parse_args()
     result = measure(10_000, 200) if args.quick else measure(100_000, 2_000)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results("rendering", result)
     write_docs(result)
     print(json.dumps(result, indent=2))
 

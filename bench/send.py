@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import signal
@@ -34,11 +33,12 @@ from sqlalchemy import update
 from sqlmodel import Session, SQLModel
 
 from bench.limiter_accuracy import measure_limiter
+from bench.report import machine, write_results
 from bench.seed_customers import seed
 from marketing_ui.core import models  # noqa: F401 - registers the tables
 from marketing_ui.core.app_settings import SendingLimits, save_sending_limits
 from marketing_ui.core.audience import Audience
-from marketing_ui.core.config import reset_settings_cache
+from marketing_ui.core.config import load_settings, read_secrets_file, reset_settings_cache
 from marketing_ui.core.db import get_engine, reset_engine_cache, session_scope
 from marketing_ui.core.messages import clear_compiled_cache
 from marketing_ui.core.models import Campaign, Customer, Delivery
@@ -75,13 +75,19 @@ def _reset_caches() -> None:
 
 
 @contextmanager
-def _environment(fake: FakeResend, lease_s: float | None = None) -> Iterator[dict[str, str]]:
-    """A fresh SQLite file and queue prefix; env vars that worker subprocesses inherit."""
+def _environment(
+    fake: FakeResend, lease_s: float | None = None, app_env: str = "development"
+) -> Iterator[dict[str, str]]:
+    """A fresh SQLite file and queue prefix; env vars that worker subprocesses inherit.
+
+    `app_env="production"` sends as production does: images (the QR code included) are
+    linked under PUBLIC_BASE_URL instead of inlined, with the keys passed explicitly.
+    """
     OUT.mkdir(parents=True, exist_ok=True)
     run = uuid.uuid4().hex[:8]
     db = OUT / f"send_{run}.db"
     env = {
-        "APP_ENV": "development",
+        "APP_ENV": app_env,
         "DATA_DIR": str(OUT / "data"),
         "REDIS_URL": REDIS_URL,
         "DATABASE_URL": f"sqlite:///{db}",
@@ -92,6 +98,15 @@ def _environment(fake: FakeResend, lease_s: float | None = None) -> Iterator[dic
     }
     if lease_s is not None:
         env["SEND_LEASE_S"] = str(lease_s)
+    if app_env == "production":
+        load_settings(app_env="development", data_dir=OUT / "data")  # makes the keys once
+        secrets = read_secrets_file(OUT / "data")
+        env.update(
+            PUBLIC_BASE_URL="https://shop.example-bistro.com",
+            ENCRYPTION_KEYS=secrets["ENCRYPTION_KEYS"],
+            BLIND_INDEX_KEY=secrets["BLIND_INDEX_KEY"],
+            SIGNING_KEY=secrets["SIGNING_KEY"],
+        )
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     _reset_caches()
@@ -198,9 +213,11 @@ def _exactly_once(fake: FakeResend, recipients: int) -> tuple[int, int]:
 # Throughput --------------------------------------------------------------------------------------
 
 
-def run_throughput(recipients: int, workers: int = 2, with_qr: bool = False) -> float:
+def run_throughput(
+    recipients: int, workers: int = 2, with_qr: bool = False, app_env: str = "development"
+) -> float:
     """Messages per second, freeze + queue + render + deliver + record, with warm workers."""
-    with CountingResend() as fake, _environment(fake) as env:
+    with CountingResend() as fake, _environment(fake, app_env=app_env) as env:
         campaign_id = _prepare(recipients, with_qr)
         procs = [_start_worker(env) for _ in range(workers)]
         try:
@@ -316,18 +333,6 @@ def run_faults(recipients: int, workers: int = 2, kill_every_s: float = 3.0) -> 
 # Report ------------------------------------------------------------------------------------------
 
 
-def _machine() -> str:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.machine()}, {cpu}, {os.cpu_count()} cores"
-
-
 def write_docs(result: dict[str, Any]) -> None:
     """Replace only the "## Send pipeline" section of docs/benchmarks.md."""
     section = (
@@ -387,7 +392,7 @@ def main() -> None:
     print(f"faults: {faults}", flush=True)
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": _machine(),
+        "machine": machine(),
         "quick": quick,
         "recipients": recipients,
         "workers": workers,
@@ -400,8 +405,7 @@ def main() -> None:
         **limiter,
         **faults,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    write_results("send", result)
     write_docs(result)
     print(json.dumps(result, indent=2))
 

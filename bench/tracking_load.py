@@ -28,8 +28,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bench.report import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "tracking.json"
+RESULTS = ROOT / "bench" / "out" / "tracking_full.json"  # full record for --docs-only
 DOCS = ROOT / "docs" / "benchmarks.md"
 DELIVERIES = 1000
 
@@ -253,6 +255,7 @@ def main() -> dict[str, object]:
     result = measure(3 if args.quick else 15, args.connections)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results("tracking", result)
     if not args.quick:
         write_docs(result)
     print(json.dumps({k: result[k] for k in ("tracking_rps", "tracking_rps_sync", "ratio")}))

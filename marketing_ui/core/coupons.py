@@ -22,8 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, TextIO
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, DateTime, and_, delete, or_, select, text, update
 from sqlmodel import Session
 
 from marketing_ui.core.config import get_settings
@@ -46,7 +45,6 @@ from marketing_ui.core.models import (
     Redemption,
     Role,
     User,
-    new_uid,
     utcnow,
 )
 from marketing_ui.core.qr import (
@@ -210,7 +208,9 @@ def _new_coupon_row(
     customer_id: int,
     now: datetime,
 ) -> dict[str, Any]:
-    uid, token, code = new_uid(), new_token(), new_short_code()
+    # The row identity bound into the AAD is not a secret, only unique: deriving it from the
+    # (unique) delivery id keeps its index append-only, which makes issuing ~2x cheaper.
+    uid, token, code = f"{delivery_id:032x}", new_token(), new_short_code()
     return {
         "campaign_id": campaign.id,
         "delivery_id": delivery_id,
@@ -233,9 +233,36 @@ def _insert_ignoring_conflicts(session: Session, rows: list[dict[str, Any]]) -> 
         return _insert_unnest_postgres(session, rows)
     if dialect != "sqlite":
         raise NotImplementedError(f"coupon issuing supports SQLite and PostgreSQL, not {dialect}")
+    # Straight to the driver: per-row SQLAlchemy parameter processing cost more than the
+    # insert itself. Timestamps are converted once, with the column type's own processor.
     # sqlite3 sums executemany's row counts, so rowcount is exact here.
-    stmt = sqlite_insert(Coupon.__table__).on_conflict_do_nothing()
-    return session.execute(stmt, rows).rowcount
+    conn = session.connection()
+    table = Coupon.__table__
+    columns = list(rows[0])
+    processors = {
+        name: table.c[name].type.bind_processor(conn.dialect)
+        for name in columns
+        if isinstance(table.c[name].type, DateTime)
+    }
+    converted: dict[str, dict[Any, Any]] = {name: {} for name in processors}
+
+    def value(name: str, raw: Any) -> Any:
+        if name not in processors or raw is None:
+            return raw
+        cache = converted[name]
+        if raw not in cache:
+            cache[raw] = processors[name](raw) if processors[name] else raw
+        return cache[raw]
+
+    sql = (
+        f"INSERT OR IGNORE INTO coupon ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    params = [
+        tuple(value(name, row[name]) if name in processors else row[name] for name in columns)
+        for row in rows
+    ]
+    return conn.exec_driver_sql(sql, params).rowcount
 
 
 # One statement with array parameters: psycopg's executemany is ~3x slower and its rowcount
