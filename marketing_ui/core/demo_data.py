@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from marketing_ui.core.auth import create_user
+from marketing_ui.core.campaigns import create_campaign
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import random_token
 from marketing_ui.core.customers import CustomerInput, create_customer
-from marketing_ui.core.models import Customer, Role, User
+from marketing_ui.core.models import Customer, Role, User, utcnow
+from marketing_ui.core.segments import create_segment
 from marketing_ui.core.tags import ensure_tags, set_tag_color
 
 FIRST_LOGIN_FILE = "first-login.txt"
@@ -67,7 +70,8 @@ def seed_demo(session: Session, admin_password: str | None = None, customers: in
     staff_password = random_token(9)
     create_user(session, "counter", staff_password, Role.STAFF)
     if not session.execute(select(func.count(Customer.id))).scalar_one():
-        _demo_customers(session, customers)
+        tag_ids = _demo_customers(session, customers)
+        _demo_segment_and_campaign(session, tag_ids)
     session.commit()
     message = (
         f"First-run login: admin / {password}  (counter staff: counter / {staff_password})\n"
@@ -79,7 +83,30 @@ def seed_demo(session: Session, admin_password: str | None = None, customers: in
     return message
 
 
-def _demo_customers(session: Session, count: int) -> None:
+def _demo_segment_and_campaign(session: Session, tag_ids: dict[str, int]) -> None:
+    """A saved segment and a draft from the seed's own example, ready to preview and send."""
+    create_segment(
+        session,
+        "VIP email subscribers",
+        {
+            "op": "and",
+            "rules": [
+                {"type": "tags", "mode": "any", "tags": [tag_ids["vip"]]},
+                {"type": "consent", "channel": "email", "value": True},
+            ],
+        },
+    )
+    create_campaign(
+        session,
+        "Monday special",
+        template_name="monday_special",
+        has_qr_code=True,
+        offer_text="Free dessert with any main course",
+        offer_expires_at=utcnow() + timedelta(days=14),
+    )
+
+
+def _demo_customers(session: Session, count: int) -> dict[str, int]:
     rng = random.Random(7)
     tag_ids = ensure_tags(session, TAGS)
     for name, color in TAGS.items():
@@ -100,3 +127,4 @@ def _demo_customers(session: Session, count: int) -> None:
             source="import",
             note="demo data",
         )
+    return tag_ids
