@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlmodel import Session
@@ -23,6 +23,7 @@ from marketing_ui.core.models import (
     Customer,
     Delivery,
     DeliveryStatus,
+    as_utc,
 )
 
 # Longer than any batch can take (provider timeouts are 10 s); SEND_LEASE_S shortens it for benchmarks.
@@ -39,10 +40,6 @@ class Claimed:
     send_key: str | None
     error: str  # the previous attempt's outcome, if any
     created_at: datetime
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def claim(
@@ -107,7 +104,7 @@ def claim(
     ).all()
     session.commit()
     return sorted(
-        (Claimed(r[0], r[1], r[2], r[3], r[4] or "", _aware(r[5])) for r in rows),
+        (Claimed(r[0], r[1], r[2], r[3], r[4] or "", as_utc(r[5])) for r in rows),
         key=lambda c: c.id,
     )
 

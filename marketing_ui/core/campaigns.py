@@ -28,6 +28,7 @@ from marketing_ui.core.models import (
     Event,
     Segment,
     Tag,
+    as_utc,
     utcnow,
 )
 from marketing_ui.core.rendering import TemplateError, check_template, load_template
@@ -120,13 +121,6 @@ class CampaignFilter:
 # Reading ---------------------------------------------------------------------------------
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
@@ -195,9 +189,9 @@ def list_campaigns(
             status=c.status,
             audience_json=c.audience_json,
             archived=c.archived,
-            created_at=_aware(c.created_at),
-            sent_at=_aware(c.sent_at),
-            scheduled_at=_aware(c.scheduled_at),
+            created_at=as_utc(c.created_at),
+            sent_at=as_utc(c.sent_at),
+            scheduled_at=as_utc(c.scheduled_at),
             has_qr_code=c.has_qr_code,
             **vars(numbers.get(c.id, HeadlineNumbers())),
         )
@@ -293,7 +287,7 @@ def _check_fields(changes: dict[str, Any]) -> dict[str, Any]:
     if "from_email" in out:
         out["from_email"] = str(out["from_email"]).strip()
     if out.get("offer_expires_at") is not None:
-        out["offer_expires_at"] = _aware(out["offer_expires_at"])
+        out["offer_expires_at"] = as_utc(out["offer_expires_at"])
     return out
 
 
@@ -466,7 +460,7 @@ def validate_for_send(session: Session, campaign: Campaign) -> list[str]:
     if campaign.has_qr_code:
         if not campaign.offer_text.strip():
             problems.append("A QR coupon needs offer text.")
-        expires = _aware(campaign.offer_expires_at)
+        expires = as_utc(campaign.offer_expires_at)
         if expires is None:
             problems.append("A QR coupon needs an expiry date.")
         elif expires <= datetime.now(UTC):

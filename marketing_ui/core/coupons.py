@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TextIO
 
@@ -45,6 +45,7 @@ from marketing_ui.core.models import (
     Redemption,
     Role,
     User,
+    as_utc,
     utcnow,
 )
 from marketing_ui.core.qr import (
@@ -325,7 +326,7 @@ def secrets_for_deliveries(
                 short_code=format_short_code(
                     fc.decrypt(code_enc, associated_data("coupon", "short_code", uid))
                 ),
-                expires_at=_aware(expires_at),
+                expires_at=as_utc(expires_at),
             )
     return found
 
@@ -365,13 +366,6 @@ def _view_query():  # noqa: ANN202 - a Select over a fixed column tuple
     )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _state(status: str, expires_at: datetime | None, now: datetime) -> CouponState:
     if status == CouponStatus.REDEEMED:
         return CouponState.REDEEMED
@@ -385,7 +379,7 @@ def _state(status: str, expires_at: datetime | None, now: datetime) -> CouponSta
 def _to_view(row: Any, fc: FieldCipher, now: datetime) -> CouponView:
     cid, campaign_id, uid, status, code_enc, expires_at, redeemed_at = row[:7]
     offer_text, campaign_name, first_name, username = row[7:]
-    expires_at = _aware(expires_at)
+    expires_at = as_utc(expires_at)
     code = fc.decrypt(code_enc, associated_data("coupon", "short_code", uid))
     return CouponView(
         coupon_id=cid,
@@ -397,7 +391,7 @@ def _to_view(row: Any, fc: FieldCipher, now: datetime) -> CouponView:
         campaign_name=campaign_name,
         customer_first_name=first_name,
         expires_at=expires_at,
-        redeemed_at=_aware(redeemed_at),
+        redeemed_at=as_utc(redeemed_at),
         redeemed_by=username,
     )
 

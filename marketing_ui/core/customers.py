@@ -10,7 +10,7 @@ import base64
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
@@ -52,6 +52,7 @@ from marketing_ui.core.models import (
     OutboxMessage,
     Redemption,
     Tag,
+    as_utc,
     new_uid,
     utcnow,
 )
@@ -205,13 +206,6 @@ def _display_name(first: str, last: str, customer_id: int | None) -> str:
     return name or f"customer #{customer_id}"
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every timestamp we store is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def encrypt_contact(fc: FieldCipher, uid: str, column: str, value: str) -> str:
     return fc.encrypt(value, associated_data("customer", column, uid))
 
@@ -349,7 +343,7 @@ def rows_from_select(session: Session, query: Select) -> list[CustomerRow]:
             phone=decrypt_contact(fc, r[1], "phone", r[5]),
             email_consent=r[6],
             sms_consent=r[7],
-            created_at=aware(r[8]),  # type: ignore[arg-type]
+            created_at=as_utc(r[8]),  # type: ignore[arg-type]
             tags=tuple(tags.get(r[0], ())),
         )
         for r in raw
@@ -613,7 +607,7 @@ def customer_detail(session: Session, customer_id: int) -> CustomerDetail:
         )
     ]
     history = [
-        ConsentEntry(ch, granted, source, note, aware(at))  # type: ignore[arg-type]
+        ConsentEntry(ch, granted, source, note, as_utc(at))  # type: ignore[arg-type]
         for ch, granted, source, note, at in session.execute(
             select(
                 ConsentEvent.channel,
@@ -627,7 +621,7 @@ def customer_detail(session: Session, customer_id: int) -> CustomerDetail:
         )
     ]
     deliveries = [
-        DeliveryEntry(d_id, camp_id, name, ch, status, aware(sent), aware(created))  # type: ignore[arg-type]
+        DeliveryEntry(d_id, camp_id, name, ch, status, as_utc(sent), as_utc(created))  # type: ignore[arg-type]
         for d_id, camp_id, name, ch, status, sent, created in session.execute(
             select(
                 Delivery.id,
@@ -644,7 +638,7 @@ def customer_detail(session: Session, customer_id: int) -> CustomerDetail:
         )
     ]
     redemptions = [
-        RedemptionEntry(coupon_id, camp_id, name, action, note, aware(at))  # type: ignore[arg-type]
+        RedemptionEntry(coupon_id, camp_id, name, action, note, as_utc(at))  # type: ignore[arg-type]
         for coupon_id, camp_id, name, action, note, at in session.execute(
             select(
                 Redemption.coupon_id,
@@ -669,9 +663,9 @@ def customer_detail(session: Session, customer_id: int) -> CustomerDetail:
         phone=decrypt_contact(fc, c.uid, "phone", c.phone_enc),
         email_consent=c.email_consent,
         sms_consent=c.sms_consent,
-        created_at=aware(c.created_at),  # type: ignore[arg-type]
-        updated_at=aware(c.updated_at),  # type: ignore[arg-type]
-        last_activity_at=aware(c.last_activity_at),
+        created_at=as_utc(c.created_at),  # type: ignore[arg-type]
+        updated_at=as_utc(c.updated_at),  # type: ignore[arg-type]
+        last_activity_at=as_utc(c.last_activity_at),
         tags=tags,
         consent_history=history,
         deliveries=deliveries,

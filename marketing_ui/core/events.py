@@ -192,6 +192,28 @@ def _touch_activity(session: Session, customer_ids_at: dict[int, datetime]) -> N
     )
 
 
+def _record_engagement(
+    session: Session,
+    kind: EventType,
+    delivery_id: int,
+    detail: str,
+    at: datetime | None,
+    provider_event_id: str | None,
+) -> bool:
+    """Store the event and touch the customer's activity; False for an unknown delivery."""
+    ref = delivery_ref(session, delivery_id)
+    if ref is None:
+        return False
+    at = _aware(at)
+    if not record_event(
+        session, kind, delivery=ref, provider_event_id=provider_event_id, detail=detail, at=at
+    ):
+        return False
+    _touch_activity(session, {ref.customer_id: at})
+    session.flush()
+    return True
+
+
 def record_open(
     session: Session,
     delivery_id: int,
@@ -201,22 +223,7 @@ def record_open(
     detail: str = "",
 ) -> bool:
     """Store every open (unique opens are DISTINCT delivery_id in analytics); False if unknown."""
-    ref = delivery_ref(session, delivery_id)
-    if ref is None:
-        return False
-    at = _aware(at)
-    if not record_event(
-        session,
-        EventType.OPENED,
-        delivery=ref,
-        provider_event_id=provider_event_id,
-        detail=detail,
-        at=at,
-    ):
-        return False
-    _touch_activity(session, {ref.customer_id: at})
-    session.flush()
-    return True
+    return _record_engagement(session, EventType.OPENED, delivery_id, detail, at, provider_event_id)
 
 
 def record_click(
@@ -228,22 +235,7 @@ def record_click(
     provider_event_id: str | None = None,
 ) -> bool:
     """Store every click with its destination (top links come from `detail`); False if unknown."""
-    ref = delivery_ref(session, delivery_id)
-    if ref is None:
-        return False
-    at = _aware(at)
-    if not record_event(
-        session,
-        EventType.CLICKED,
-        delivery=ref,
-        provider_event_id=provider_event_id,
-        detail=url,
-        at=at,
-    ):
-        return False
-    _touch_activity(session, {ref.customer_id: at})
-    session.flush()
-    return True
+    return _record_engagement(session, EventType.CLICKED, delivery_id, url, at, provider_event_id)
 
 
 # Provider outcomes ----------------------------------------------------------------------

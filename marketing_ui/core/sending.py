@@ -38,6 +38,7 @@ from marketing_ui.core.models import (
     Customer,
     Delivery,
     DeliveryStatus,
+    as_utc,
     utcnow,
 )
 from marketing_ui.core.redis_client import get_redis
@@ -306,22 +307,17 @@ def enqueue_pending(session: Session, campaign_id: int, channel: str) -> int:
         .order_by(Delivery.id)
     ).all()
     now = utcnow()
-    due = [(i, k) for i, k, at in rows if at is None or _aware(at) <= now]
+    due = [(i, k) for i, k, at in rows if at is None or as_utc(at) <= now]
     later: dict[datetime, list[tuple[int, str | None]]] = {}
     for i, k, at in rows:
-        if at is not None and _aware(at) > now:
-            later.setdefault(_aware(at).replace(second=0, microsecond=0), []).append((i, k))
+        if at is not None and as_utc(at) > now:
+            later.setdefault(as_utc(at).replace(second=0, microsecond=0), []).append((i, k))
     jobs = dispatch.enqueue_deliveries(campaign_id, channel, due)
     for minute, items in later.items():
         jobs += dispatch.enqueue_deliveries(
             campaign_id, channel, items, at=minute + timedelta(minutes=1)
         )
     return jobs
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands timestamps back naive; they were stored as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # Control -------------------------------------------------------------------------------------
