@@ -7,7 +7,6 @@ lease: past `lease_until` the sweeper takes an in-flight delivery back.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlmodel import Session
 
 from marketing_ui.core.audience import reachable_clause
+from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import (
     Campaign,
     CampaignStatus,
@@ -25,9 +25,6 @@ from marketing_ui.core.models import (
     DeliveryStatus,
     as_utc,
 )
-
-# Longer than any batch can take (provider timeouts are 10 s); SEND_LEASE_S shortens it for benchmarks.
-LEASE_S = float(os.environ.get("SEND_LEASE_S", "120"))
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,8 @@ def claim(
         .where(condition)
         .values(
             status=DeliveryStatus.INFLIGHT.value,
-            lease_until=now + timedelta(seconds=LEASE_S),
+            # Longer than any batch can take (provider timeouts are 10 s); see Settings.
+            lease_until=now + timedelta(seconds=get_settings().send_lease_s),
             attempts=table.c.attempts + 1,
             updated_at=now,
         )

@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     twilio_base_url: str = "https://api.twilio.com"
     twilio_from_number: str = ""
 
-    queue_prefix: str = "mk"
+    queue_prefix: str = "mk"  # namespaces queues and Redis keys: several deployments, one Redis
+    send_lease_s: float = 120.0  # a claimed delivery is reclaimed after this (worker died)
     default_region: str = "US"
     session_hours: int = 12
     login_attempts_per_15min: int = 5
@@ -100,7 +101,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a two-letter country code such as US or GB")
         return value
 
-    @field_validator("session_hours", "login_attempts_per_15min")
+    @field_validator("session_hours", "login_attempts_per_15min", "send_lease_s")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

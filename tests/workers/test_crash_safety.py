@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketing_ui.core import sending
-from marketing_ui.core.config import PROJECT_ROOT
+from marketing_ui.core.config import PROJECT_ROOT, get_settings
 from marketing_ui.core.models import utcnow
 from marketing_ui.core.redis_client import get_redis
 from tests.fakes.resend_server import FakeResend
@@ -33,7 +33,7 @@ from tests.workers.sending_harness import (
     statuses,
     zone_at_hour,
 )
-from workers.claim import LEASE_S, claim
+from workers.claim import claim
 from workers.providers import OutgoingSms, TwilioSmsProvider
 from workers.queues import EMAIL, SMS, get_queue
 from workers.sweeper import sweep
@@ -90,7 +90,7 @@ def test_sigkill_mid_batch_then_sweeper_every_recipient_exactly_once(
         assert before.get("inflight", 0) > 0
         # The provider holds a batch we never recorded: the window the idempotency key covers.
         assert len(fake_resend.messages) > before.get("sent", 0)
-        report = sweep(session, now=utcnow() + timedelta(seconds=LEASE_S + 1))
+        report = sweep(session, now=utcnow() + timedelta(seconds=get_settings().send_lease_s + 1))
         assert report.reclaimed > 0
         survivor = _worker(env)
         assert survivor.wait(timeout=60) == 0
@@ -147,7 +147,12 @@ def test_sms_sent_by_a_worker_that_died_is_found_not_resent(
             )
         )
 
-        assert sweep(session, now=utcnow() + timedelta(seconds=LEASE_S + 1)).reclaimed == 3
+        assert (
+            sweep(
+                session, now=utcnow() + timedelta(seconds=get_settings().send_lease_s + 1)
+            ).reclaimed
+            == 3
+        )
         get_redis().delete(sending._key(campaign_id, "active", "sms"))
         assert drain(session, campaign_id) == "sent"
 
