@@ -34,6 +34,7 @@ from tests.workers.sending_harness import (
     zone_at_hour,
 )
 from workers.claim import claim
+from workers.dispatch import EMAIL_JOB_SIZE
 from workers.providers import OutgoingSms, TwilioSmsProvider
 from workers.queues import EMAIL, SMS, get_queue
 from workers.sweeper import sweep
@@ -84,7 +85,8 @@ def test_sigkill_mid_batch_then_sweeper_every_recipient_exactly_once(
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)
         fake_resend.delay_s = 0.0
-        time.sleep(0.5)  # the fake finishes storing the batch the dead worker never recorded
+        # The fake finishes storing the batch the dead worker never recorded.
+        _wait_for(lambda: len(fake_resend.messages) >= 2 * EMAIL_JOB_SIZE)
 
         before = statuses(session, campaign_id)
         assert before.get("inflight", 0) > 0
