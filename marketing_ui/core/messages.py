@@ -262,6 +262,45 @@ def _has(channel: str, wanted: CampaignChannel) -> bool:
     return channel in (wanted, CampaignChannel.BOTH)
 
 
+def _sample_context(
+    campaign: Campaign,
+    first: str,
+    last: str,
+    business: BusinessIdentity,
+    settings: Settings,
+    compiled: CompiledEmail | None,
+) -> dict:
+    return email_context(
+        campaign,
+        first_name=first,
+        last_name=last,
+        customer_uid=None,
+        delivery_id=None,
+        business=business,
+        coupon=None,
+        compiled=compiled,
+        settings=settings,
+    )
+
+
+def sample_email(
+    campaign: Campaign, first: str, last: str, business: BusinessIdentity, settings: Settings
+) -> tuple[RenderedEmail, dict]:
+    """The email as a named person would get it outside a real send (preview, send test)."""
+    compiled = compiled_email(campaign, settings)
+    context = _sample_context(campaign, first, last, business, settings, compiled)
+    return render_email(campaign, context, compiled), context
+
+
+def sample_sms(
+    campaign: Campaign, first: str, last: str, business: BusinessIdentity, settings: Settings
+) -> str:
+    """The SMS text as a named person would get it outside a real send."""
+    return render_sms_text(
+        campaign, _sample_context(campaign, first, last, business, settings, None)
+    )
+
+
 def preview(
     session: Session,
     campaign: Campaign,
@@ -285,36 +324,13 @@ def preview(
     sms_info = None
     if _has(campaign.channel, CampaignChannel.EMAIL):
         try:
-            compiled = compiled_email(campaign, settings)
-            context = email_context(
-                campaign,
-                first_name=first,
-                last_name=last,
-                customer_uid=None,
-                delivery_id=None,
-                business=business,
-                coupon=None,
-                compiled=compiled,
-                settings=settings,
-            )
-            rendered = render_email(campaign, context, compiled)
+            rendered, _ = sample_email(campaign, first, last, business, settings)
             subject, body, text = rendered.subject, rendered.html, rendered.text
         except (TemplateError, ValueError) as exc:
             errors.append(str(exc))
     if _has(campaign.channel, CampaignChannel.SMS):
-        context = email_context(
-            campaign,
-            first_name=first,
-            last_name=last,
-            customer_uid=None,
-            delivery_id=None,
-            business=business,
-            coupon=None,
-            compiled=None,
-            settings=settings,
-        )
         try:
-            sms_text = render_sms_text(campaign, context)
+            sms_text = sample_sms(campaign, first, last, business, settings)
             sms_info = analyze_sms(sms_text)
         except TemplateError as exc:
             errors.append(str(exc))

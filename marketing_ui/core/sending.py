@@ -25,11 +25,10 @@ from marketing_ui.core.coupons import issue_coupons
 from marketing_ui.core.crypto import blind_indexer, normalize_email, normalize_phone
 from marketing_ui.core.messages import (
     compiled_email,
-    email_context,
     email_headers,
     from_address,
-    render_email,
-    render_sms_text,
+    sample_email,
+    sample_sms,
 )
 from marketing_ui.core.models import (
     Campaign,
@@ -695,18 +694,7 @@ def send_test(session: Session, campaign_id: int, recipients: list[str]) -> list
         key = f"test-{uuid.uuid4().hex}"
         try:
             if channel == Channel.EMAIL:
-                compiled = compiled_email(campaign)
-                context = email_context(
-                    campaign,
-                    first_name=first,
-                    last_name=last,
-                    customer_uid=None,
-                    delivery_id=None,
-                    business=business,
-                    coupon=None,
-                    compiled=compiled,
-                )
-                rendered = render_email(campaign, context, compiled)
+                rendered, context = sample_email(campaign, first, last, business, settings)
                 message = OutgoingEmail(
                     key=key,
                     to=value,
@@ -719,17 +707,7 @@ def send_test(session: Session, campaign_id: int, recipients: list[str]) -> list
                 )
                 outcome = email_provider(settings).send_batch([message], key)[0]
             else:
-                context = email_context(
-                    campaign,
-                    first_name=first,
-                    last_name=last,
-                    customer_uid=None,
-                    delivery_id=None,
-                    business=business,
-                    coupon=None,
-                    compiled=None,
-                )
-                body = "[Test] " + render_sms_text(campaign, context)
+                body = "[Test] " + sample_sms(campaign, first, last, business, settings)
                 outcome = sms_provider(settings).send(
                     OutgoingSms(key=key, to=value, from_=settings.twilio_from_number, body=body)
                 )
