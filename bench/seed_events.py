@@ -223,7 +223,6 @@ def _deliveries(
                             f"t{did}",
                             f"s{did}",
                             "x",
-                            "x",
                             "redeemed" if redeemed else "issued",
                             _stamp(engine, sent + 86400 * rng.random()) if redeemed else None,
                             stamp,
@@ -233,7 +232,7 @@ def _deliveries(
             "sent_at", "created_at", "updated_at")  # fmt: skip
     _load(engine, "delivery", cols, iter(rows))
     kcols = ("campaign_id", "delivery_id", "customer_id", "uid", "token_hash", "short_code_hash",
-             "token_enc", "short_code_enc", "status", "redeemed_at", "created_at")  # fmt: skip
+             "secret_enc", "status", "redeemed_at", "created_at")  # fmt: skip
     _load(engine, "coupon", kcols, iter(coupons))
     return d
 

@@ -5,11 +5,19 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
-from sqlmodel import SQLModel
+from sqlalchemy import inspect, text
+from sqlmodel import Session, SQLModel
 
 from marketing_ui.cli import migrate
+from marketing_ui.core.coupons import (
+    find_by_short_code,
+    find_by_token,
+    secrets_for_deliveries,
+    short_code_hash,
+)
 from marketing_ui.core.db import make_engine
+from marketing_ui.core.models import Campaign, Customer, Delivery, utcnow
+from marketing_ui.core.qr import format_short_code
 from tests.conftest import create_pg_database, drop_pg_database
 
 
@@ -36,3 +44,75 @@ def test_postgres_migration_matches_models() -> None:
         assert _diff(url) == []
     finally:
         drop_pg_database(url)
+
+
+def _coupon_on_old_schema(url: str) -> tuple[str, str]:
+    """A coupon stored as the first schema stored it (token and code in two ciphertexts)."""
+    from alembic import command
+
+    from marketing_ui.cli import _alembic_config
+    from marketing_ui.core.crypto import associated_data, cipher, token_hash
+
+    command.upgrade(_alembic_config(url), "a7511d1e0122")
+    fc, uid, token, code = cipher(), "c" * 32, "tok_ABCDEFGHIJKLMNOPQRST", "ABCD2345"
+    engine = make_engine(url)
+    with Session(engine) as session:  # these tables are the same in both schemas
+        campaign = Campaign(name="Old", has_qr_code=True, offer_text="Tea")
+        customer = Customer(first_name="Ana")
+        session.add_all([campaign, customer])
+        session.flush()
+        session.add(Delivery(campaign_id=campaign.id, customer_id=customer.id, channel="email"))
+        session.commit()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO coupon (campaign_id, delivery_id, customer_id, uid, token_hash,"
+                " short_code_hash, token_enc, short_code_enc, status, created_at)"
+                " VALUES (1, 1, 1, :uid, :th, :ch, :te, :ce, 'issued', :now)"
+            ),
+            {
+                "uid": uid,
+                "th": token_hash(token),
+                "ch": short_code_hash(code),
+                "te": fc.encrypt(token, associated_data("coupon", "token", uid)),
+                "ce": fc.encrypt(code, associated_data("coupon", "short_code", uid)),
+                "now": utcnow(),
+            },
+        )
+    engine.dispose()
+    return token, code
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_coupons_issued_before_the_secret_column_still_work(tmp_path: Path, backend: str) -> None:
+    """Upgrading re-encrypts each coupon's token and code into one value; neither changes."""
+    from alembic import command
+
+    from marketing_ui.cli import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else create_pg_database()
+    try:
+        token, code = _coupon_on_old_schema(url)
+        migrate(url)
+        engine = make_engine(url)
+        with Session(engine) as session:
+            view = find_by_token(session, token)
+            assert view is not None and view.short_code == format_short_code(code)
+            assert find_by_short_code(session, code) == view
+            assert secrets_for_deliveries(session, [1])[1].token == token
+        engine.dispose()
+        command.downgrade(_alembic_config(url), "a7511d1e0122")
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            assert "secret_enc" not in {c["name"] for c in inspect(conn).get_columns("coupon")}
+        engine.dispose()
+        migrate(url)  # and back up again: the downgrade restored both ciphertexts
+        engine = make_engine(url)
+        with Session(engine) as session:
+            assert secrets_for_deliveries(session, [1])[1].short_code == format_short_code(code)
+        engine.dispose()
+    finally:
+        if backend == "postgres":
+            drop_pg_database(url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import secrets
 import threading
@@ -20,6 +21,7 @@ class ConfigError(RuntimeError):
     """Raised with a one-line message naming every missing or malformed variable."""
 
 
+@functools.lru_cache(maxsize=64)  # a pure function of its arguments; signing runs it per link
 def _decode_key(raw: str, name: str) -> bytes:
     try:
         key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))

@@ -1,7 +1,7 @@
 """Per-recipient QR coupons: issued when the audience freezes, looked up by token or code, redeemed once.
 
 The database holds only a SHA-256 of each token, a keyed HMAC (blind index key) of each short
-code, and AES-GCM copies bound to the coupon's uid for rendering; a leaked database without the
+code, and one AES-GCM copy of both, bound to the coupon's uid, for rendering; a leaked database without the
 keys yields no usable coupon, and the ~40-bit short codes cannot be brute-forced offline.
 
 Transactions: `issue_coupons` and `cancel_coupons` are steps of larger operations (freezing an
@@ -16,7 +16,7 @@ both the redeem row and the undo row as the audit trail, so nothing about the un
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -92,7 +92,6 @@ class CouponSecret:
 
     token: str
     short_code: str  # display form, "ABCD-EFGH"
-    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -169,18 +168,17 @@ def issue_coupons(
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or not campaign.has_qr_code:
         return 0
-    fc, indexer, now = cipher(), blind_indexer(), utcnow()
+    make_row = _row_maker(campaign.id, campaign.offer_expires_at, utcnow())
+    insert = _inserter(session)
     created = 0
     for _ in range(_MAX_ROUNDS):
         pending = _deliveries_without_coupon(session, campaign_id, delivery_ids)
         if not pending:
             return created
         for chunk in _chunks(pending, _INSERT_CHUNK):
-            rows = [
-                _new_coupon_row(fc, indexer, campaign, delivery_id, customer_id, now)
-                for delivery_id, customer_id in chunk
-            ]
-            created += _insert_ignoring_conflicts(session, rows)
+            created += insert(
+                [make_row(delivery_id, customer_id) for delivery_id, customer_id in chunk]
+            )
     raise RuntimeError("coupons kept colliding; the random source is broken")
 
 
@@ -201,68 +199,91 @@ def _deliveries_without_coupon(
     return found
 
 
-def _new_coupon_row(
-    fc: FieldCipher,
-    indexer: BlindIndexer,
-    campaign: Campaign,
-    delivery_id: int,
-    customer_id: int,
-    now: datetime,
-) -> dict[str, Any]:
-    # The row identity bound into the AAD is not a secret, only unique: deriving it from the
-    # (unique) delivery id keeps its index append-only, which makes issuing ~2x cheaper.
-    uid, token, code = f"{delivery_id:032x}", new_token(), new_short_code()
-    return {
-        "campaign_id": campaign.id,
-        "delivery_id": delivery_id,
-        "customer_id": customer_id,
-        "uid": uid,
-        "token_hash": token_hash(token),
-        "short_code_hash": short_code_hash(code, indexer),
-        "token_enc": fc.encrypt(token, associated_data("coupon", "token", uid)),
-        "short_code_enc": fc.encrypt(code, associated_data("coupon", "short_code", uid)),
-        "status": CouponStatus.ISSUED.value,
-        "expires_at": campaign.offer_expires_at,
-        "created_at": now,
-    }
+# The columns a new coupon row fills, in the order `_row_maker` builds its tuples.
+_ROW_COLUMNS = (
+    "campaign_id",
+    "delivery_id",
+    "customer_id",
+    "uid",
+    "token_hash",
+    "short_code_hash",
+    "secret_enc",
+    "status",
+    "expires_at",
+    "created_at",
+)
+_SECRET_SEPARATOR = " "  # in neither alphabet: tokens are URL-safe base64, codes A-Z and 2-9
 
 
-def _insert_ignoring_conflicts(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert, skipping rows that hit any unique key; returns how many went in."""
+def _row_maker(
+    campaign_id: int, expires_at: datetime | None, now: datetime
+) -> Callable[[int, int], tuple[Any, ...]]:
+    """A function building one new coupon row as a tuple in `_ROW_COLUMNS` order.
+
+    It runs once per recipient inside the freeze transaction, so it is a closure over
+    everything that is the same for every row. One AES-GCM encryption holds both the token
+    and the code. The row identity bound into the AAD is not a secret, only unique:
+    deriving it from the (unique) delivery id keeps its index append-only.
+    """
+    fc, indexer = cipher(), blind_indexer()
+    encrypt = fc.encrypt
+    aad_prefix = associated_data("coupon", "secret", "")
+    issued = CouponStatus.ISSUED.value
+
+    def make(delivery_id: int, customer_id: int) -> tuple[Any, ...]:
+        uid, token, code = f"{delivery_id:032x}", new_token(), new_short_code()
+        return (
+            campaign_id,
+            delivery_id,
+            customer_id,
+            uid,
+            token_hash(token),
+            short_code_hash(code, indexer),
+            encrypt(token + _SECRET_SEPARATOR + code, aad_prefix + uid.encode()),
+            issued,
+            expires_at,
+            now,
+        )
+
+    return make
+
+
+def _open_secret(fc: FieldCipher, uid: str, secret_enc: str) -> tuple[str, str]:
+    """(token, short code) from a coupon's encrypted secret; only opens in its own row."""
+    token, _, code = fc.decrypt(secret_enc, associated_data("coupon", "secret", uid)).partition(
+        _SECRET_SEPARATOR
+    )
+    return token, code
+
+
+def _inserter(session: Session) -> Callable[[list[tuple[Any, ...]]], int]:
+    """Inserts row tuples, skipping rows that hit any unique key; returns how many went in."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return _insert_unnest_postgres(session, rows)
+        return lambda rows: _insert_unnest_postgres(session, rows)
     if dialect != "sqlite":
         raise NotImplementedError(f"coupon issuing supports SQLite and PostgreSQL, not {dialect}")
+    return lambda rows: _insert_sqlite(session, rows)
+
+
+def _insert_sqlite(session: Session, rows: list[tuple[Any, ...]]) -> int:
     # Straight to the driver: per-row SQLAlchemy parameter processing cost more than the
-    # insert itself. Timestamps are converted once, with the column type's own processor.
-    # sqlite3 sums executemany's row counts, so rowcount is exact here.
+    # insert itself. The two timestamps are the same in every row, so each is converted once
+    # with the column type's own processor. sqlite3 sums executemany's row counts.
     conn = session.connection()
     table = Coupon.__table__
-    columns = list(rows[0])
-    processors = {
-        name: table.c[name].type.bind_processor(conn.dialect)
-        for name in columns
-        if isinstance(table.c[name].type, DateTime)
-    }
-    converted: dict[str, dict[Any, Any]] = {name: {} for name in processors}
-
-    def value(name: str, raw: Any) -> Any:
-        if name not in processors or raw is None:
-            return raw
-        cache = converted[name]
-        if raw not in cache:
-            cache[raw] = processors[name](raw) if processors[name] else raw
-        return cache[raw]
-
+    first = rows[0]
+    converted = list(first)
+    for position, name in enumerate(_ROW_COLUMNS):
+        if isinstance(table.c[name].type, DateTime) and first[position] is not None:
+            processor = table.c[name].type.bind_processor(conn.dialect)
+            converted[position] = processor(first[position]) if processor else first[position]
+    expires, created = converted[-2], converted[-1]
     sql = (
-        f"INSERT OR IGNORE INTO coupon ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)})"
+        f"INSERT OR IGNORE INTO coupon ({', '.join(_ROW_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in _ROW_COLUMNS)})"
     )
-    params = [
-        tuple(value(name, row[name]) if name in processors else row[name] for name in columns)
-        for row in rows
-    ]
+    params = [(*row[:-2], expires, created) for row in rows]
     return conn.exec_driver_sql(sql, params).rowcount
 
 
@@ -271,16 +292,14 @@ def _insert_ignoring_conflicts(session: Session, rows: list[dict[str, Any]]) -> 
 _PG_UNNEST_INSERT = text(
     """
     INSERT INTO coupon (campaign_id, delivery_id, customer_id, uid, token_hash, short_code_hash,
-                        token_enc, short_code_enc, status, expires_at, created_at)
+                        secret_enc, status, expires_at, created_at)
     SELECT :campaign_id, t.delivery_id, t.customer_id, t.uid, t.token_hash, t.short_code_hash,
-           t.token_enc, t.short_code_enc, :status, CAST(:expires_at AS timestamptz),
+           t.secret_enc, :status, CAST(:expires_at AS timestamptz),
            CAST(:created_at AS timestamptz)
     FROM unnest(CAST(:delivery_id AS bigint[]), CAST(:customer_id AS bigint[]),
                 CAST(:uid AS text[]), CAST(:token_hash AS text[]),
-                CAST(:short_code_hash AS text[]), CAST(:token_enc AS text[]),
-                CAST(:short_code_enc AS text[]))
-         AS t(delivery_id, customer_id, uid, token_hash, short_code_hash, token_enc,
-              short_code_enc)
+                CAST(:short_code_hash AS text[]), CAST(:secret_enc AS text[]))
+         AS t(delivery_id, customer_id, uid, token_hash, short_code_hash, secret_enc)
     ON CONFLICT DO NOTHING
     """
 )
@@ -290,16 +309,15 @@ _PG_ARRAY_COLUMNS = (
     "uid",
     "token_hash",
     "short_code_hash",
-    "token_enc",
-    "short_code_enc",
+    "secret_enc",
 )
 
 
-def _insert_unnest_postgres(session: Session, rows: list[dict[str, Any]]) -> int:
-    first = rows[0]
-    params: dict[str, Any] = {name: [row[name] for row in rows] for name in _PG_ARRAY_COLUMNS}
+def _insert_unnest_postgres(session: Session, rows: list[tuple[Any, ...]]) -> int:
+    columns = dict(zip(_ROW_COLUMNS, zip(*rows, strict=True), strict=True))
+    params: dict[str, Any] = {name: list(columns[name]) for name in _PG_ARRAY_COLUMNS}
     for name in ("campaign_id", "status", "expires_at", "created_at"):
-        params[name] = first[name]
+        params[name] = columns[name][0]
     return session.execute(_PG_UNNEST_INSERT, params).rowcount
 
 
@@ -314,20 +332,13 @@ def secrets_for_deliveries(
     """Decrypted token and code per delivery, for the worker that renders the messages."""
     fc = cipher()
     found: dict[int, CouponSecret] = {}
-    query = select(
-        Coupon.delivery_id, Coupon.uid, Coupon.token_enc, Coupon.short_code_enc, Coupon.expires_at
-    )
+    query = select(Coupon.delivery_id, Coupon.uid, Coupon.secret_enc)
     for chunk in _chunks(sorted(set(delivery_ids)), _IN_CHUNK):
-        for delivery_id, uid, token_enc, code_enc, expires_at in session.execute(
+        for delivery_id, uid, secret_enc in session.execute(
             query.where(Coupon.delivery_id.in_(chunk))
         ):
-            found[delivery_id] = CouponSecret(
-                token=fc.decrypt(token_enc, associated_data("coupon", "token", uid)),
-                short_code=format_short_code(
-                    fc.decrypt(code_enc, associated_data("coupon", "short_code", uid))
-                ),
-                expires_at=as_utc(expires_at),
-            )
+            token, code = _open_secret(fc, uid, secret_enc)
+            found[delivery_id] = CouponSecret(token=token, short_code=format_short_code(code))
     return found
 
 
@@ -352,7 +363,7 @@ def _view_query():  # noqa: ANN202 - a Select over a fixed column tuple
             Coupon.campaign_id,
             Coupon.uid,
             Coupon.status,
-            Coupon.short_code_enc,
+            Coupon.secret_enc,
             Coupon.expires_at,
             Coupon.redeemed_at,
             Campaign.offer_text,
@@ -377,10 +388,10 @@ def _state(status: str, expires_at: datetime | None, now: datetime) -> CouponSta
 
 
 def _to_view(row: Any, fc: FieldCipher, now: datetime) -> CouponView:
-    cid, campaign_id, uid, status, code_enc, expires_at, redeemed_at = row[:7]
+    cid, campaign_id, uid, status, secret_enc, expires_at, redeemed_at = row[:7]
     offer_text, campaign_name, first_name, username = row[7:]
     expires_at = as_utc(expires_at)
-    code = fc.decrypt(code_enc, associated_data("coupon", "short_code", uid))
+    _, code = _open_secret(fc, uid, secret_enc)
     return CouponView(
         coupon_id=cid,
         campaign_id=campaign_id,

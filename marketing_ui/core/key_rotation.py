@@ -15,8 +15,7 @@ from marketing_ui.core.models import Coupon, Customer, OutboxMessage
 ENCRYPTED_COLUMNS: list[tuple[type[SQLModel], str, str]] = [
     (Customer, "email_enc", "email"),
     (Customer, "phone_enc", "phone"),
-    (Coupon, "token_enc", "token"),
-    (Coupon, "short_code_enc", "short_code"),
+    (Coupon, "secret_enc", "secret"),
     (OutboxMessage, "to_enc", "to"),
 ]
 

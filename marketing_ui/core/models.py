@@ -319,8 +319,8 @@ class Coupon(SQLModel, table=True):
     )
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     short_code_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    token_enc: str = Field(sa_column=Column(Text, nullable=False))  # AES-GCM, AAD = coupon uid
-    short_code_enc: str = Field(sa_column=Column(Text, nullable=False))
+    # AES-GCM of "<token> <short code>" (one cipher operation per coupon), AAD = coupon uid.
+    secret_enc: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default=CouponStatus.ISSUED, sa_column=Column(String(16), nullable=False))
     expires_at: datetime | None = _ts(nullable=True)
     redeemed_at: datetime | None = _ts(nullable=True)

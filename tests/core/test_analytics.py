@@ -64,8 +64,7 @@ def _coupon(session: Session, campaign_id: int, delivery_id: int, customer_id: i
         customer_id=customer_id,
         token_hash=f"t{delivery_id}",
         short_code_hash=f"s{delivery_id}",
-        token_enc="x",
-        short_code_enc="x",
+        secret_enc="x",
     )
     session.add(k)
     session.flush()

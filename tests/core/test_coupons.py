@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 import marketing_ui.core.coupons as coupons
 from marketing_ui.core.auth import CurrentUser
+from marketing_ui.core.config import get_settings, new_key, reset_settings_cache
 from marketing_ui.core.coupons import (
     CouponState,
     RedeemResult,
@@ -37,6 +38,7 @@ from marketing_ui.core.coupons import (
 )
 from marketing_ui.core.crypto import DecryptionError, associated_data, cipher
 from marketing_ui.core.db import is_sqlite
+from marketing_ui.core.key_rotation import reencrypt_all
 from marketing_ui.core.models import (
     Campaign,
     Coupon,
@@ -50,7 +52,7 @@ from marketing_ui.core.models import (
     as_utc,
     utcnow,
 )
-from marketing_ui.core.qr import new_short_code
+from marketing_ui.core.qr import format_short_code, new_short_code
 
 
 def _campaign(
@@ -174,10 +176,29 @@ def test_database_holds_no_plaintext_token_or_code(session: Session) -> None:
 def test_encrypted_secrets_only_open_in_their_own_row(session: Session) -> None:
     _issued(session, recipients=2)
     first, second = session.exec(select(Coupon)).all()
+    token, code = (
+        cipher().decrypt(first.secret_enc, associated_data("coupon", "secret", first.uid)).split()
+    )
+    assert find_by_token(session, token).short_code == format_short_code(code)
     with pytest.raises(DecryptionError):
-        cipher().decrypt(first.token_enc, associated_data("coupon", "token", second.uid))
+        cipher().decrypt(first.secret_enc, associated_data("coupon", "secret", second.uid))
     with pytest.raises(DecryptionError):
-        cipher().decrypt(first.token_enc, associated_data("coupon", "short_code", first.uid))
+        cipher().decrypt(first.secret_enc, associated_data("coupon", "token", first.uid))
+
+
+def test_key_rotation_reencrypts_coupons_without_changing_them(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, before = _issued(session, recipients=3)
+    settings = get_settings()
+    monkeypatch.setenv("ENCRYPTION_KEYS", f"{settings.encryption_keys},k9:{new_key()}")
+    monkeypatch.setenv("ACTIVE_KEY_ID", "k9")
+    reset_settings_cache()
+    assert reencrypt_all(session)["coupon.secret"] == 3
+    stored = session.execute(sa.select(Coupon.secret_enc)).scalars().all()
+    assert {value.split(":", 1)[0] for value in stored} == {"k9"}
+    assert secrets_for_deliveries(session, list(before)) == before
+    assert reencrypt_all(session)["coupon.secret"] == 0  # nothing left under the old key
 
 
 # Lookup --------------------------------------------------------------------------------
@@ -193,7 +214,7 @@ def test_lookup_by_token_and_by_typed_code(session: Session) -> None:
     assert by_token.short_code == secret.short_code
     assert (by_token.offer_text, by_token.campaign_name) == ("Free dessert", "Monday special")
     assert by_token.customer_first_name == "Ana0"
-    assert by_token.expires_at == secret.expires_at
+    assert by_token.expires_at == as_utc(session.get(Campaign, campaign_id).offer_expires_at)
     assert by_token.expires_at is not None and by_token.expires_at.tzinfo is not None
     typed = secret.short_code.lower().replace("-", " ")
     assert find_by_short_code(session, typed) == by_token

@@ -240,8 +240,7 @@ def test_delete_erases_deliveries_coupons_and_events(session: Session) -> None:
             customer_id=cid,
             token_hash=f"t{cid}",
             short_code_hash=f"s{cid}",
-            token_enc="x",
-            short_code_enc="y",
+            secret_enc="x",
         )
         session.add(coupon)
         session.flush()

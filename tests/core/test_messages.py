@@ -32,7 +32,7 @@ from marketing_ui.core.sms import STOP_NOTICE
 BUSINESS = BusinessIdentity(
     business_name="Trattoria", postal_address="1 Via Roma, Springfield", timezone="Europe/Rome"
 )
-COUPON = CouponSecret(token="tok_abcdefghijklmnopqrstuv", short_code="ABCD-EFGH", expires_at=None)
+COUPON = CouponSecret(token="tok_abcdefghijklmnopqrstuv", short_code="ABCD-EFGH")
 
 
 def _campaign(template: str = "monday_special", **fields) -> Campaign:

@@ -82,8 +82,7 @@ def world(session: Session) -> dict[str, int]:
                 customer_id=ids[customer],
                 token_hash=f"t-{customer}",
                 short_code_hash=f"s-{customer}",
-                token_enc="x",
-                short_code_enc="y",
+                secret_enc="x",
                 status=status,
             )
         )
