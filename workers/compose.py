@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from marketing_ui.core.app_settings import BusinessIdentity
-from marketing_ui.core.coupons import secrets_for_deliveries
+from marketing_ui.core.coupons import CouponSecret, secrets_for_deliveries
 from marketing_ui.core.crypto import cipher
 from marketing_ui.core.customers import decrypt_contact
 from marketing_ui.core.messages import (
@@ -71,13 +71,24 @@ def load_recipients(
     return found
 
 
+def _coupons(
+    session: Session, campaign: Campaign, recipients: Sequence[Recipient]
+) -> dict[int, CouponSecret]:
+    if not campaign.has_qr_code:
+        return {}
+    return secrets_for_deliveries(session, [r.delivery.id for r in recipients])
+
+
 def _context(
     campaign: Campaign,
     recipient: Recipient,
     business: BusinessIdentity,
-    coupons: dict,
+    coupons: dict[int, CouponSecret],
     compiled: object | None,
 ) -> dict:
+    coupon = coupons.get(recipient.delivery.id)
+    if campaign.has_qr_code and coupon is None:
+        raise ValueError("no coupon was issued for it")  # never the preview's sample coupon
     return email_context(
         campaign,
         first_name=recipient.first_name,
@@ -85,7 +96,7 @@ def _context(
         customer_uid=recipient.uid,
         delivery_id=recipient.delivery.id,
         business=business,
-        coupon=coupons.get(recipient.delivery.id),
+        coupon=coupon,
         compiled=compiled,  # type: ignore[arg-type]
     )
 
@@ -98,11 +109,7 @@ def email_messages(
 ) -> tuple[list[OutgoingEmail], dict[int, str]]:
     """(messages keyed `d<delivery id>`, delivery id -> render error) for one provider call."""
     compiled = compiled_email(campaign)  # MJML once per campaign version, cached per process
-    coupons = (
-        secrets_for_deliveries(session, [r.delivery.id for r in recipients])
-        if campaign.has_qr_code
-        else {}
-    )
+    coupons = _coupons(session, campaign, recipients)
     sender = from_address(campaign, business)
     messages: list[OutgoingEmail] = []
     errors: dict[int, str] = {}
@@ -135,11 +142,7 @@ def sms_bodies(
     business: BusinessIdentity,
 ) -> tuple[dict[int, str], dict[int, str]]:
     """(delivery id -> SMS text, delivery id -> render error)."""
-    coupons = (
-        secrets_for_deliveries(session, [r.delivery.id for r in recipients])
-        if campaign.has_qr_code
-        else {}
-    )
+    coupons = _coupons(session, campaign, recipients)
     bodies: dict[int, str] = {}
     errors: dict[int, str] = {}
     for recipient in recipients:

@@ -140,15 +140,17 @@ def seed_customers(
 
 
 def make_campaign(session: Session, channel: str = "email", **fields: object) -> int:
+    defaults: dict[str, object] = {
+        "subject": "Hello {{ first_name | default('there') }}",
+        "mjml_body": load_template("blank"),
+        "sms_body": "Hi {{ first_name }}, 2-for-1 pasta tonight",
+        "track_opens_clicks": False,
+    }
     campaign = Campaign(
         name="Monday special",
         channel=channel,
-        subject="Hello {{ first_name | default('there') }}",
-        mjml_body=load_template("blank"),
-        sms_body="Hi {{ first_name }}, 2-for-1 pasta tonight",
         audience_json=Audience().to_json(),
-        track_opens_clicks=False,
-        **fields,
+        **(defaults | fields),
     )
     session.add(campaign)
     session.commit()

@@ -3,20 +3,24 @@ Resend/Twilio client code talking to loopback fakes that count what each recipie
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketing_ui.core import sending
+from marketing_ui.core.coupons import secrets_for_deliveries
 from marketing_ui.core.crypto import blind_indexer
 from marketing_ui.core.customers import CustomerInput, create_customer, set_consent
-from marketing_ui.core.models import Customer, Delivery, Event, OutboxMessage, Suppression
+from marketing_ui.core.messages import SAMPLE_COUPON_CODE
+from marketing_ui.core.models import Coupon, Customer, Delivery, Event, OutboxMessage, Suppression
 from marketing_ui.core.redis_client import get_redis
+from marketing_ui.core.rendering import load_template
 from tests.fakes.resend_server import FakeResend
 from tests.fakes.twilio_server import FakeTwilio
 from tests.workers.sending_harness import (
@@ -84,6 +88,87 @@ def test_double_start_creates_nothing_twice_and_everyone_gets_one_email(
     message = fake_resend.messages[0]
     assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["text"] and message["idempotency_key"].startswith("mk-")
+
+
+def _coupon_campaign(session: Session) -> int:
+    return make_campaign(
+        session,
+        channel="both",
+        mjml_body=load_template("monday_special"),
+        sms_body="Hi {{ first_name }}, your coupon: {{ coupon_url }}",
+        has_qr_code=True,
+        offer_text="Free tea",
+    )
+
+
+def _codes_sent(fake_resend: FakeResend, fake_twilio: FakeTwilio) -> dict[str, set[str]]:
+    """Recipient -> the coupon codes and coupon-page links in what they received."""
+    found: dict[str, set[str]] = {}
+    for message in fake_resend.messages:
+        for to in message["to"]:
+            found.setdefault(to, set()).update(
+                re.findall(r">([A-Z2-9]{4}-[A-Z2-9]{4})</div>", message["html"])
+            )
+    for message in fake_twilio.messages:
+        found.setdefault(message["to"], set()).update(re.findall(r"/c/([\w-]+)", message["body"]))
+    return found
+
+
+def test_every_qr_message_carries_its_own_coupon_issued_with_the_freeze(
+    env: Session, fake_resend: FakeResend, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_customers(env, 20, sms=True, timezone=zone_at_hour(12))
+    campaign_id = _coupon_campaign(env)
+    queued: list[int] = []
+    real_enqueue = sending.dispatch.enqueue_deliveries
+
+    def enqueue(campaign: int, channel: str, ids: list, **kw: object) -> int:
+        with Session(env.get_bind()) as other:  # what a worker would see right now
+            issued = other.execute(
+                select(func.count()).select_from(Coupon).where(Coupon.campaign_id == campaign)
+            ).scalar_one()
+        assert issued == 40  # the whole audience, committed with the freeze
+        queued.extend(i if isinstance(i, int) else i[0] for i in ids)
+        return real_enqueue(campaign, channel, ids, **kw)
+
+    monkeypatch.setattr(sending.dispatch, "enqueue_deliveries", enqueue)
+    assert sending.start_send(env, campaign_id).recipients == {"email": 20, "sms": 20}
+    assert len(queued) == 40
+    assert drain(env, campaign_id) == "sent"
+
+    secrets = secrets_for_deliveries(env, queued)
+    channel_of = dict(
+        env.execute(
+            select(Delivery.id, Delivery.channel).where(Delivery.campaign_id == campaign_id)
+        ).all()
+    )
+    received = _codes_sent(fake_resend, fake_twilio)
+    assert len(received) == 40 and all(len(codes) == 1 for codes in received.values())
+    emailed = {c for m in fake_resend.messages for c in received[m["to"][0]]}
+    texted = {c for m in fake_twilio.messages for c in received[m["to"]]}
+    assert emailed == {s.short_code for i, s in secrets.items() if channel_of[i] == "email"}
+    assert texted == {s.token for i, s in secrets.items() if channel_of[i] == "sms"}
+    assert SAMPLE_COUPON_CODE not in emailed
+
+
+def test_a_qr_delivery_without_a_coupon_fails_instead_of_getting_the_sample(
+    env: Session, fake_resend: FakeResend
+) -> None:
+    """The preview's sample coupon must never reach a customer, whatever went wrong."""
+    seed_customers(env, 40)  # one failure in 40 stays under the campaign's failure threshold
+    campaign_id = make_campaign(
+        env, mjml_body=load_template("monday_special"), has_qr_code=True, offer_text="Free tea"
+    )
+    sending.start_send(env, campaign_id)
+    lost = env.execute(select(Coupon.delivery_id).order_by(Coupon.id).limit(1)).scalar_one()
+    env.execute(delete(Coupon).where(Coupon.delivery_id == lost))
+    env.commit()
+    assert drain(env, campaign_id) == "sent"
+    assert statuses(env, campaign_id) == {"sent": 39, "failed": 1}
+    failed = env.get(Delivery, lost)
+    assert failed.status == "failed" and "no coupon was issued" in failed.error
+    assert SAMPLE_COUPON_CODE not in "".join(m["html"] for m in fake_resend.messages)
+    assert len(fake_resend.messages) == 39
 
 
 def test_unsubscribed_or_suppressed_after_freeze_get_nothing(
