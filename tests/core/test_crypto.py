@@ -1,5 +1,11 @@
 """Field encryption, cell binding, blind-index normalization, signatures."""
 
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+
 import pytest
 
 from marketing_ui.core.config import new_key
@@ -7,6 +13,7 @@ from marketing_ui.core.crypto import (
     BlindIndexer,
     DecryptionError,
     FieldCipher,
+    HmacSha256,
     associated_data,
     normalize_phone,
     sign,
@@ -102,3 +109,19 @@ def test_signatures_are_purpose_bound() -> None:
 
 def test_non_ascii_signature_is_rejected_not_raised() -> None:
     assert not verify("42", "é" * 22, "open")
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 32, 64, 65, 200])
+def test_precomputed_hmac_is_exactly_hmac_sha256(key_length: int) -> None:
+    for _ in range(20):
+        key, message = os.urandom(key_length), os.urandom(secrets.randbelow(300))
+        mac = HmacSha256(key)
+        assert mac.digest(message) == hmac.new(key, message, hashlib.sha256).digest()
+        assert mac.digest(message) == mac.digest(message)  # the key state is reused, not consumed
+
+
+def test_blind_index_and_signature_are_standard_hmacs() -> None:
+    """Values stored by earlier versions (hmac.new) must keep matching."""
+    key = base64.urlsafe_b64decode(new_key() + "=")
+    expected = hmac.new(key, b"email\x1fana@example.com", hashlib.sha256).hexdigest()
+    assert BlindIndexer(key).email("Ana@Example.com") == expected
