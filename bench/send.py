@@ -214,9 +214,17 @@ def _exactly_once(fake: FakeResend, recipients: int) -> tuple[int, int]:
 
 
 def run_throughput(
-    recipients: int, workers: int = 2, with_qr: bool = False, app_env: str = "development"
+    recipients: int,
+    workers: int = 2,
+    with_qr: bool = False,
+    app_env: str = "development",
+    phases: dict[str, float] | None = None,
 ) -> float:
-    """Messages per second, freeze + queue + render + deliver + record, with warm workers."""
+    """Messages per second, freeze + queue + render + deliver + record, with warm workers.
+
+    `phases`, when given, receives `start_s` (start_send: the freeze, coupons included, and
+    queueing; workers wait meanwhile) and `send_s` (from then until the campaign is sent).
+    """
     with CountingResend() as fake, _environment(fake, app_env=app_env) as env:
         campaign_id = _prepare(recipients, with_qr)
         procs = [_start_worker(env) for _ in range(workers)]
@@ -227,8 +235,11 @@ def run_throughput(
 
             with session_scope() as session:
                 start_send(session, campaign_id)
+            started_s = time.perf_counter() - started
             _wait_sent(campaign_id, timeout_s=max(600, recipients / 50))
             elapsed = time.perf_counter() - started
+            if phases is not None:
+                phases.update(start_s=started_s, send_s=elapsed - started_s)
         finally:
             _stop(procs)
         lost, duplicated = _exactly_once(fake, recipients)

@@ -171,14 +171,21 @@ def issue_coupons(
     make_row = _row_maker(campaign.id, campaign.offer_expires_at, utcnow())
     insert = _inserter(session)
     created = 0
+    pending = _deliveries_without_coupon(session, campaign_id, delivery_ids)
     for _ in range(_MAX_ROUNDS):
-        pending = _deliveries_without_coupon(session, campaign_id, delivery_ids)
         if not pending:
             return created
+        inserted = 0
         for chunk in _chunks(pending, _INSERT_CHUNK):
-            created += insert(
+            inserted += insert(
                 [make_row(delivery_id, customer_id) for delivery_id, customer_id in chunk]
             )
+        created += inserted
+        if inserted == len(pending):
+            return created  # no collision: no need to look again
+        pending = _deliveries_without_coupon(
+            session, campaign_id, [delivery_id for delivery_id, _ in pending]
+        )
     raise RuntimeError("coupons kept colliding; the random source is broken")
 
 
