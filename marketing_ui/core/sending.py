@@ -21,7 +21,7 @@ from sqlmodel import Session
 from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.audience import Audience, audience_clause, channels_of
 from marketing_ui.core.config import get_settings
-from marketing_ui.core.coupons import issue_coupons
+from marketing_ui.core.coupons import issue_coupons, void_unsent_coupons
 from marketing_ui.core.crypto import blind_indexer, normalize_email, normalize_phone
 from marketing_ui.core.messages import (
     compiled_email,
@@ -182,7 +182,7 @@ def _counts_by_channel(session: Session, campaign_id: int) -> dict[str, int]:
 
 
 def start_send(session: Session, campaign_id: int) -> StartResult:
-    """Freeze the audience and queue the batches; a second call (or process) creates nothing.
+    """Freeze the audience, issue its coupons and queue the batches; a second call creates nothing.
 
     The first statement flips draft/scheduled -> sending, which takes the row (PostgreSQL) or
     database (SQLite) write lock; a concurrent start waits, then finds nothing to flip.
@@ -381,6 +381,7 @@ def cancel(session: Session, campaign_id: int) -> int:
             ).rowcount
             or 0
         )
+        void_unsent_coupons(session, campaign_id)
     session.commit()
     _forget_progress(campaign_id)
     return cancelled

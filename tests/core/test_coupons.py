@@ -35,6 +35,7 @@ from marketing_ui.core.coupons import (
     redeem_url,
     secrets_for_deliveries,
     undo_redemption,
+    void_unsent_coupons,
 )
 from marketing_ui.core.crypto import DecryptionError, associated_data, cipher
 from marketing_ui.core.db import is_sqlite
@@ -290,6 +291,19 @@ def test_cancelled_coupons_are_refused(session: Session, staff: User) -> None:
     others = [_coupon_id(session, s.token) for s in secrets.values()]
     results = {redeem(session, cid, staff).result for cid in others if cid != coupon_id}
     assert results == {RedeemResult.CANCELLED}
+
+
+def test_only_coupons_that_never_went_out_are_voided(session: Session) -> None:
+    campaign_id, secrets = _issued(session, recipients=3)
+    sent, unsent, in_flight = sorted(secrets)
+    for delivery_id, status in ((sent, "sent"), (unsent, "cancelled"), (in_flight, "inflight")):
+        session.execute(sa.update(Delivery).where(Delivery.id == delivery_id).values(status=status))
+    assert void_unsent_coupons(session, campaign_id) == 1
+    session.commit()
+    states = {d: find_by_token(session, secrets[d].token).state for d in secrets}
+    assert states == {sent: "issued", unsent: "cancelled", in_flight: "issued"}
+    session.execute(sa.delete(Coupon).where(Coupon.delivery_id.in_([unsent, in_flight])))
+    assert issue_coupons(session, campaign_id) == 1  # the one still going out, not the cancelled
 
 
 @pytest.mark.parametrize(("role", "active"), [("viewer", True), ("staff", False), ("admin", False)])

@@ -4,11 +4,13 @@ Resend/Twilio client code talking to loopback fakes that count what each recipie
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from rq import SimpleWorker
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -36,7 +38,7 @@ from tests.workers.sending_harness import (
     statuses,
     zone_at_hour,
 )
-from workers.queues import EMAIL, get_queue
+from workers.queues import EMAIL, get_queue, queue_name
 from workers.quiet_hours import QUIET_REASON
 
 # Claims, freezes and control run on both databases; the rest is dialect-neutral.
@@ -114,6 +116,11 @@ def _codes_sent(fake_resend: FakeResend, fake_twilio: FakeTwilio) -> dict[str, s
     return found
 
 
+def _count(session: Session, *conditions: object) -> int:
+    query = select(func.count()).select_from(Coupon).where(*conditions)  # type: ignore[arg-type]
+    return session.execute(query).scalar_one()
+
+
 def test_every_qr_message_carries_its_own_coupon_issued_with_the_freeze(
     env: Session, fake_resend: FakeResend, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,18 +129,15 @@ def test_every_qr_message_carries_its_own_coupon_issued_with_the_freeze(
     queued: list[int] = []
     real_enqueue = sending.dispatch.enqueue_deliveries
 
-    def enqueue(campaign: int, channel: str, ids: list, **kw: object) -> int:
+    def enqueue(campaign: int, channel: str, rows: list, **kw: object) -> int:
         with Session(env.get_bind()) as other:  # what a worker would see right now
-            issued = other.execute(
-                select(func.count()).select_from(Coupon).where(Coupon.campaign_id == campaign)
-            ).scalar_one()
-        assert issued == 40  # the whole audience, committed with the freeze
-        queued.extend(i if isinstance(i, int) else i[0] for i in ids)
-        return real_enqueue(campaign, channel, ids, **kw)
+            assert _count(other, Coupon.campaign_id == campaign) == 40  # the whole audience
+        queued.extend(row if isinstance(row, int) else row[0] for row in rows)
+        return real_enqueue(campaign, channel, rows, **kw)
 
     monkeypatch.setattr(sending.dispatch, "enqueue_deliveries", enqueue)
     assert sending.start_send(env, campaign_id).recipients == {"email": 20, "sms": 20}
-    assert len(queued) == 40
+    assert sorted(queued) == sorted(set(queued)) and len(queued) == 40
     assert drain(env, campaign_id) == "sent"
 
     secrets = secrets_for_deliveries(env, queued)
@@ -169,6 +173,26 @@ def test_a_qr_delivery_without_a_coupon_fails_instead_of_getting_the_sample(
     assert failed.status == "failed" and "no coupon was issued" in failed.error
     assert SAMPLE_COUPON_CODE not in "".join(m["html"] for m in fake_resend.messages)
     assert len(fake_resend.messages) == 39
+
+
+def test_cancel_voids_only_the_coupons_that_never_went_out(
+    env: Session, fake_resend: FakeResend
+) -> None:
+    seed_customers(env, 150)
+    campaign_id = make_campaign(
+        env, mjml_body=load_template("monday_special"), has_qr_code=True, offer_text="Free tea"
+    )
+    sending.start_send(env, campaign_id)
+    worker = SimpleWorker([queue_name(EMAIL)], connection=get_redis(), name=uuid.uuid4().hex)
+    worker.work(burst=True, max_jobs=1, logging_level="WARNING")  # the first 100 go out
+    assert sending.cancel(env, campaign_id) == 50
+    env.expire_all()
+    sent_ids = env.execute(
+        select(Delivery.id).where(Delivery.campaign_id == campaign_id, Delivery.status == "sent")
+    ).scalars()
+    assert _count(env, Coupon.status == "issued") == 100
+    assert _count(env, Coupon.status == "issued", Coupon.delivery_id.in_(list(sent_ids))) == 100
+    assert _count(env, Coupon.status == "cancelled") == 50
 
 
 def test_unsubscribed_or_suppressed_after_freeze_get_nothing(
