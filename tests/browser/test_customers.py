@@ -139,6 +139,8 @@ def test_add_customer_then_duplicate_is_refused(app_url, page) -> None:  # noqa:
     error = page.locator("#customer-error").inner_text()
     assert f"Grace Hopper{run}" in error and "already has this email address" in error
     page.keyboard.press("Escape")
+    # Until the dialog is gone its focus trap takes the keyboard: typing would land in it.
+    page.wait_for_selector("#customer-save", state="detached")
 
     # Bulk: the "regulars" on this page all become VIPs; delete asks first, naming the count.
     page.fill("#customer-search", "")
@@ -154,6 +156,7 @@ def test_add_customer_then_duplicate_is_refused(app_url, page) -> None:  # noqa:
     page.click("#bulk-delete")
     page.wait_for_selector("#bulk-delete-confirm:has-text('Delete 4')")
     page.keyboard.press("Escape")
+    page.wait_for_selector("#bulk-delete-confirm", state="detached")
     page.click("#filter-tag")
     page.get_by_role("option", name="All tags", exact=True).click()
 
@@ -167,6 +170,7 @@ def test_add_customer_then_duplicate_is_refused(app_url, page) -> None:  # noqa:
     page.click("#tag-delete-confirm")
     page.wait_for_selector(".tag-row[data-name='regulars']", state="detached")
     page.keyboard.press("Escape")
+    page.wait_for_selector("#new-tag-name", state="detached")
 
     page.fill("#customer-search", "")
     page.wait_for_function(
