@@ -331,20 +331,14 @@ _PG_UNNEST_INSERT = text(
     ON CONFLICT DO NOTHING
     """
 )
-_PG_ARRAY_COLUMNS = (
-    "delivery_id",
-    "customer_id",
-    "uid",
-    "token_hash",
-    "short_code_hash",
-    "secret_enc",
-)
+_PG_SCALAR_COLUMNS = ("campaign_id", "status", "expires_at", "created_at")
+_PG_ARRAY_COLUMNS = tuple(name for name in _ROW_COLUMNS if name not in _PG_SCALAR_COLUMNS)
 
 
 def _insert_unnest_postgres(session: Session, rows: list[tuple[Any, ...]]) -> int:
     columns = dict(zip(_ROW_COLUMNS, zip(*rows, strict=True), strict=True))
     params: dict[str, Any] = {name: list(columns[name]) for name in _PG_ARRAY_COLUMNS}
-    for name in ("campaign_id", "status", "expires_at", "created_at"):
+    for name in _PG_SCALAR_COLUMNS:
         params[name] = columns[name][0]
     return session.execute(_PG_UNNEST_INSERT, params).rowcount
 
