@@ -45,7 +45,7 @@ FIRST_NAMES = [
 
 def _resolver(ref: str) -> str:
     """Production strategy: absolute URLs, as the send worker uses them."""
-    return resolve_image(ref, mode="url", assets_dir=ASSETS_DIR, base_url=BASE_URL)
+    return resolve_image(ref, mode="url", folders=(ASSETS_DIR,), base_url=BASE_URL)
 
 
 def recipient_context(index: int, rng: random.Random) -> dict[str, Any]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 
 from marketing_ui.core.config import PROJECT_ROOT, ConfigError, get_settings
+
+DEV_WATCHED = ("marketing_ui", "workers")  # what developer mode's hot reload watches
 
 
 def _alembic_config(url: str | None = None):
@@ -105,6 +108,36 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_command(port: int, host: str, dev: bool) -> list[str]:
+    """The Reflex command line `serve` runs: the production build on one port, or developer mode."""
+    reflex = [sys.executable, "-m", "reflex", "run"]
+    if dev:
+        return [*reflex, "--env", "dev", "--backend-host", host]
+    return [
+        *reflex, "--env", "prod", "--single-port",
+        "--frontend-port", str(port), "--backend-port", str(port), "--backend-host", host,
+    ]  # fmt: skip
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Replace this process with the Reflex server, so signals reach it directly."""
+    get_settings()  # refuse a bad configuration before building anything
+    env = dict(os.environ)
+    bun_dir = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"  # scripts/setup.sh puts bun here
+    if (bun_dir / "bun").exists():
+        env["PATH"] = f"{bun_dir}{os.pathsep}{env.get('PATH', '')}"
+        env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    if args.dev:
+        # Hot reload watches the code only: never data/, uploads or page state.
+        env["REFLEX_HOT_RELOAD_OVERRIDE_PATHS"] = os.pathsep.join(
+            str(PROJECT_ROOT / name) for name in DEV_WATCHED
+        )
+    os.chdir(PROJECT_ROOT)
+    command = serve_command(args.port, args.host, args.dev)
+    os.execve(command[0], command, env)
+    return 0  # not reached
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m marketing_ui.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check-config", help="validate configuration").set_defaults(
         func=cmd_check_config
     )
+    p = sub.add_parser("serve", help="start the app (production build on one port)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    p.add_argument("--dev", action="store_true", help="developer mode: hot reload, two ports")
+    p.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1,4 +1,4 @@
-"""The Reflex app: theme, pages and the public HTTP endpoints on the backend."""
+"""The Reflex app: theme, pages, the public HTTP endpoints, and the guards around every event."""
 
 import importlib
 import pkgutil
@@ -6,6 +6,8 @@ import pkgutil
 import reflex as rx
 
 from marketing_ui import api, pages
+from marketing_ui.state import sealed_storage
+from marketing_ui.state.access import AuthorizationMiddleware
 
 
 def _import_all(package) -> None:  # noqa: ANN001 - a package module
@@ -18,5 +20,8 @@ _import_all(pages)
 _import_all(api)
 
 from marketing_ui.api.app import build_api  # noqa: E402  (after every endpoint module)
+from marketing_ui.api.upload_guard import guard_uploads  # noqa: E402
 
-app = rx.App(api_transformer=build_api())
+sealed_storage.install()
+app = rx.App(api_transformer=[build_api(), guard_uploads])
+app.add_middleware(AuthorizationMiddleware(), index=0)

@@ -10,11 +10,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from marketing_ui.api.app import ROUTES
+from marketing_ui.api.session import admin_or_refusal
 from marketing_ui.core import analytics
-from marketing_ui.core.auth import user_for_session
 from marketing_ui.core.db import session_scope
 
-SESSION_COOKIE = "mk_session"  # the dashboard's login cookie (marketing_ui.state.auth)
 MAX_ID = 2**62
 
 
@@ -33,12 +32,10 @@ async def export_csv(request: Request) -> Response:
     if table in analytics.CAMPAIGN_TABLES and campaign_id is None:
         return PlainTextResponse("campaign_id is required for this table.", status_code=400)
     filters = analytics.parse_filters(q.get("since", ""), q.get("until", ""), q.get("channel", ""))
+    refusal = admin_or_refusal(request, "export analytics")
+    if isinstance(refusal, Response):
+        return refusal
     with session_scope() as session:
-        user = user_for_session(session, request.cookies.get(SESSION_COOKIE, ""))
-        if user is None:
-            return PlainTextResponse("Log in to export analytics.", status_code=401)
-        if not user.is_admin:
-            return PlainTextResponse("Only admins can export analytics.", status_code=403)
         result = analytics.export_table(session, table, filters, campaign_id)
     if result is None:
         return PlainTextResponse("Unknown table.", status_code=404)

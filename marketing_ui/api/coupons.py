@@ -20,7 +20,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from marketing_ui.api.app import ROUTES
-from marketing_ui.core import app_settings, auth
+from marketing_ui.api.session import admin_or_refusal
+from marketing_ui.core import app_settings
 from marketing_ui.core.coupons import (
     CouponState,
     CouponView,
@@ -32,7 +33,6 @@ from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.core.qr import qr_png, qr_svg
 
-SESSION_COOKIE = "mk_session"  # the dashboard's login cookie (marketing_ui.state.auth)
 IMAGE_CACHE = "public, max-age=31536000, immutable"
 # Tokens are 22 URL-safe characters; anything else is not ours and never reaches the database.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -234,13 +234,10 @@ def export_csv_path(campaign_id: int) -> str:
 def export_csv(request: Request) -> Response:
     """Every coupon of a campaign with its code: admins only, by their dashboard session."""
     campaign_id = request.path_params["campaign_id"]
-    token = request.cookies.get(SESSION_COOKIE, "")
+    refusal = admin_or_refusal(request, "export coupons")
+    if isinstance(refusal, Response):
+        return refusal
     with session_scope() as session:
-        user = auth.user_for_session(session, token[:200]) if token else None
-        if user is None:
-            return Response("Log in to export coupons.", status_code=401, media_type="text/plain")
-        if not user.is_admin:
-            return Response("Only admins can export coupons.", 403, media_type="text/plain")
         if campaign_id > _MAX_ID or session.get(Campaign, campaign_id) is None:
             return Response("No such campaign.", status_code=404, media_type="text/plain")
         out = io.StringIO()

@@ -9,12 +9,11 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from marketing_ui.api.app import ROUTES
-from marketing_ui.core.auth import user_for_session
+from marketing_ui.api.session import admin_or_refusal
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.importer import report_path_for
 from marketing_ui.core.models import ImportJob
 
-SESSION_COOKIE = "mk_session"  # the dashboard's login cookie (marketing_ui.state.auth)
 MAX_ID = 2**62  # larger ids overflow the database integer and would turn a 404 into a 500
 
 
@@ -23,12 +22,10 @@ def import_report(request: Request) -> Response:
     job_id: int = request.path_params["job_id"]
     if job_id > MAX_ID:
         return PlainTextResponse("This import has no error report.", status_code=404)
+    refusal = admin_or_refusal(request, "download import reports")
+    if isinstance(refusal, Response):
+        return refusal
     with session_scope() as session:
-        user = user_for_session(session, request.cookies.get(SESSION_COOKIE, ""))
-        if user is None:
-            return PlainTextResponse("Log in to download import reports.", status_code=401)
-        if not user.is_admin:
-            return PlainTextResponse("Only admins can download import reports.", status_code=403)
         job = session.get(ImportJob, job_id)
         stored = job.report_path if job else None
     if not stored:

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import reflex as rx
 
+from marketing_ui.components.backend_link import backend_url
 from marketing_ui.state.auth import AuthState
+
+LOGOUT_FORM_ID = "logout-form"  # a POST form (the endpoint clears the HttpOnly cookie)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,15 @@ def _nav_link(label: str, route: str, icon: str) -> rx.Component:
     )
 
 
+def _submit_logout() -> rx.event.EventSpec:
+    """Post the shell's hidden logout form natively (only an HTTP answer clears the cookie)."""
+    return rx.call_script(f"document.getElementById('{LOGOUT_FORM_ID}').submit()")
+
+
+def logout_form() -> rx.Component:
+    return rx.el.form(action=backend_url("/auth/logout"), method="post", id=LOGOUT_FORM_ID)
+
+
 def sidebar() -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -79,7 +91,7 @@ def sidebar() -> rx.Component:
         rx.button(
             rx.icon("log-out", size=16),
             "Log out",
-            on_click=AuthState.logout,
+            on_click=_submit_logout(),
             variant="soft",
             color_scheme="gray",
             width="100%",
@@ -121,7 +133,7 @@ def topbar() -> rx.Component:
                 rx.menu.separator(),
                 rx.menu.item(
                     rx.hstack(rx.icon("log-out", size=16), rx.text("Log out ", AuthState.username)),
-                    on_click=AuthState.logout,
+                    on_click=_submit_logout(),
                 ),
             ),
         ),
@@ -138,8 +150,15 @@ def topbar() -> rx.Component:
     )
 
 
+def ready_marker() -> rx.Component:
+    """`data-ready` turns true once the page's on_load events are done (tests wait for it)."""
+    return rx.el.span(id="page-ready", data_ready=rx.State.is_hydrated, display="none")
+
+
 def shell(content: rx.Component, title: str) -> rx.Component:
     return rx.flex(
+        logout_form(),
+        ready_marker(),
         sidebar(),
         topbar(),
         rx.box(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,11 +21,17 @@ _hasher = PasswordHasher()
 # A real hash to verify against when the user does not exist, so timing does not reveal names.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 LOGIN_WINDOW_S = 15 * 60
+STAFF_HOME = "/redeem"  # the one page of the counter staff role
+SESSION_COOKIE = "mk_session"  # HttpOnly; set and cleared only by the HTTP login/logout endpoints
 MIN_PASSWORD_LENGTH = 8
 
 
 class AuthError(ValueError):
     """A login or account problem with a message safe to show to the user."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, when the refusal is a rate limit
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class CurrentUser:
     id: int
     username: str
     role: str
+    session_id: int = 0  # the login session it was found through (0: not from a session)
 
     @property
     def is_admin(self) -> bool:
@@ -103,7 +112,9 @@ def login(
     wait = _too_many_attempts(r, keys)
     if wait:
         minutes = max(1, round(wait / 60))
-        raise AuthError(f"Too many failed attempts. Try again in about {minutes} minute(s).")
+        raise AuthError(
+            f"Too many failed attempts. Try again in about {minutes} minute(s).", retry_after=wait
+        )
     user = session.execute(select(User).where(User.username == username)).scalars().first()
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -137,7 +148,7 @@ def user_for_session(session: Session, token: str) -> CurrentUser | None:
     if not token:
         return None
     row = session.execute(
-        select(User.id, User.username, User.role)
+        select(User.id, User.username, User.role, LoginSession.id.label("session_id"))
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(
             LoginSession.token_hash == token_hash(token),
@@ -145,15 +156,88 @@ def user_for_session(session: Session, token: str) -> CurrentUser | None:
             User.active.is_(True),
         )
     ).first()
-    return CurrentUser(id=row.id, username=row.username, role=row.role) if row else None
+    if row is None:
+        return None
+    return CurrentUser(id=row.id, username=row.username, role=row.role, session_id=row.session_id)
+
+
+def safe_next(target: str, fallback: str = "/") -> str:
+    """A path on this site to return to after logging in, never another site or the login page."""
+    if (
+        not target.startswith("/")
+        or target.startswith(("//", "/login"))
+        or "\\" in target
+        or len(target) > 500
+        or not target.isprintable()
+    ):
+        return fallback
+    return target
+
+
+def token_from_cookie_header(header: str) -> str:
+    """The session token in a raw `Cookie:` header, or "" (junk cookies are ignored, not fatal)."""
+    if not header or len(header) > 8192:
+        return ""
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE:
+            value = value.strip().strip('"')
+            return value if value.isascii() and len(value) <= 200 else ""
+    return ""
 
 
 def logout(session: Session, token: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash(token)))
     session.commit()
+    sessions.forget(token)
 
 
 def purge_expired_sessions(session: Session) -> int:
     result = session.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
     session.commit()
     return result.rowcount or 0
+
+
+SESSION_CACHE_S = 2.0  # logout, expiry, disabling and role changes reach every process this fast
+
+
+class SessionCache:
+    """Who a session token belongs to, remembered for a moment: every websocket event asks."""
+
+    def __init__(self, ttl_s: float = SESSION_CACHE_S, max_entries: int = 10_000) -> None:
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, CurrentUser | None]] = {}
+        self._lock = threading.Lock()
+
+    def user(self, token: str) -> CurrentUser | None:
+        if not token or len(token) > 200:
+            return None
+        key = token_hash(token)
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        from marketing_ui.core.db import session_scope
+
+        with session_scope() as session:
+            found = user_for_session(session, token)
+        with self._lock:
+            if len(self._entries) >= self._max_entries:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self._max_entries:
+                    self._entries.clear()
+            self._entries[key] = (now + self._ttl_s, found)
+        return found
+
+    def forget(self, token: str) -> None:
+        """Drop a token at once (logout in this process)."""
+        with self._lock:
+            self._entries.pop(token_hash(token), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+sessions = SessionCache()

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     default_region: str = "US"
     session_hours: int = 12
     login_attempts_per_15min: int = 5
+    trusted_proxy_hops: int = 0  # reverse proxies whose X-Forwarded-For is believed
 
     @field_validator("public_base_url", "public_api_url")
     @classmethod
@@ -149,10 +150,9 @@ class Settings(BaseSettings):
 
     @property
     def api_base_url(self) -> str:
-        """Where the public endpoints live (the Reflex backend; same origin in production)."""
-        if self.public_api_url:
-            return self.public_api_url
-        return self.public_base_url if self.is_production else "http://localhost:8000"
+        """Where the public endpoints live: the app's own origin (one port), unless the
+        developer mode's separate backend port says otherwise (`PUBLIC_API_URL`)."""
+        return self.public_api_url or self.public_base_url
 
     @property
     def sqlite_default_url(self) -> str:

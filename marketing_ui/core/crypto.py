@@ -167,3 +167,44 @@ def random_token(nbytes: int = 24) -> str:
 def token_hash(token: str) -> str:
     """SHA-256 of a random token: what the DB keeps instead of the token itself."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# Sealed blobs (page state at rest) ---------------------------------------------
+
+_SEAL_MAGIC = b"MKS1"
+
+
+class BlobSealer:
+    """AES-256-GCM over whole blobs, under a key derived from SIGNING_KEY for one purpose."""
+
+    def __init__(self, signing_key: bytes, purpose: str) -> None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        key = HKDF(hashes.SHA256(), 32, salt=None, info=f"mk-seal:{purpose}".encode()).derive(
+            signing_key
+        )
+        self._aead = AESGCM(key)
+
+    def seal(self, data: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return _SEAL_MAGIC + nonce + self._aead.encrypt(nonce, data, _SEAL_MAGIC)
+
+    def open(self, blob: bytes) -> bytes:
+        """The original bytes; DecryptionError for anything not sealed by this key."""
+        if len(blob) < 4 + 12 + 16 or not blob.startswith(_SEAL_MAGIC):
+            raise DecryptionError("not a sealed blob")
+        try:
+            return self._aead.decrypt(blob[4:16], blob[16:], _SEAL_MAGIC)
+        except InvalidTag as exc:
+            raise DecryptionError("sealed blob does not open with this key") from exc
+
+
+def blob_sealer(purpose: str) -> BlobSealer:
+    """The sealer for `purpose` under the current signing key."""
+    return _blob_sealer(purpose, get_settings().signing_key)
+
+
+@functools.lru_cache(maxsize=8)
+def _blob_sealer(purpose: str, raw_signing_key: str) -> BlobSealer:
+    return BlobSealer(_decode_key(raw_signing_key, "SIGNING_KEY"), purpose)

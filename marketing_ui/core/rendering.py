@@ -27,7 +27,8 @@ import mjml
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from marketing_ui.core.images import ASSETS_DIR, resolve_image
+from marketing_ui.core.config import get_settings
+from marketing_ui.core.images import image_folders, resolve_image
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
 
@@ -608,7 +609,9 @@ def sample_context(
     if image_resolver is None:
 
         def image_resolver(ref: str) -> str:
-            return resolve_image(ref, mode="inline", assets_dir=ASSETS_DIR, base_url="")
+            return resolve_image(
+                ref, mode="inline", folders=image_folders(get_settings()), base_url=""
+            )
 
     expires = date.today() + timedelta(days=14)
     context: dict[str, Any] = {

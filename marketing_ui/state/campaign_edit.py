@@ -11,15 +11,21 @@ import reflex as rx
 
 from marketing_ui.core import campaigns, messages
 from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.images import ASSETS_DIR, ImageError, save_uploaded_image
+from marketing_ui.core.images import (
+    MAX_UPLOAD_BYTES,
+    ImageError,
+    list_images,
+    save_uploaded_image,
+    uploads_dir,
+)
 from marketing_ui.core.models import Campaign
 from marketing_ui.core.rendering import FIELDS, list_templates
+from marketing_ui.state.access import upload_limit
 from marketing_ui.state.auth import AuthState
 
 _ID_RE = re.compile(r"^/campaigns/(\d+)(?:/|$)")
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
-_MAX_IMAGES_LISTED = 60
 CONTENT_FIELDS = (
     "name",
     "channel",
@@ -44,22 +50,6 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
-
-
-def list_images() -> list[dict[str, str]]:
-    """The asset library: image files in the assets folder, newest first."""
-    if not ASSETS_DIR.is_dir():
-        return []
-    files = [
-        p
-        for p in ASSETS_DIR.iterdir()
-        if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES and not p.name.startswith(".")
-    ]
-    files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return [
-        {"name": p.name, "ref": f"asset:{p.name}", "size": f"{p.stat().st_size / 1024:.1f} KB"}
-        for p in files[:_MAX_IMAGES_LISTED]
-    ]
 
 
 class NewCampaignState(AuthState):
@@ -165,7 +155,7 @@ class CampaignEditState(AuthState):
         if campaign is None:
             return
         self._copy_from(campaign)
-        self.images = list_images()
+        self.images = list_images(get_settings())
         self._rebuild_preview()
 
     def _copy_from(self, campaign: Campaign) -> None:
@@ -354,12 +344,15 @@ class CampaignEditState(AuthState):
     # Images -------------------------------------------------------------------------
 
     @rx.event
+    @upload_limit(MAX_UPLOAD_BYTES)
     async def upload_image(self, files: list[rx.UploadFile]):
         saved = []
         try:
             for upload in files:
                 data = await upload.read()
-                saved.append(save_uploaded_image(data, upload.name or "image", ASSETS_DIR))
+                saved.append(
+                    save_uploaded_image(data, upload.name or "image", uploads_dir(get_settings()))
+                )
         except ImageError as exc:
             self.image_error, self.image_message = str(exc), ""
         else:
@@ -369,4 +362,4 @@ class CampaignEditState(AuthState):
                 if saved
                 else "Choose an image first."
             )
-        self.images = list_images()
+        self.images = list_images(get_settings())

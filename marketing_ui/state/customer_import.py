@@ -19,6 +19,7 @@ from marketing_ui.core.csv_reader import FIELDS, guess_mapping, iter_records, re
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import ImportJob
 from marketing_ui.core.tags import MAX_TAG_NAME
+from marketing_ui.state.access import session_user, upload_limit
 from marketing_ui.state.auth import AuthState
 from workers.queues import IMPORTS, get_queue
 
@@ -196,6 +197,7 @@ class ImportState(AuthState):
         self._stored_path = ""
 
     @rx.event
+    @upload_limit(MAX_UPLOAD_BYTES)
     async def handle_upload(self, files: list[rx.UploadFile]):
         if not files:
             return
@@ -248,7 +250,7 @@ class ImportState(AuthState):
         except ValueError as exc:
             self.start_error = str(exc)
             return None
-        user = self._load_user()
+        user = session_user(self)
         with session_scope() as session:
             job = ImportJob(
                 filename=self.filename,

@@ -10,6 +10,7 @@ from marketing_ui.core.auth import CurrentUser
 from marketing_ui.core.coupons import CouponState, CouponView, RedeemResult, UndoResult
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redeem_limits import redeem_limiter
+from marketing_ui.state.access import session_user, staff
 from marketing_ui.state.auth import AuthState
 
 REDEEM_PATH = "/redeem/"
@@ -137,15 +138,17 @@ class RedeemState(AuthState):
     # Events -------------------------------------------------------------------------------
 
     @rx.event
+    @staff
     def load_form(self):
         """/redeem: an empty code form."""
         self._reset()
 
     @rx.event
+    @staff
     def load_token(self):
         """/redeem/<token>: what a phone camera opens after scanning the QR."""
         self._reset()
-        user = self._load_user()
+        user = session_user(self)
         if user is None:
             return  # the guard is already sending this browser to the login page
         path = self.router.url.path or ""
@@ -157,8 +160,9 @@ class RedeemState(AuthState):
         self._lookup(user, by_token=token.strip("/"))
 
     @rx.event
+    @staff
     def lookup_code(self, form: dict):
-        user = self._load_user()
+        user = session_user(self)
         if user is None:
             return rx.redirect(LOGIN_AGAIN)
         code = str(form.get("code", "")).strip()[:32]
@@ -171,9 +175,10 @@ class RedeemState(AuthState):
         return None
 
     @rx.event
+    @staff
     def redeem(self):
         """The big button: one conditional UPDATE in the core decides who wins."""
-        user = self._load_user()
+        user = session_user(self)
         if user is None:
             return rx.redirect(LOGIN_AGAIN)
         if not self._coupon_id or not self._allowed(user):
@@ -188,9 +193,10 @@ class RedeemState(AuthState):
         return None
 
     @rx.event
+    @staff
     def undo(self, form: dict):
         """Admin correction of a mistaken redemption; the core records it with the note."""
-        user = self._load_user()
+        user = session_user(self)
         if user is None:
             return rx.redirect(LOGIN_AGAIN)
         if not user.is_admin or not self._coupon_id:
@@ -211,6 +217,7 @@ class RedeemState(AuthState):
         return None
 
     @rx.event
+    @staff
     def next_coupon(self):
         """Clear the screen for the next customer."""
         self._reset()

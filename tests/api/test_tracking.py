@@ -179,11 +179,26 @@ def test_view_online_renders_the_recipients_email(client: TestClient, api_db: En
     assert client.get(f"/v/{seeded.delivery_id}/{pixel_sig}").status_code == 400
 
 
-def test_static_assets_are_served(client: TestClient, api_db: Engine) -> None:
-    response = client.get("/assets/logo.png")
+def test_email_images_are_served_under_media(client: TestClient, api_db: Engine) -> None:
+    response = client.get("/media/logo.png")
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
-    assert client.get("/assets/../marketing_ui/core/config.py").status_code == 404
+    assert client.get("/media/../marketing_ui/core/config.py").status_code == 404
+    assert client.get("/media/..%2Fmarketing_ui%2Fcore%2Fconfig.py").status_code == 404
+    assert client.get("/media/nope.png").status_code == 404
+
+
+def test_uploaded_images_are_served_before_the_library(client: TestClient, api_db: Engine) -> None:
+    """An owner's upload lives in the data folder (no reloader watches it) and wins a clash."""
+    from marketing_ui.core.config import get_settings
+    from marketing_ui.core.images import ASSETS_DIR, save_uploaded_image, uploads_dir
+
+    folder = uploads_dir(get_settings())
+    data = (ASSETS_DIR / "sample_qr.png").read_bytes()
+    name = save_uploaded_image(data, "menu-card.png", folder)
+    assert (folder / name).is_file() and not (ASSETS_DIR / name).exists()
+    response = client.get(f"/media/{name}")
+    assert response.status_code == 200 and response.content == data
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)

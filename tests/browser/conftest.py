@@ -1,17 +1,22 @@
-"""Browser fixtures: the real app built for production (AppHarnessProd), a real RQ worker,
-and system Chromium driven by Playwright."""
+"""Browser fixtures: the real app started the way the README starts it (the production build,
+one port, APP_ENV=production), a real RQ worker, and system Chromium driven by Playwright."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
-from marketing_ui.core.config import PROJECT_ROOT
+from marketing_ui.core.config import PROJECT_ROOT, get_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ADMIN = ("admin", "admin-pass-123")
@@ -31,16 +36,70 @@ def app_db() -> None:
         create_user(session, *STAFF, role="staff")
 
 
-@pytest.fixture(scope="session")
-def app_url(app_db: None) -> Iterator[str]:
-    """The whole app, compiled for production and served on a free port."""
-    from reflex.testing import AppHarnessProd
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
+
+def production_env(url: str) -> dict[str, str]:
+    """This run's database, Redis, queues and keys, as a production deployment would get them."""
+    settings = get_settings()
+    return {
+        **os.environ,
+        "APP_ENV": "production",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "ENCRYPTION_KEYS": settings.encryption_keys,
+        "ACTIVE_KEY_ID": settings.active_key,
+        "BLIND_INDEX_KEY": settings.blind_index_key,
+        "SIGNING_KEY": settings.signing_key,
+        "PUBLIC_BASE_URL": url,
+        "PUBLIC_API_URL": url,
+        "ALLOW_INSECURE_HTTP": "1",  # plain http is allowed only for loopback, and only so
+    }
+
+
+@pytest.fixture(scope="session")
+def app_url(app_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The whole app as `scripts/run.sh` serves it: production build, one port, APP_ENV=production."""
     if not os.path.exists(CHROMIUM):
         pytest.fail("Chromium is missing: run scripts/setup.sh --dev")
-    with AppHarnessProd.create(root=PROJECT_ROOT) as harness:
-        assert harness.frontend_url
-        yield harness.frontend_url.rstrip("/")
+    port = _free_port()
+    url = f"http://localhost:{port}"
+    log_path = tmp_path_factory.mktemp("app") / "app.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marketing_ui.cli", "serve", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=production_env(url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_serving(proc, url, log_path)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait_until_serving(proc: subprocess.Popen, url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 300  # a cold production build on a busy 2-core machine
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the app exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{url}/login", timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the app did not answer within 300 s:\n{log_path.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -83,10 +142,32 @@ def page(browser) -> Iterator[object]:  # noqa: ANN001
     context.close()
 
 
+def wait_ready(page) -> None:  # noqa: ANN001
+    """Wait until the page's on_load events have run (a user could act earlier; tests should not
+    race the page's own loading)."""
+    page.wait_for_selector("#page-ready[data-ready='true']", state="attached")
+
+
+def open_page(page, url: str) -> None:  # noqa: ANN001
+    page.goto(url)
+    wait_ready(page)
+
+
 def login(page, app_url: str, username: str, password: str) -> None:  # noqa: ANN001
-    """Log in through the real form and wait for the app to leave the login page."""
-    page.goto(f"{app_url}/login")
+    """Log in through the real form and wait for the page it lands on to be ready."""
+    open_page(page, f"{app_url}/login")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#login-submit")
     page.wait_for_function("() => !location.pathname.startsWith('/login')")
+    wait_ready(page)
+
+
+SCREENSHOTS_DIR = PROJECT_ROOT / "docs" / "screenshots"
+
+
+def keep_screenshot(page, name: str) -> None:  # noqa: ANN001
+    """Refresh docs/screenshots only when asked (SCREENSHOTS=1), never on an ordinary run."""
+    if os.environ.get("SCREENSHOTS") == "1":
+        SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS_DIR / name), full_page=True)

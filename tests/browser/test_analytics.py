@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, Customer, Delivery, Event
-from tests.browser.conftest import ADMIN, login
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
 
 
 def _seed_sent_campaign() -> int:
@@ -68,13 +65,12 @@ def test_overview_and_campaign_funnel(app_url, page) -> None:  # noqa: ANN001
     campaign_id = _seed_sent_campaign()
     login(page, app_url, *ADMIN)
 
-    page.goto(f"{app_url}/analytics")
+    open_page(page, f"{app_url}/analytics")
     page.wait_for_selector(".campaign-row")
     row = page.locator(".campaign-row", has_text="Monday special")
     assert row.locator("td").nth(2).inner_text() == "15"  # 16 targeted, one failed unsent
     page.wait_for_selector("#trend-chart .js-plotly-plot")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "analytics.png"), full_page=True)
+    keep_screenshot(page, "analytics.png")
 
     row.locator("a").click()
     page.wait_for_url(f"**/campaigns/{campaign_id}/analytics")
@@ -89,7 +85,7 @@ def test_overview_and_campaign_funnel(app_url, page) -> None:  # noqa: ANN001
     assert page.locator("#channels-table").is_visible()  # email and SMS side by side
     assert "mailbox does not exist" in page.locator("#failures-table").inner_text()
     assert page.locator(".link-row").first.inner_text().startswith("https://example.com/menu")
-    page.screenshot(path=str(SCREENSHOTS / "campaign_analytics.png"), full_page=True)
+    keep_screenshot(page, "campaign_analytics.png")
 
     # The channel filter narrows every number to SMS.
     page.click("#filter-channel")

@@ -5,7 +5,6 @@ send page counting who would receive it."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
@@ -15,9 +14,8 @@ from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, utcnow
 from marketing_ui.core.rendering import TemplateError, check_template, load_template
-from tests.browser.conftest import ADMIN, login
+from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NAME = "Monday special — week 32"
 
 
@@ -75,11 +73,10 @@ def _broken_mjml() -> tuple[str, int]:
 
 def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  # noqa: ANN001
     _seed_history()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     login(page, app_url, *ADMIN)
 
     # From the library: Monday special.
-    page.goto(f"{app_url}/campaigns/new")
+    open_page(page, f"{app_url}/campaigns/new")
     page.fill("#new-name", NAME)
     page.click("#template-monday_special")
     page.click("#create-campaign")
@@ -101,7 +98,7 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
     page.click("#save-campaign")
     page.wait_for_selector("#save-message")
     assert "version 2" in page.locator("#save-message").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "campaign_edit.png"), full_page=True)
+    keep_screenshot(page, "campaign_edit.png")
 
     # Broken MJML: the error names its line, live and on save, and nothing is stored.
     broken, line = _broken_mjml()
@@ -117,7 +114,7 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
         assert stored.subject == "{{ first_name }}, pasta is on us"
 
     # The preview: mobile width, the plain-text alternative, and a test through the outbox.
-    page.goto(f"{app_url}/campaigns/{campaign_id}/preview")
+    open_page(page, f"{app_url}/campaigns/{campaign_id}/preview")
     preview = page.locator("#preview-frame")
     page.wait_for_function(
         "() => (document.querySelector('#preview-frame')?.srcdoc || '').includes('Alex')"
@@ -132,10 +129,10 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
     page.click("#send-test")
     page.wait_for_selector("#test-message")
     assert "test email sent" in page.locator("#test-message").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "campaign_preview.png"), full_page=True)
+    keep_screenshot(page, "campaign_preview.png")
 
     # Duplicate it from the list, then delete the copy.
-    page.goto(f"{app_url}/campaigns")
+    open_page(page, f"{app_url}/campaigns")
     row = page.locator(f".campaign-row[data-name='{NAME}']")
     row.locator(".duplicate-campaign").click()
     copy = page.locator(f".campaign-row[data-name='Copy of {NAME}']")
@@ -143,7 +140,7 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
     assert copy.get_attribute("data-status") == "draft"
     sent_row = page.locator(".campaign-row[data-name='Spring newsletter']")
     assert "3" in sent_row.inner_text()  # recipients
-    page.screenshot(path=str(SCREENSHOTS / "campaigns.png"), full_page=True)
+    keep_screenshot(page, "campaigns.png")
 
     copy.locator(".delete-campaign").click()
     page.click("#confirm-delete")
@@ -159,9 +156,9 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
     page.locator(".campaign-row[data-name='Spring newsletter']").wait_for()
 
     # The send page counts who would receive it: three of four customers consented to email.
-    page.goto(f"{app_url}/campaigns/{campaign_id}/send")
+    open_page(page, f"{app_url}/campaigns/{campaign_id}/send")
     count = page.locator(".recipient-count").first
     count.wait_for()
     assert count.inner_text() == "3"
     assert page.locator("#schedule-timezone").inner_text() == "UTC"
-    page.screenshot(path=str(SCREENSHOTS / "campaign_send.png"), full_page=True)
+    keep_screenshot(page, "campaign_send.png")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.tags import ensure_tags
-from tests.browser.conftest import ADMIN, login
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
 
 
 def _wait_text(page, selector: str, text: str, timeout: int = 20_000) -> None:  # noqa: ANN001
@@ -40,12 +37,12 @@ def test_import_csv_reports_bad_rows_and_imports_good_ones(
     )
 
     login(page, app_url, *ADMIN)
-    page.goto(f"{app_url}/import")
+    open_page(page, f"{app_url}/import")
     page.locator("#csv-upload input[type=file]").set_input_files(str(csv_file))
 
     # The guessed mapping and the consent warning show before anything runs.
     page.wait_for_selector("#start-import")
-    page.screenshot(path=str(SCREENSHOTS / "import-mapping.png"), full_page=True)
+    keep_screenshot(page, "import-mapping.png")
     notice = page.locator("#consent-notice").inner_text()
     assert "Rows without a consent column import as NOT subscribed" in notice
     assert "Email consent comes from column “Newsletter”" in notice
@@ -64,7 +61,7 @@ def test_import_csv_reports_bad_rows_and_imports_good_ones(
     assert "invalid email" in report["3"]
     assert "unparseable phone" in report["4"]
     assert "missing both email and phone" in report["5"]
-    page.screenshot(path=str(SCREENSHOTS / "import.png"), full_page=True)
+    keep_screenshot(page, "import.png")
 
     # The downloadable report carries the same lines, for this logged-in admin only.
     href = page.locator("#download-report").get_attribute("href")
@@ -75,7 +72,7 @@ def test_import_csv_reports_bad_rows_and_imports_good_ones(
     assert "not-an-email" in body and "missing both email and phone" in body
 
     # The good rows are customers now, tagged, with consent only where the file said yes.
-    page.goto(f"{app_url}/customers")
+    open_page(page, f"{app_url}/customers")
     page.fill("#customer-search", f"Import{run}")
     _wait_text(page, "#customers-total", "3")
     names = page.locator("#customers-table .customer-name").all_inner_texts()
@@ -88,7 +85,7 @@ def test_import_csv_reports_bad_rows_and_imports_good_ones(
     assert page.locator("#detail-email").inner_text() == f"ada.{run}@example.com"
     assert page.locator("#detail-deliveries").inner_text() == "None yet."
     page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
-    page.screenshot(path=str(SCREENSHOTS / "customer-detail.png"))
+    keep_screenshot(page, "customer-detail.png")
 
 
 def test_add_customer_then_duplicate_is_refused(app_url, page) -> None:  # noqa: ANN001
@@ -112,7 +109,7 @@ def test_add_customer_then_duplicate_is_refused(app_url, page) -> None:  # noqa:
             )
 
     login(page, app_url, *ADMIN)
-    page.goto(f"{app_url}/customers")
+    open_page(page, f"{app_url}/customers")
     page.wait_for_selector("#customers-table")
 
     email = f"grace.{run}@example.com"
@@ -176,4 +173,4 @@ def test_add_customer_then_duplicate_is_refused(app_url, page) -> None:  # noqa:
     page.wait_for_function(
         "() => document.querySelectorAll('#customers-table .customer-row').length >= 5"
     )
-    page.screenshot(path=str(SCREENSHOTS / "customers.png"), full_page=True)
+    keep_screenshot(page, "customers.png")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.system_status import dashboard_counts
-from tests.browser.conftest import ADMIN, login
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
 
 
 def test_login_dashboard_and_settings(app_url, page, worker_process) -> None:  # noqa: ANN001
@@ -25,7 +21,7 @@ def test_login_dashboard_and_settings(app_url, page, worker_process) -> None:  #
         expected = dashboard_counts(session)  # other stories may have added customers too
     assert expected.customers >= 3
 
-    page.goto(f"{app_url}/settings")
+    open_page(page, f"{app_url}/settings")
     page.wait_for_url("**/login**")  # the dashboard needs an account
 
     page.fill("#username", ADMIN[0])
@@ -39,8 +35,7 @@ def test_login_dashboard_and_settings(app_url, page, worker_process) -> None:  #
         f"() => document.querySelector('#count-customers').innerText === '{expected.customers}'"
     )
     assert page.locator("#count-email").inner_text() == str(expected.email_subscribers)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    keep_screenshot(page, "dashboard.png")
 
     page.click("text=Settings")
     page.wait_for_selector("#status-database[data-ok='1']")
@@ -48,4 +43,4 @@ def test_login_dashboard_and_settings(app_url, page, worker_process) -> None:  #
     page.click("#run-health")
     page.wait_for_selector("#status-workers[data-ok='1']", timeout=30_000)
     assert "answered" in page.locator("#health-message").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "settings.png"), full_page=True)
+    keep_screenshot(page, "settings.png")

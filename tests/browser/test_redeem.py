@@ -5,16 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
-from pathlib import Path
-
-from reflex.config import get_config
 
 from marketing_ui.core.coupons import issue_coupons, secrets_for_deliveries
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, Customer, Delivery, utcnow
-from tests.browser.conftest import ADMIN, STAFF, login
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.browser.conftest import ADMIN, STAFF, keep_screenshot, login, open_page
 
 
 def _seed_campaign(first_names: list[str]) -> tuple[int, list[tuple[str, str]]]:
@@ -42,28 +37,22 @@ def _seed_campaign(first_names: list[str]) -> tuple[int, list[tuple[str, str]]]:
         return campaign.id, [(secrets[d.id].token, secrets[d.id].short_code) for d in deliveries]
 
 
-def _backend_url() -> str:
-    """Public endpoints live on the Reflex backend (its own port under the test harness)."""
-    return get_config().api_url.rstrip("/")
-
-
 def test_customer_shows_coupon_and_staff_redeem_it_once(app_url, browser, page) -> None:  # noqa: ANN001
     _campaign_id, [(token, code)] = _seed_campaign(["Maria"])
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     # The customer taps the link in their SMS: no login, a phone screen.
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     customer = phone.new_page()
-    customer.goto(f"{_backend_url()}/c/{token}")
+    customer.goto(f"{app_url}/c/{token}")
     assert customer.locator("#short-code").inner_text() == code
     assert "Free dessert" in customer.locator("#offer").inner_text()
     assert customer.locator("#coupon-state").inner_text().startswith("Valid until")
     assert customer.locator(".qr svg").is_visible()
-    customer.screenshot(path=str(SCREENSHOTS / "coupon_page.png"), full_page=True)
+    keep_screenshot(customer, "coupon_page.png")
 
     # Staff at the counter type the code the customer reads out (any case, no dash).
     login(page, app_url, *STAFF)
-    page.goto(f"{app_url}/redeem")
+    open_page(page, f"{app_url}/redeem")
     page.fill("#code-input", code.replace("-", "").lower())
     page.click("#find-code")
     page.wait_for_selector("#coupon-card")
@@ -75,7 +64,7 @@ def test_customer_shows_coupon_and_staff_redeem_it_once(app_url, browser, page) 
     page.wait_for_selector("#redeem-result[data-result='ok']")
     assert "Redeemed" in page.locator("#redeem-result").inner_text()
     assert page.locator("#redeem-button").count() == 0
-    page.screenshot(path=str(SCREENSHOTS / "redeem.png"), full_page=True)
+    keep_screenshot(page, "redeem.png")
 
     # A second try with the same code is refused, saying when and by whom.
     page.fill("#code-input", code)
@@ -106,7 +95,7 @@ def test_scanned_qr_opens_redeem_after_login_and_admin_can_undo(
     campaign_id, [(token, code), (_other_token, other_code)] = _seed_campaign(["Jo", "Sam"])
 
     # The phone camera opens the redeem URL; the guard sends staff to log in first.
-    page.goto(f"{app_url}/redeem/{token}")
+    open_page(page, f"{app_url}/redeem/{token}")
     page.wait_for_url("**/login?next=**")
     page.fill("#username", STAFF[0])
     page.fill("#password", STAFF[1])
@@ -122,7 +111,7 @@ def test_scanned_qr_opens_redeem_after_login_and_admin_can_undo(
     admin = browser.new_context(viewport={"width": 1280, "height": 860})
     owner = admin.new_page()
     login(owner, app_url, *ADMIN)
-    owner.goto(f"{app_url}/redeem/{token}")
+    open_page(owner, f"{app_url}/redeem/{token}")
     owner.wait_for_selector("#redeem-result[data-result='already_redeemed']")
     owner.fill("#undo-note", "Scanned the wrong phone")
     owner.click("#undo-button")
@@ -130,18 +119,18 @@ def test_scanned_qr_opens_redeem_after_login_and_admin_can_undo(
     assert owner.locator("#redeem-button").is_visible()
 
     # The owner's coupon list: states, who redeemed, search by code, CSV export.
-    owner.goto(f"{app_url}/campaigns/{campaign_id}/coupons")
+    open_page(owner, f"{app_url}/campaigns/{campaign_id}/coupons")
     owner.wait_for_selector(".coupon-row")
     assert owner.locator(".coupon-row").count() == 2
     assert owner.locator("#coupons-campaign").inner_text() == "Monday special"
-    owner.screenshot(path=str(SCREENSHOTS / "campaign_coupons.png"), full_page=True)
+    keep_screenshot(owner, "campaign_coupons.png")
     owner.fill("#coupon-search", other_code.lower())
     owner.click("#coupon-search-submit")
     owner.wait_for_function("() => document.querySelectorAll('.coupon-row').length === 1")
     assert other_code in owner.locator(".coupon-row").inner_text()
 
     href = owner.locator("#export-csv").locator("xpath=..").get_attribute("href")
-    assert href == f"{_backend_url()}/api/campaigns/{campaign_id}/coupons.csv"
+    assert href == f"{app_url}/api/campaigns/{campaign_id}/coupons.csv"
     response = owner.request.get(href)
     assert response.status == 200
     rows = list(csv.DictReader(io.StringIO(response.text())))

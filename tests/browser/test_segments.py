@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.tags import create_tag
-from tests.browser.conftest import ADMIN, login
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
 
 
 def _wait_count(page, expected: int) -> None:  # noqa: ANN001
@@ -48,7 +45,7 @@ def test_build_segment_with_live_count(app_url, page) -> None:  # noqa: ANN001
             )
 
     login(page, app_url, *ADMIN)
-    page.goto(f"{app_url}/segments")
+    open_page(page, f"{app_url}/segments")
     page.click("#new-segment")
     page.fill("#segment-name", f"VIPs who get email {run}")
 
@@ -74,7 +71,7 @@ def test_build_segment_with_live_count(app_url, page) -> None:  # noqa: ANN001
     page.click("#add-rule")
     _pick(page, page.locator(".rule-item").nth(1).locator(".rule-type"), "Consent")
     _wait_count(page, 2)
-    page.screenshot(path=str(SCREENSHOTS / "segments.png"), full_page=True)
+    keep_screenshot(page, "segments.png")
 
     page.click("#save-segment")
     row = page.locator(".segment-row", has_text=f"VIPs who get email {run}")

@@ -13,9 +13,8 @@ from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.core.rendering import load_template
-from tests.browser.conftest import ADMIN, login
+from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
 
-SCREENSHOTS = "docs/screenshots"
 RECIPIENTS = 300
 
 
@@ -52,7 +51,7 @@ def test_progress_view_reaches_100_percent_without_reload(app_url, page, worker_
         save_sending_limits(session, SendingLimits(email_rate_per_s=100.0, email_burst=10))
     try:
         login(page, app_url, *ADMIN)
-        page.goto(f"{app_url}/campaigns/{campaign_id}/progress")
+        open_page(page, f"{app_url}/campaigns/{campaign_id}/progress")
         page.wait_for_selector("#progress-status")
         assert page.inner_text("#progress-status") == "scheduled"
         page.evaluate("window.__sameDocument = true")  # a reload would drop this
@@ -77,16 +76,16 @@ def test_progress_view_reaches_100_percent_without_reload(app_url, page, worker_
         assert page.inner_text("#progress-remaining") == "0"
         assert page.evaluate("window.__sameDocument") is True
         assert any(re.match(r"^(?!0%|100)", s) for s in seen), f"no intermediate value: {seen}"
-        page.screenshot(path=f"{SCREENSHOTS}/campaign_progress.png", full_page=True)
+        keep_screenshot(page, "campaign_progress.png")
 
-        page.goto(f"{app_url}/outbox")
+        open_page(page, f"{app_url}/outbox")
         page.wait_for_selector(".outbox-row")
         page.locator(".outbox-row").first.click()
         page.wait_for_selector("#outbox-frame")
         assert page.get_attribute("#outbox-frame", "sandbox") == ""
         assert "Friday" in page.inner_text("#outbox-subject")
         assert "@example.com" in page.inner_text("#outbox-to")
-        page.screenshot(path=f"{SCREENSHOTS}/outbox.png", full_page=True)
+        keep_screenshot(page, "outbox.png")
     finally:
         with session_scope() as session:
             save_sending_limits(session, saved)

@@ -40,7 +40,7 @@ def production_settings():
 
 
 def test_inline_mode_returns_the_file_as_data_uri() -> None:
-    uri = resolve_image("asset:logo.png", mode="inline", assets_dir=ASSETS_DIR, base_url="")
+    uri = resolve_image("asset:logo.png", mode="inline", folders=(ASSETS_DIR,), base_url="")
     prefix = "data:image/png;base64,"
     assert uri.startswith(prefix)
     assert base64.b64decode(uri[len(prefix) :]) == (ASSETS_DIR / "logo.png").read_bytes()
@@ -48,24 +48,24 @@ def test_inline_mode_returns_the_file_as_data_uri() -> None:
 
 def test_inline_mime_comes_from_content(tmp_path: Path) -> None:
     (tmp_path / "photo.png").write_bytes(png_bytes(fmt="JPEG"))  # a JPEG under a .png name
-    uri = resolve_image("photo.png", mode="inline", assets_dir=tmp_path, base_url="")
+    uri = resolve_image("photo.png", mode="inline", folders=(tmp_path,), base_url="")
     assert uri.startswith("data:image/jpeg;base64,")
 
 
 def test_url_mode_returns_absolute_url() -> None:
-    for ref in ("asset:logo.png", "/assets/logo.png", "logo.png"):
+    for ref in ("asset:logo.png", "/media/logo.png", "logo.png"):
         url = resolve_image(
-            ref, mode="url", assets_dir=ASSETS_DIR, base_url="https://m.example.com/"
+            ref, mode="url", folders=(ASSETS_DIR,), base_url="https://m.example.com/"
         )
-        assert url == "https://m.example.com/assets/logo.png"
+        assert url == "https://m.example.com/media/logo.png"
 
 
 def test_missing_and_unsafe_references_are_clear_errors() -> None:
     with pytest.raises(ImageError, match="'nope.png' not found"):
-        resolve_image("asset:nope.png", mode="inline", assets_dir=ASSETS_DIR, base_url="")
+        resolve_image("asset:nope.png", mode="inline", folders=(ASSETS_DIR,), base_url="")
     for bad in ("asset:../config.py", "asset:/etc/passwd", "asset:a/b.png", "asset:"):
         with pytest.raises(ImageError, match="not an asset name"):
-            resolve_image(bad, mode="url", assets_dir=ASSETS_DIR, base_url="https://x.example")
+            resolve_image(bad, mode="url", folders=(ASSETS_DIR,), base_url="https://x.example")
 
 
 def test_resolver_follows_the_environment_without_template_changes() -> None:
@@ -81,9 +81,9 @@ def test_resolver_follows_the_environment_without_template_changes() -> None:
         sample_context(),
     ).html
     assert 'src="data:image/png;base64,' in dev_html
-    assert "https://mail.example.com/assets/logo.png" not in dev_html
-    assert 'src="https://mail.example.com/assets/logo.png"' in prod_html
-    assert 'src="https://mail.example.com/assets/sample_dish.jpg"' in prod_html
+    assert "https://mail.example.com/media/logo.png" not in dev_html
+    assert 'src="https://mail.example.com/media/logo.png"' in prod_html
+    assert 'src="https://mail.example.com/media/sample_dish.jpg"' in prod_html
     assert "data:image/png" not in prod_html.replace(sample_context()["qr_code_url"], "")
 
 

@@ -150,7 +150,7 @@ def test_qr_and_images_are_absolute_urls_in_production(monkeypatch: pytest.Monke
     assert context["qr_code_url"] == f"https://mail.example.com/qr/{COUPON.token}.png"
     email = render_email(campaign, context, compiled_email(campaign))
     assert "data:image" not in email.html
-    assert "https://mail.example.com/assets/" in email.html
+    assert "https://mail.example.com/media/" in email.html
     assert sign("x", "t")  # the production signing key is in use, not the development one
 
 

@@ -260,7 +260,7 @@ def test_missing_image_is_a_template_error() -> None:
     )
 
     def inline(ref: str) -> str:
-        return resolve_image(ref, mode="inline", assets_dir=ASSETS_DIR, base_url="")
+        return resolve_image(ref, mode="inline", folders=(ASSETS_DIR,), base_url="")
 
     with pytest.raises(TemplateError, match="nope.png.*not found"):
         compile_email(source, "x", image_resolver=inline)
