@@ -131,6 +131,15 @@ def session_user(state: BaseState) -> CurrentUser | None:
     return sessions.user(token_from_cookie_header(headers.get("cookie", "")))
 
 
+def still_allowed(state: BaseState, audience: Audience = Audience.ADMIN) -> bool:
+    """For long-running (background) handlers: is the session that started them still good?
+
+    The middleware checks once, when the event arrives; a live loop asks again on each round so
+    a logout, an expiry or a disabled account stops it within seconds.
+    """
+    return allows(audience, session_user(state))
+
+
 def _refusal(state: BaseState, audience: Audience, user: CurrentUser | None) -> list[Event]:
     """Where a refused browser goes: to log in, or (staff on an admin action) to the counter."""
     if audience == Audience.NOBODY and user is not None and user.is_admin:

@@ -11,6 +11,7 @@ from marketing_ui.components import charts
 from marketing_ui.core import analytics
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
+from marketing_ui.state.access import still_allowed
 from marketing_ui.state.analytics import export_links
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.campaign_edit import campaign_id_from_path
@@ -110,6 +111,7 @@ class CampaignAnalyticsState(AuthState):
     has_hourly: bool = False
     exports: dict[str, str] = {}
     live: bool = False
+    _watch_generation: int = 0
 
     def _read(self) -> None:
         self._apply(_snapshot(self.campaign_id, self.since, self.until, self.channel))
@@ -129,12 +131,15 @@ class CampaignAnalyticsState(AuthState):
     @rx.event(background=True)
     async def watch(self):
         """Re-read while the campaign is sending and this page stays open."""
-        async with self:
-            path = self.router.url.path
+        async with self:  # the newest loop wins: at most one per client and page
+            self._watch_generation += 1
+            generation, path = self._watch_generation, self.router.url.path
         while True:
             await asyncio.sleep(LIVE_POLL_S)
             async with self:
-                if not self.live or self.router.url.path != path:
+                if generation != self._watch_generation or not self.live:
+                    return
+                if self.router.url.path != path or not still_allowed(self):
                     return
                 args = (self.campaign_id, self.since, self.until, self.channel)
             values = await asyncio.to_thread(_snapshot, *args)

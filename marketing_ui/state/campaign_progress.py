@@ -13,6 +13,7 @@ import reflex as rx
 
 from marketing_ui.core import sending
 from marketing_ui.core.db import session_scope
+from marketing_ui.state.access import still_allowed
 from marketing_ui.state.auth import AuthState
 
 POLL_S = 0.5
@@ -113,7 +114,8 @@ class CampaignProgressState(AuthState):
     @rx.event(background=True)
     async def watch(self):
         """Refresh about twice a second until the user leaves (or a newer load starts a loop)."""
-        async with self:
+        async with self:  # the newest loop wins: at most one per client and page
+            self._generation += 1
             generation, campaign_id = self._generation, self.campaign_id
         loop = asyncio.get_running_loop()
         deadline = loop.time() + MAX_WATCH_S
@@ -123,6 +125,8 @@ class CampaignProgressState(AuthState):
             p = await asyncio.to_thread(_read, campaign_id)
             async with self:
                 if self._generation != generation or not _PATH.match(self.router.url.path or ""):
+                    return
+                if not still_allowed(self):
                     return
                 self._apply(p)
                 finished = self.status not in _LIVE

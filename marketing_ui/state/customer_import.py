@@ -19,7 +19,7 @@ from marketing_ui.core.csv_reader import FIELDS, guess_mapping, iter_records, re
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import ImportJob
 from marketing_ui.core.tags import MAX_TAG_NAME
-from marketing_ui.state.access import session_user, upload_limit
+from marketing_ui.state.access import session_user, still_allowed, upload_limit
 from marketing_ui.state.auth import AuthState
 from workers.queues import IMPORTS, get_queue
 
@@ -287,7 +287,7 @@ class ImportState(AuthState):
             async with self:
                 if generation != self._poll_generation or self.job_id != job_id:
                     return
-                if not self.router.url.path.startswith("/import"):
+                if not self.router.url.path.startswith("/import") or not still_allowed(self):
                     return
                 if snap is None:
                     self.step = "upload"

@@ -53,6 +53,8 @@ class SettingsState(AuthState):
     async def run_health_check(self):
         """Enqueue the health job and wait (without holding the state lock) for a worker."""
         async with self:
+            if self.health_running:
+                return  # one check at a time per page
             self.health_running = True
             self.health_message = "Health job queued; waiting for a worker…"
         job = await asyncio.to_thread(get_queue(DEFAULT).enqueue, health_check, result_ttl=300)

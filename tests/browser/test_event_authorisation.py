@@ -348,3 +348,38 @@ class TestUploadEndpoint:
 
     def test_uploaded_files_are_not_served(self, app_url: str) -> None:
         assert httpx.get(f"{app_url}/_upload/anything.csv").status_code == 404
+
+
+def test_a_flood_of_watch_calls_leaves_one_live_loop(app_url: str) -> None:
+    """Starting the progress page's background loop 40 times keeps one loop alive, not 40."""
+    from marketing_ui.core.campaigns import create_campaign
+    from marketing_ui.core.models import CampaignStatus
+    from marketing_ui.state.campaign_progress import POLL_S, CampaignProgressState
+
+    with session_scope() as session:
+        campaign = create_campaign(session, "Watched send")
+        campaign.status = CampaignStatus.SENDING
+        session.add(campaign)
+        session.commit()
+        campaign_id = campaign.id
+    cookie = _login_cookie(app_url, *ADMIN)
+    path = f"/campaigns/{campaign_id}/progress"
+    watch = f"{CampaignProgressState.get_full_name()}.watch"
+
+    async def scenario() -> int:
+        admin = Attacker(app_url, cookie)
+        await admin.connect()
+        await admin.send(f"{CampaignProgressState.get_full_name()}.load", {}, path=path)
+        await admin.wait_for(lambda f: "updates" in repr(f.get("delta", {})))
+        for _ in range(40):
+            await admin.send(watch, {}, path=path)
+        await asyncio.sleep(4 * POLL_S)  # superseded loops notice on their next round
+        start = len(admin.frames)
+        await asyncio.sleep(10 * POLL_S)
+        updates = sum("updates" in repr(f.get("delta", {})) for f in admin.frames[start:])
+        await admin.close()
+        return updates
+
+    updates = asyncio.run(scenario())
+    # One loop refreshes once per POLL_S: about 10 updates in the window; 40 loops would be ~400.
+    assert 3 <= updates <= 14, updates
