@@ -121,12 +121,16 @@ def serve_command(port: int, host: str, dev: bool) -> list[str]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with the Reflex server, so signals reach it directly."""
-    get_settings()  # refuse a bad configuration before building anything
+    settings = get_settings()  # refuse a bad configuration before building anything
     env = dict(os.environ)
     bun_dir = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"  # scripts/setup.sh puts bun here
     if (bun_dir / "bun").exists():
         env["PATH"] = f"{bun_dir}{os.pathsep}{env.get('PATH', '')}"
         env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    # Reflex would start 2×cores+1 web processes (~190 MB each); a small business needs two.
+    # Without Redis page state is in memory, so there must be one (Reflex's own fallback).
+    if settings.redis_url:
+        env.setdefault("GRANIAN_WORKERS", os.environ.get("WEB_WORKERS", "2"))
     if args.dev:
         # Hot reload watches the code only: never data/, uploads or page state.
         env["REFLEX_HOT_RELOAD_OVERRIDE_PATHS"] = os.pathsep.join(
