@@ -228,6 +228,12 @@ def check_email(value: str) -> str:
         raise CustomerError(f"Email: {exc}", "email") from None
 
 
+def looks_like_phone(text: str) -> bool:
+    """Digits with phone punctuation (at least five digits): typed as a phone, not a name."""
+    text = text.strip()
+    return bool(_PHONE_LIKE.fullmatch(text)) and sum(ch.isdigit() for ch in text) >= 5
+
+
 def check_phone(value: str) -> str:
     """E.164, using the configured default region for numbers written without +country."""
     try:
@@ -257,7 +263,7 @@ def _search_clause(text: str) -> ColumnElement[bool]:
         return true()
     if "@" in text:
         return Customer.email_bidx == blind_indexer().email(text)
-    if _PHONE_LIKE.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 5:
+    if looks_like_phone(text):
         try:
             e164 = normalize_phone(text, get_settings().default_region)
         except ValueError:

@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import template
+from marketing_ui.core.sending import MAX_TEST_RECIPIENTS
 from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_preview import CampaignPreviewState
 
@@ -53,15 +54,16 @@ def _test_card() -> rx.Component:
         rx.vstack(
             rx.heading("Send a test", size="3"),
             rx.text(
-                "Addresses or phone numbers, separated by commas; sent through the configured "
-                "provider and marked as a test.",
+                f"Up to {MAX_TEST_RECIPIENTS} email addresses or phone numbers, separated by "
+                "commas, semicolons or new lines; sent through the configured provider and "
+                "marked as a test.",
                 size="1",
                 color=rx.color("gray", 11),
             ),
             rx.text_area(
                 value=P.test_recipients,
                 on_change=P.set_test_recipients,
-                placeholder="you@example.com, +1 555 0100",
+                placeholder="you@example.com, +1 415 555 0199",
                 id="test-recipients",
                 width="100%",
             ),
@@ -80,7 +82,16 @@ def _test_card() -> rx.Component:
                 P.test_message != "",
                 rx.text(P.test_message, size="2", white_space="pre-wrap", id="test-message"),
             ),
-            rx.cond(P.test_error != "", rx.text(P.test_error, size="2", color=rx.color("red", 11))),
+            rx.cond(
+                P.test_error != "",
+                rx.text(
+                    P.test_error,
+                    size="2",
+                    color=rx.color("red", 11),
+                    white_space="pre-wrap",
+                    id="test-error",
+                ),
+            ),
             spacing="2",
             width="100%",
         ),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import reflex as rx
 
 from marketing_ui.core import messages
@@ -12,9 +10,6 @@ from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.campaign_edit import campaign_id_from_path
-
-MAX_TEST_RECIPIENTS = 5
-_SPLIT_RE = re.compile(r"[\s,;]+")
 
 
 def sending_module():  # noqa: ANN201 - a module or None
@@ -132,17 +127,9 @@ class CampaignPreviewState(AuthState):
         if module is None or not hasattr(module, "send_test"):
             self.test_error = "Sending is not available yet in this installation."
             return
-        recipients = [r for r in _SPLIT_RE.split(self.test_recipients) if r]
-        if not recipients:
-            self.test_error, self.test_message = "Enter at least one address or phone number.", ""
-            return
-        if len(recipients) > MAX_TEST_RECIPIENTS:
-            self.test_error = f"Send a test to at most {MAX_TEST_RECIPIENTS} recipients at once."
-            self.test_message = ""
-            return
         try:
             with session_scope() as session:
-                outcomes = module.send_test(session, self.campaign_id, recipients)
+                outcomes = module.send_test(session, self.campaign_id, self.test_recipients)
         except ValueError as exc:
             self.test_error, self.test_message = str(exc), ""
             return

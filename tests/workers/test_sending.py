@@ -423,11 +423,15 @@ def test_send_test_goes_out_now_and_is_not_counted(
     seed_customers(env, 1, sms=True)
     campaign_id = make_campaign(env, channel="both")
 
-    lines = sending.send_test(env, campaign_id, [email_of(0), "owner@example.com", phone_of(0)])
+    # The box as typed: a comma, a new line, and a phone number written with spaces.
+    spaced_phone = f"{phone_of(0)[:3]} {phone_of(0)[3:7]} {phone_of(0)[7:]}"
+    typed = f"{email_of(0)}, owner@example.com\n{spaced_phone}"
+    lines = sending.send_test(env, campaign_id, typed)
 
     assert all("sent" in line for line in lines), lines
     subjects = [m["subject"] for m in fake_resend.messages]
     assert subjects == ["[Test] Hello Guest0", "[Test] Hello Alex"]
+    assert len(fake_twilio.messages) == 1 and fake_twilio.messages[0]["to"] == phone_of(0)
     assert fake_twilio.messages[0]["body"].startswith("[Test] ")
     assert env.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0
 
