@@ -76,15 +76,11 @@ class SettingsState(AuthState):
 
     @rx.event
     def save_business(self, form: dict):
-        fields = {f.name for f in dataclasses.fields(app_settings.BusinessIdentity)}
-        value = app_settings.BusinessIdentity(
-            **{k: str(v).strip() for k, v in form.items() if k in fields}
-        )
         try:
             with session_scope() as session:
-                app_settings.save_business_identity(session, value)
-        except ValueError as exc:
-            self.business_error = str(exc)
+                value = app_settings.update_business_identity(session, form)
+        except app_settings.SettingsError as exc:
+            self.business_error = f"Not saved: {exc}"
             self.business_message = ""
             return
         self.business = {k: str(v) for k, v in dataclasses.asdict(value).items()}
@@ -94,17 +90,9 @@ class SettingsState(AuthState):
     @rx.event
     def save_limits(self, form: dict):
         try:
-            value = app_settings.SendingLimits(
-                email_rate_per_s=float(form.get("email_rate_per_s", 0)),
-                email_burst=int(form.get("email_burst", 1)),
-                sms_rate_per_s=float(form.get("sms_rate_per_s", 0)),
-                sms_burst=int(form.get("sms_burst", 1)),
-                max_attempts=int(form.get("max_attempts", 5)),
-                failure_threshold_pct=float(form.get("failure_threshold_pct", 20)),
-            )
             with session_scope() as session:
-                app_settings.save_sending_limits(session, value)
-        except ValueError as exc:
+                value = app_settings.update_sending_limits(session, form)
+        except app_settings.SettingsError as exc:
             self.limits_error = f"Not saved: {exc}"
             self.limits_message = ""
             return
