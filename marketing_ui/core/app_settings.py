@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
@@ -42,6 +42,11 @@ def _iana_zones() -> frozenset[str]:
 def is_timezone(name: str) -> bool:
     """An IANA time zone name the system knows (Europe/Paris, America/New_York, UTC)."""
     return name in _iana_zones()
+
+
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    """The business's zone for display and dates; UTC for a value stored before it was checked."""
+    return ZoneInfo(name) if name and is_timezone(name) else ZoneInfo("UTC")
 
 
 @dataclass

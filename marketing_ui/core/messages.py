@@ -15,16 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
 from marketing_ui.core import tracking
-from marketing_ui.core.app_settings import BusinessIdentity, business_identity
+from marketing_ui.core.app_settings import BusinessIdentity, business_identity, zone_or_utc
 from marketing_ui.core.config import Settings, get_settings
 from marketing_ui.core.coupons import CouponSecret, coupon_page_url, redeem_url
 from marketing_ui.core.images import image_resolver_for
-from marketing_ui.core.models import Campaign, CampaignChannel, Customer
+from marketing_ui.core.models import Campaign, CampaignChannel, Customer, as_utc
 from marketing_ui.core.qr import cached_qr_png, qr_data_uri
 from marketing_ui.core.rendering import (
     CompiledEmail,
@@ -125,13 +124,7 @@ def format_offer_expiry(expires_at: datetime | None, timezone: str) -> str:
     """ "August 4, 2025" in the business's time zone (a date near midnight UTC must not shift)."""
     if expires_at is None:
         return ""
-    try:
-        zone = ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=ZoneInfo("UTC"))
-    local = expires_at.astimezone(zone)
+    local = as_utc(expires_at).astimezone(zone_or_utc(timezone))
     return f"{local:%B} {local.day}, {local.year}"
 
 
