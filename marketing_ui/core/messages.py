@@ -166,14 +166,22 @@ def email_context(
     coupon: CouponSecret | None,
     compiled: CompiledEmail | None,
     settings: Settings | None = None,
+    tracked: bool = True,
 ) -> dict[str, Any]:
     """Every personalization field for one recipient (also the SMS context: pass compiled=None).
 
     Without a delivery id (previews) tracking and view-online links are harmless placeholders
     and the unsubscribe link points nowhere, so clicking around a preview changes no customer.
+    `tracked=False` renders a real delivery for an admin's eyes: no pixel, plain links.
     Empty names become None so the template's `default("there")` applies.
     """
     settings = settings or get_settings()
+    if delivery_id is None:
+        view_online = f"{settings.api_base_url}/v/preview"
+    elif tracked:
+        view_online = tracking.view_online_url(delivery_id)
+    else:
+        view_online = tracking.view_online_preview_url(delivery_id)
     if customer_uid and delivery_id is not None:
         unsubscribe = tracking.unsubscribe_url(customer_uid, campaign.id)
     else:
@@ -184,11 +192,7 @@ def email_context(
         "offer_text": campaign.offer_text or None,
         "offer_expires": format_offer_expiry(campaign.offer_expires_at, business.timezone) or None,
         "unsubscribe_url": unsubscribe,
-        "view_in_browser_url": (
-            tracking.view_online_url(delivery_id)
-            if delivery_id is not None
-            else f"{settings.api_base_url}/v/preview"
-        ),
+        "view_in_browser_url": view_online,
         "business_name": business.business_name,
         "business_address": business.postal_address,
         "sender_name": campaign.from_name or business.sender_name,
@@ -206,7 +210,7 @@ def email_context(
             context["coupon_code"] = SAMPLE_COUPON_CODE
             context["coupon_url"] = coupon_page_url(_SAMPLE_TOKEN, settings.api_base_url)
     if compiled is not None and compiled.tracked:
-        if delivery_id is not None:
+        if delivery_id is not None and tracked:
             context["open_pixel_url"] = tracking.open_pixel_url(delivery_id)
             context["click_url"] = _click_url(delivery_id, compiled.links)
         else:
