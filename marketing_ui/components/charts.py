@@ -63,13 +63,20 @@ FUNNEL_STAGES = (
 )
 
 
+def _stage_count(f: Funnel, attr: str) -> int | None:
+    """None for a stage that does not apply (SMS opens, delivery the provider never reports)."""
+    if (attr == "delivered" and f.delivered_note) or (attr == "opened_unique" and f.open_note):
+        return None
+    return getattr(f, attr)
+
+
 def funnel_figure(funnels: dict[str, Funnel]) -> go.Figure:
     """Horizontal bars per stage, one trace per channel (stacked), labelled with count and rate."""
     fig = go.Figure()
     labels = [label for label, _ in FUNNEL_STAGES][::-1]
     for channel, f in funnels.items():
-        values = [getattr(f, attr) for _, attr in FUNNEL_STAGES][::-1]
-        text = [f"{v:,}" for v in values]
+        values = [_stage_count(f, attr) for _, attr in FUNNEL_STAGES][::-1]
+        text = ["–" if v is None else f"{v:,}" for v in values]
         fig.add_bar(
             y=labels,
             x=values,

@@ -178,15 +178,25 @@ def template(
     return decorator
 
 
-def stat_card(label: str, value: rx.Var | str | int, icon: str, card_id: str) -> rx.Component:
+def stat_card(
+    label: str, value: rx.Var | str | int, icon: str, card_id: str, hint: rx.Var | str = ""
+) -> rx.Component:
+    """A headline number; `hint` says what it means when it needs saying (e.g. why "–")."""
+    lines = [
+        rx.text(label, size="2", color=rx.color("gray", 11)),
+        rx.heading(value, size="7", id=card_id),
+    ]
+    if isinstance(hint, rx.Var) or hint:
+        lines.append(
+            rx.cond(
+                hint != "",
+                rx.text(hint, size="1", color=rx.color("gray", 10), id=f"{card_id}-hint"),
+            )
+        )
     return rx.card(
         rx.hstack(
             rx.box(rx.icon(icon, size=22), color=rx.color("accent", 11)),
-            rx.vstack(
-                rx.text(label, size="2", color=rx.color("gray", 11)),
-                rx.heading(value, size="7", id=card_id),
-                spacing="1",
-            ),
+            rx.vstack(*lines, spacing="1"),
             spacing="4",
             align="center",
         ),
@@ -194,11 +204,17 @@ def stat_card(label: str, value: rx.Var | str | int, icon: str, card_id: str) ->
     )
 
 
-def status_dot(ok: rx.Var) -> rx.Component:
+def status_dot(state: rx.Var) -> rx.Component:
+    """Green for "ok", red for "down", neutral grey while not known yet ("checking")."""
     return rx.box(
         width="12px",
         height="12px",
         border_radius="50%",
-        background=rx.cond(ok, rx.color("grass", 9), rx.color("red", 9)),
+        background=rx.match(
+            state,
+            ("ok", rx.color("grass", 9)),
+            ("down", rx.color("red", 9)),
+            rx.color("gray", 8),
+        ),
         flex_shrink="0",
     )

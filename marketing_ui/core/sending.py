@@ -49,7 +49,7 @@ from workers.quiet_hours import QUIET_REASON
 
 log = logging.getLogger(__name__)
 
-RATE_WINDOW_S = 5  # the "current rate" is the average over this many whole seconds
+RATE_LOOKBACK_S = 60  # the current rate covers sends of the last minute (see _rates)
 ERRORS_KEPT = 20
 PROGRESS_CACHE_MS = 700  # many browsers watching one campaign cost one query per 0.7 s
 ABORT_MIN_ATTEMPTS = 50  # never fail a campaign mid-send on fewer outcomes than this
@@ -540,7 +540,7 @@ class ChannelProgress:
     pending: int = 0
     inflight: int = 0
     waiting_quiet_hours: int = 0
-    rate_per_s: float = 0.0
+    rate_per_s: float | None = None  # None: nothing sent in the last minute, or not sending
     eta_s: float | None = None
 
     @property
@@ -548,8 +548,14 @@ class ChannelProgress:
         return self.pending + self.inflight
 
     @property
-    def percent(self) -> float:
-        return 100.0 * (self.total - self.remaining) / self.total if self.total else 100.0
+    def handled(self) -> int:
+        """Recipients the send is done with: sent, failed or skipped (cancelled ones are not)."""
+        return self.sent + self.failed + self.skipped
+
+    @property
+    def percent(self) -> float | None:
+        """Share of recipients handled; None without recipients (a bar of nothing is no 100%)."""
+        return 100.0 * self.handled / self.total if self.total else None
 
 
 @dataclass
@@ -572,23 +578,41 @@ class Progress:
         return sum(c.remaining for c in self.channels)
 
     @property
-    def percent(self) -> float:
-        return 100.0 * (self.total - self.remaining) / self.total if self.total else 100.0
+    def percent(self) -> float | None:
+        """Share of recipients handled (a cancelled send stops short of 100%); None without any."""
+        handled = sum(c.handled for c in self.channels)
+        return 100.0 * handled / self.total if self.total else None
+
+    @property
+    def rate_per_s(self) -> float | None:
+        rates = [c.rate_per_s for c in self.channels if c.rate_per_s is not None]
+        return sum(rates) if rates else None
 
 
-def _rates(campaign_id: int) -> dict[str, float]:
-    """Messages per second over the last few whole seconds, from per-second Redis hashes."""
-    now = int(time.time())
+def _rates(campaign_id: int, now: float | None = None) -> dict[str, float]:
+    """Messages per second per channel: sends of the last minute over the time since the first.
+
+    Workers record sends per whole second, and in lumps (a batch of 100 emails lands in one
+    second, a rate-limited SMS job every few seconds), so a short fixed window reads 0 between
+    lumps. Measuring from the first send inside the last minute gives the real average pace;
+    a channel with no send in the last minute has no current rate (it is left out).
+    """
+    now = time.time() if now is None else now
+    current = int(now)
+    first = current - RATE_LOOKBACK_S + 1
     r = get_redis()
     with r.pipeline() as pipe:
-        for second in range(now - RATE_WINDOW_S, now):
+        for second in range(first, current + 1):
             pipe.hgetall(_key(campaign_id, "rate", str(second)))
         buckets = pipe.execute()
     totals: dict[str, int] = {}
-    for bucket in buckets:
-        for channel, n in bucket.items():
-            totals[channel.decode()] = totals.get(channel.decode(), 0) + int(n)
-    return {channel: n / RATE_WINDOW_S for channel, n in totals.items()}
+    since: dict[str, int] = {}
+    for second, bucket in zip(range(first, current + 1), buckets, strict=True):
+        for raw, n in bucket.items():
+            channel = raw.decode()
+            totals[channel] = totals.get(channel, 0) + int(n)
+            since.setdefault(channel, second)
+    return {ch: n / max(now - since[ch], 1.0) for ch, n in totals.items()}
 
 
 def recent_errors(campaign_id: int, limit: int = 10) -> list[dict[str, str]]:
@@ -621,11 +645,12 @@ def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
             cp.skipped += n
         elif status == DeliveryStatus.CANCELLED:
             cp.cancelled += n
-    rates = _rates(campaign.id)
+    rates = _rates(campaign.id) if campaign.status == CampaignStatus.SENDING else {}
     for cp in by_channel.values():
-        cp.rate_per_s = round(rates.get(cp.channel, 0.0), 1)
+        rate = rates.get(cp.channel)
+        cp.rate_per_s = None if rate is None else round(rate, 3)
         active = cp.remaining - cp.waiting_quiet_hours
-        cp.eta_s = round(active / cp.rate_per_s, 1) if cp.rate_per_s > 0 and active > 0 else None
+        cp.eta_s = round(active / rate, 1) if rate and active > 0 else None
     return Progress(
         campaign.id,
         campaign.name,

@@ -9,8 +9,8 @@ from marketing_ui.state.campaign_analytics import CampaignAnalyticsState as S
 
 UNIQUE_NOTE = (
     "Unique opens count each recipient once; total opens count every time the pixel loaded. "
-    "Clicks are counted the same way. Rates are of messages sent; the redemption rate is of "
-    "coupons issued."
+    "Clicks are counted the same way. Rates are of messages sent (opens: of emails sent); the "
+    "redemption rate is of coupons issued. – means a number does not apply."
 )
 CHANNEL_ROWS = (
     ("Targeted", "targeted"),
@@ -33,9 +33,21 @@ def _headline() -> rx.Component:
     f = S.funnel
     return rx.flex(
         number_card("Targeted", f["targeted"], f["queued"] + " still queued", "stat-targeted"),
-        number_card("Sent", f["sent"], f["delivered_rate"] + " delivered", "stat-sent"),
         number_card(
-            "Unique opens", f["opened_unique"], f["opened_total"] + " total opens", "stat-opened"
+            "Sent",
+            f["sent"],
+            rx.cond(
+                f["delivered_note"] != "",
+                "– delivered: " + f["delivered_note"],
+                f["delivered_rate"] + " delivered",
+            ),
+            "stat-sent",
+        ),
+        number_card(
+            "Unique opens",
+            f["opened_unique"],
+            rx.cond(f["open_note"] != "", f["open_note"], f["opened_total"] + " total opens"),
+            "stat-opened",
         ),
         number_card(
             "Unique clicks",

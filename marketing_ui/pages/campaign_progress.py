@@ -99,7 +99,7 @@ def _summary() -> rx.Component:
             ),
             rx.hstack(
                 rx.progress(value=S.percent.to(int), max=100, size="3", width="100%"),
-                rx.text(S.percent, "%", weight="bold", id="progress-percent", min_width="64px"),
+                rx.text(S.percent_text, weight="bold", id="progress-percent", min_width="64px"),
                 align="center",
                 width="100%",
                 spacing="3",
@@ -135,7 +135,7 @@ def _stats() -> rx.Component:
         stat_card("Sent", S.sent, "send", "progress-sent"),
         stat_card("Failed", S.failed, "circle-x", "progress-failed"),
         stat_card("Remaining", S.remaining, "hourglass", "progress-remaining"),
-        stat_card("Per second", S.rate, "gauge", "progress-rate"),
+        stat_card("Per second", S.rate, "gauge", "progress-rate", hint=S.rate_hint),
         stat_card("Time left", S.eta, "timer", "progress-eta"),
         spacing="4",
         wrap="wrap",

@@ -9,13 +9,14 @@ from marketing_ui.state.settings import SettingsState
 
 def _check_row(check: rx.Var) -> rx.Component:
     return rx.hstack(
-        status_dot(check["ok"] != ""),
+        status_dot(check["state"]),
         rx.text(check["name"], weight="medium", min_width="140px"),
         rx.text(check["detail"], color=rx.color("gray", 11), size="2"),
         align="center",
         spacing="3",
         class_name="status-row",
         data_ok=check["ok"],
+        data_state=check["state"],
         id="status-" + check["name"].to(str).lower().replace(" ", "-"),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from marketing_ui.components.charts import rates_figure, redemption_figure
+from marketing_ui.components.charts import funnel_figure, rates_figure, redemption_figure
 from marketing_ui.core.analytics import CampaignRow, Funnel
 
 HOSTILE = "<b>x</b>"
@@ -33,3 +33,17 @@ def test_a_rate_that_does_not_apply_draws_no_bar() -> None:
 
     assert bars["Opened"] == [None]  # SMS has no opens: no bar rather than a 0% one
     assert bars["Clicked"] == [20.0]
+
+
+def test_funnel_stages_that_do_not_apply_show_a_dash_not_zero() -> None:
+    sms = Funnel("sms", targeted=5, sent=5, delivered=4, clicked_unique=1)
+    outbox = Funnel("email", targeted=3, sent=3, email_sent=3, sent_without_receipts=3)
+
+    figure = funnel_figure({"sms": sms, "email": outbox})
+
+    stages = {trace.name: dict(zip(trace.y, zip(trace.x, trace.text, strict=True), strict=True))
+              for trace in figure.data}  # fmt: skip
+    assert stages["SMS"]["Opened (unique)"] == (None, "–")
+    assert stages["SMS"]["Delivered"] == (4, "4")
+    assert stages["EMAIL"]["Delivered"] == (None, "–")
+    assert stages["EMAIL"]["Opened (unique)"] == (0, "0")
