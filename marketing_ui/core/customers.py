@@ -206,6 +206,30 @@ def _display_name(first: str, last: str, customer_id: int | None) -> str:
     return name or f"customer #{customer_id}"
 
 
+def masked_email(email: str) -> str:
+    """ "n***@example.com": enough to tell two customers apart, not enough to write to them."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if at and local else ""
+
+
+def masked_phone(phone: str) -> str:
+    """ "•••0199": the last four digits only."""
+    digits = [ch for ch in phone if ch.isdigit()]
+    return "•••" + "".join(digits[-4:]) if len(digits) >= 4 else ""
+
+
+def short_label(first: str, last: str, email: str, phone: str, customer_id: int | None) -> str:
+    """A customer in lists that must tell two Noahs apart while showing little PII:
+    first name, last initial and the masked email (or phone): "Noah K. · n***@example.com"."""
+    name = " ".join(
+        part for part in (first.strip(), f"{last.strip()[:1]}." if last.strip() else "") if part
+    )
+    contact = masked_email(email) if email and email != "(unreadable)" else masked_phone(phone)
+    if not name:
+        name = f"customer #{customer_id}"
+    return f"{name} · {contact}" if contact else name
+
+
 def encrypt_contact(fc: FieldCipher, uid: str, column: str, value: str) -> str:
     return fc.encrypt(value, associated_data("customer", column, uid))
 
