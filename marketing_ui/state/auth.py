@@ -44,7 +44,7 @@ class AuthState(rx.State):
         if user is None:
             return self._login_redirect()
         if not user.is_admin:
-            return rx.redirect(STAFF_HOME)
+            return rx.redirect(f"{STAFF_HOME}?denied={self.router.url.path}")
         return None
 
     @rx.event
