@@ -143,7 +143,7 @@ class RedeemState(AuthState):
         self._reset()
         denied = self.router.url.query_parameters.get("denied", "")
         valid = denied.startswith("/") and not denied.startswith("//") and len(denied) <= 200
-        self.denied_page = denied if valid else ""
+        self.denied_page = (denied.rstrip("/") or "/") if valid else ""
 
     @rx.event
     def load_token(self):
