@@ -59,42 +59,48 @@ def _nav_link(label: str, route: str, icon: str) -> rx.Component:
 
 
 def sidebar() -> rx.Component:
-    return rx.vstack(
-        rx.hstack(
-            rx.icon("megaphone", size=26, color=rx.color("accent", 10)),
-            rx.heading("Campaigns", size="5"),
-            align="center",
-            spacing="2",
-            padding_bottom="16px",
-        ),
-        *[_nav(item) for item in NAV_ITEMS],
-        rx.spacer(),
-        rx.hstack(
-            rx.icon("circle-user", size=18),
-            rx.text(AuthState.username, size="2", weight="medium"),
-            rx.badge(AuthState.role, variant="soft"),
-            align="center",
-            spacing="2",
-        ),
-        rx.button(
-            rx.icon("log-out", size=16),
-            "Log out",
-            on_click=AuthState.logout,
-            variant="soft",
-            color_scheme="gray",
-            width="100%",
-            id="logout",
+    """Desktop navigation: the column (and its background) runs the full page height while
+    the links inside stay in view as a long page scrolls."""
+    return rx.box(
+        rx.vstack(
+            rx.hstack(
+                rx.icon("megaphone", size=26, color=rx.color("accent", 10)),
+                rx.heading("Campaigns", size="5"),
+                align="center",
+                spacing="2",
+                padding_bottom="16px",
+            ),
+            *[_nav(item) for item in NAV_ITEMS],
+            rx.spacer(),
+            rx.hstack(
+                rx.icon("circle-user", size=18),
+                rx.text(AuthState.username, size="2", weight="medium"),
+                rx.badge(AuthState.role, variant="soft"),
+                align="center",
+                spacing="2",
+            ),
+            rx.button(
+                rx.icon("log-out", size=16),
+                "Log out",
+                on_click=AuthState.logout,
+                variant="soft",
+                color_scheme="gray",
+                width="100%",
+                id="logout",
+            ),
+            height="100vh",
+            position="sticky",
+            top="0",
+            padding="20px 14px",
+            spacing="1",
         ),
         width="220px",
         min_width="220px",
-        height="100vh",
-        display=["none", "none", "flex"],  # phones get the top bar instead
-        position="sticky",
-        top="0",
-        padding="20px 14px",
+        align_self="stretch",
+        display=["none", "none", "block"],  # phones get the top bar instead
         border_right=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 2),
-        spacing="1",
+        id="sidebar",
     )
 
 
@@ -104,6 +110,11 @@ def _menu_item(item: NavItem) -> rx.Component:
         on_click=rx.redirect(item.route),
     )
     return entry if item.staff else rx.cond(AuthState.is_admin, entry, rx.fragment())
+
+
+TOPBAR_HEIGHT = "53px"
+# Where a page's own sticky bar sits: under the phone top bar, at the top on desktop.
+STICKY_TOP = rx.breakpoints(initial=TOPBAR_HEIGHT, md="0")
 
 
 def topbar() -> rx.Component:
@@ -127,9 +138,10 @@ def topbar() -> rx.Component:
         ),
         display=["flex", "flex", "none"],
         width="100%",
+        height=TOPBAR_HEIGHT,
         align="center",
         spacing="2",
-        padding="10px 16px",
+        padding="0 16px",
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 2),
         position="sticky",

@@ -10,10 +10,19 @@ from marketing_ui.state.settings import SettingsState
 def _check_row(check: rx.Var) -> rx.Component:
     return rx.hstack(
         status_dot(check["state"]),
-        rx.text(check["name"], weight="medium", min_width="140px"),
-        rx.text(check["detail"], color=rx.color("gray", 11), size="2"),
+        rx.text(
+            check["name"], weight="medium", min_width=rx.breakpoints(initial="110px", sm="140px")
+        ),
+        rx.text(
+            check["detail"],
+            color=rx.color("gray", 11),
+            size="2",
+            min_width="0",
+            overflow_wrap="anywhere",
+        ),
         align="center",
         spacing="3",
+        width="100%",
         class_name="status-row",
         data_ok=check["ok"],
         data_state=check["state"],
@@ -46,19 +55,24 @@ def settings() -> rx.Component:
     return rx.vstack(
         rx.card(
             rx.vstack(
-                rx.hstack(
-                    rx.heading("System status", size="4"),
-                    rx.badge(SettingsState.environment, variant="surface"),
-                    rx.spacer(),
+                rx.flex(
+                    rx.hstack(
+                        rx.heading("System status", size="4"),
+                        rx.badge(SettingsState.environment, variant="surface"),
+                        align="center",
+                    ),
                     rx.button(
                         rx.icon("activity", size=16),
                         "Run health check",
                         on_click=SettingsState.run_health_check,
                         loading=SettingsState.health_running,
                         id="run-health",
+                        margin_left="auto",
                     ),
                     width="100%",
                     align="center",
+                    gap="8px",
+                    wrap="wrap",
                 ),
                 rx.foreach(SettingsState.checks, _check_row),
                 rx.cond(
