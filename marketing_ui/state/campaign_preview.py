@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from marketing_ui.core import messages
+from marketing_ui.core.campaigns import EDITABLE_STATUSES
 from marketing_ui.core.customers import CustomerFilter, list_customers
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
@@ -25,6 +26,7 @@ class CampaignPreviewState(AuthState):
     campaign_id: int = 0
     name: str = ""
     status: str = ""
+    editable: bool = True  # draft or scheduled: can still be edited and sent
     channel: str = "email"
     not_found: bool = False
     width: str = "desktop"
@@ -74,6 +76,7 @@ class CampaignPreviewState(AuthState):
             if campaign is None:
                 return
             self.name, self.status, self.channel = campaign.name, campaign.status, campaign.channel
+            self.editable = campaign.status in EDITABLE_STATUSES
             result = messages.preview(session, campaign, self.customer_id or None)
         self.html, self.subject, self.text = result.html, result.subject, result.text
         self.sms_text = result.sms_text
