@@ -5,6 +5,7 @@ import reflex as rx
 from marketing_ui.components.charts import chart_card, number_card
 from marketing_ui.components.layout import template
 from marketing_ui.pages.analytics import filter_bar
+from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_analytics import CampaignAnalyticsState as S
 
 UNIQUE_NOTE = (
@@ -237,7 +238,7 @@ def _body() -> rx.Component:
                 href="/analytics",
             ),
             rx.heading(S.name, size="5", id="campaign-name"),
-            rx.badge(S.status, variant="soft"),
+            status_badge(S.status),
             rx.cond(S.live, rx.badge("live", color_scheme="grass", variant="solid")),
             rx.text(S.sent_at, size="2", color=rx.color("gray", 11)),
             align="center",
