@@ -5,11 +5,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
+import pytest
 import redis
 from rq import Worker
 
-from marketing_ui.core.config import PROJECT_ROOT
+from marketing_ui.core.config import PROJECT_ROOT, reset_settings_cache
 from marketing_ui.core.redis_client import get_redis, reset_redis_cache
 from marketing_ui.core.system_status import CHECKING, DOWN, OK, worker_check
 from workers.health import health_check, heartbeat_key
@@ -35,9 +37,18 @@ def test_worker_answers_the_health_job(redis_client: redis.Redis) -> None:
     assert worker_check().ok
 
 
-def test_a_worker_that_just_started_is_green_without_a_health_job(
-    redis_client: redis.Redis,
-) -> None:
+@pytest.fixture
+def own_prefix(monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis) -> Iterator[str]:
+    """Queues and keys of this test alone: other tests' workers (the browser tests') stay out."""
+    prefix = f"health{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("QUEUE_PREFIX", prefix)
+    reset_settings_cache()
+    yield prefix
+    for key in redis_client.scan_iter(match=f"{prefix}:*", count=1000):
+        redis_client.delete(key)
+
+
+def test_a_worker_that_just_started_is_green_without_a_health_job(own_prefix: str) -> None:
     reset_redis_cache()
     get_redis().delete(heartbeat_key())
     started = time.time()
@@ -53,7 +64,7 @@ def test_a_worker_that_just_started_is_green_without_a_health_job(
     assert worker_check().state == OK
 
 
-def test_a_registered_worker_without_proof_is_checking_not_red(redis_client: redis.Redis) -> None:
+def test_a_registered_worker_without_proof_is_checking_not_red(own_prefix: str) -> None:
     reset_redis_cache()
     r = get_redis()
     r.delete(heartbeat_key())
