@@ -8,17 +8,15 @@ import time
 
 from sqlalchemy import text
 
-from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import get_engine
+from marketing_ui.core.system_status import heartbeat_key
 
-
-def heartbeat_key() -> str:
-    """Per deployment (queue prefix), so two apps sharing one Redis never vouch for each other."""
-    return f"{get_settings().queue_prefix}:worker:last_health"
+__all__ = ["health_check", "heartbeat_key"]
 
 
 def health_check() -> dict[str, object]:
-    """Runs on a worker; the Settings page enqueues it and waits for the result."""
+    """Proves DB and Redis work from a worker: run at every worker's start, and as the job the
+    Settings page enqueues and waits for."""
     from marketing_ui.core.redis_client import get_redis
 
     with get_engine().connect() as conn:

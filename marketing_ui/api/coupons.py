@@ -13,7 +13,6 @@ import io
 import re
 from datetime import datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -22,6 +21,7 @@ from starlette.routing import Route
 from marketing_ui.api.app import ROUTES
 from marketing_ui.api.session import admin_or_refusal
 from marketing_ui.core import app_settings
+from marketing_ui.core.app_settings import zone_or_utc
 from marketing_ui.core.coupons import (
     CouponState,
     CouponView,
@@ -57,11 +57,7 @@ def when_text(value: datetime | None, timezone: str = "UTC") -> str:
     """A stored UTC time as the business reads it: "Sun 30 Nov 2026, 18:00"."""
     if value is None:
         return ""
-    try:
-        zone = ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = value.astimezone(zone)
+    local = value.astimezone(zone_or_utc(timezone))
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 

@@ -2,6 +2,8 @@
 
 The signature binds the delivery id, so nobody can page through other people's emails. The page
 is personal (name, coupon), hence no caching, no referrer and no indexing; scripts are blocked.
+With `?preview=<marker>` (a second signature, put there by the admin's Outbox view) the page
+renders without the open pixel and tracked links: an admin looking is not a customer opening.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from marketing_ui.core.db import session_scope
 from marketing_ui.core.messages import compiled_email, email_context, render_email
 from marketing_ui.core.models import Campaign, Channel, Customer, Delivery
 from marketing_ui.core.rendering import TemplateError
-from marketing_ui.core.tracking import verify_view
+from marketing_ui.core.tracking import PREVIEW_PARAM, verify_view, verify_view_preview
 
 _HEADERS = {
     "Cache-Control": "no-store, private",
@@ -34,7 +36,7 @@ _HEADERS = {
 }
 
 
-def rendered_html(delivery_id: int) -> str | None:
+def rendered_html(delivery_id: int, tracked: bool = True) -> str | None:
     """The email HTML for one delivery, or None when it no longer exists or cannot render."""
     with session_scope() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -56,6 +58,7 @@ def rendered_html(delivery_id: int) -> str | None:
                 business=business_identity(session),
                 coupon=coupon,
                 compiled=compiled,
+                tracked=tracked,
             )
             return render_email(campaign, context, compiled).html
         except TemplateError:
@@ -65,13 +68,17 @@ def rendered_html(delivery_id: int) -> str | None:
 async def view_online(request: Request) -> Response:
     delivery_id = delivery_id_of(request.path_params["delivery_id"])
     sig = request.path_params["sig"]
-    if not delivery_id or not plausible_signature(sig) or not verify_view(delivery_id, sig):
+    marker = request.query_params.get(PREVIEW_PARAM)
+    valid = bool(delivery_id) and plausible_signature(sig) and verify_view(delivery_id, sig)
+    if valid and marker is not None:
+        valid = plausible_signature(marker) and verify_view_preview(delivery_id, marker)
+    if not valid:
         return page(
             "This link is not valid",
             "The link is incomplete or has been changed. Please open it again from the email.",
             status=400,
         )
-    html = await run_in_threadpool(rendered_html, delivery_id)
+    html = await run_in_threadpool(rendered_html, delivery_id, marker is None)
     if html is None:
         return page(
             "This email is no longer available",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -26,6 +27,11 @@ COLORS = {
     "redemptions": "#ffa01c",
     "sent": "#8e8c99",
 }
+
+
+def chart_text(value: str) -> str:
+    """User text (campaign names) as plotly shows it: its labels read <b>, <a>, <br> as markup."""
+    return html.escape(value, quote=False)
 
 
 def _layout(fig: go.Figure, height: int = 320, **extra: object) -> go.Figure:
@@ -57,13 +63,20 @@ FUNNEL_STAGES = (
 )
 
 
+def _stage_count(f: Funnel, attr: str) -> int | None:
+    """None for a stage that does not apply (SMS opens, delivery the provider never reports)."""
+    if (attr == "delivered" and f.delivered_note) or (attr == "opened_unique" and f.open_note):
+        return None
+    return getattr(f, attr)
+
+
 def funnel_figure(funnels: dict[str, Funnel]) -> go.Figure:
     """Horizontal bars per stage, one trace per channel (stacked), labelled with count and rate."""
     fig = go.Figure()
     labels = [label for label, _ in FUNNEL_STAGES][::-1]
     for channel, f in funnels.items():
-        values = [getattr(f, attr) for _, attr in FUNNEL_STAGES][::-1]
-        text = [f"{v:,}" for v in values]
+        values = [_stage_count(f, attr) for _, attr in FUNNEL_STAGES][::-1]
+        text = ["–" if v is None else f"{v:,}" for v in values]
         fig.add_bar(
             y=labels,
             x=values,
@@ -96,14 +109,15 @@ def hourly_figure(points: Sequence[HourPoint]) -> go.Figure:
 
 
 def rates_figure(rows: Sequence[CampaignRow]) -> go.Figure:
-    names = [r.name for r in rows][::-1][-30:]
+    names = [chart_text(r.name) for r in rows][::-1][-30:]
     fig = go.Figure()
     for label, attr, color in (
         ("Delivered", "delivered_rate", "#8e8c99"),
         ("Opened", "open_rate", COLORS["opens"]),
         ("Clicked", "click_rate", COLORS["clicks"]),
     ):
-        values = [(getattr(r.funnel, attr) or 0) * 100 for r in rows][::-1][-30:]
+        rates = [getattr(r.funnel, attr) for r in rows][::-1][-30:]
+        values = [None if v is None else v * 100 for v in rates]  # no bar where it does not apply
         fig.add_bar(x=names, y=values, name=label, marker_color=color)
     fig.update_yaxes(title_text="% of sent", range=[0, 100])
     return _layout(fig, barmode="group", bargap=0.6 if len(names) < 4 else 0.2)
@@ -113,7 +127,7 @@ def redemption_figure(rows: Sequence[CampaignRow]) -> go.Figure:
     with_coupons = [r for r in rows if r.funnel.coupons_issued][::-1][-30:]
     fig = go.Figure()
     fig.add_bar(
-        x=[r.name for r in with_coupons],
+        x=[chart_text(r.name) for r in with_coupons],
         y=[(r.funnel.redemption_rate or 0) * 100 for r in with_coupons],
         marker_color=COLORS["redemptions"],
         text=[f"{r.funnel.redeemed:,} / {r.funnel.coupons_issued:,}" for r in with_coupons],

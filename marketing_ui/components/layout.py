@@ -71,42 +71,48 @@ def logout_form() -> rx.Component:
 
 
 def sidebar() -> rx.Component:
-    return rx.vstack(
-        rx.hstack(
-            rx.icon("megaphone", size=26, color=rx.color("accent", 10)),
-            rx.heading("Campaigns", size="5"),
-            align="center",
-            spacing="2",
-            padding_bottom="16px",
-        ),
-        *[_nav(item) for item in NAV_ITEMS],
-        rx.spacer(),
-        rx.hstack(
-            rx.icon("circle-user", size=18),
-            rx.text(AuthState.username, size="2", weight="medium"),
-            rx.badge(AuthState.role, variant="soft"),
-            align="center",
-            spacing="2",
-        ),
-        rx.button(
-            rx.icon("log-out", size=16),
-            "Log out",
-            on_click=_submit_logout(),
-            variant="soft",
-            color_scheme="gray",
-            width="100%",
-            id="logout",
+    """Desktop navigation: the column (and its background) runs the full page height while
+    the links inside stay in view as a long page scrolls."""
+    return rx.box(
+        rx.vstack(
+            rx.hstack(
+                rx.icon("megaphone", size=26, color=rx.color("accent", 10)),
+                rx.heading("Campaigns", size="5"),
+                align="center",
+                spacing="2",
+                padding_bottom="16px",
+            ),
+            *[_nav(item) for item in NAV_ITEMS],
+            rx.spacer(),
+            rx.hstack(
+                rx.icon("circle-user", size=18),
+                rx.text(AuthState.username, size="2", weight="medium"),
+                rx.badge(AuthState.role, variant="soft"),
+                align="center",
+                spacing="2",
+            ),
+            rx.button(
+                rx.icon("log-out", size=16),
+                "Log out",
+                on_click=_submit_logout(),
+                variant="soft",
+                color_scheme="gray",
+                width="100%",
+                id="logout",
+            ),
+            height="100vh",
+            position="sticky",
+            top="0",
+            padding="20px 14px",
+            spacing="1",
         ),
         width="220px",
         min_width="220px",
-        height="100vh",
-        display=["none", "none", "flex"],  # phones get the top bar instead
-        position="sticky",
-        top="0",
-        padding="20px 14px",
+        align_self="stretch",
+        display=["none", "none", "block"],  # phones get the top bar instead
         border_right=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 2),
-        spacing="1",
+        id="sidebar",
     )
 
 
@@ -116,6 +122,11 @@ def _menu_item(item: NavItem) -> rx.Component:
         on_click=rx.redirect(item.route),
     )
     return entry if item.staff else rx.cond(AuthState.is_admin, entry, rx.fragment())
+
+
+TOPBAR_HEIGHT = "53px"
+# Where a page's own sticky bar sits: under the phone top bar, at the top on desktop.
+STICKY_TOP = rx.breakpoints(initial=TOPBAR_HEIGHT, md="0")
 
 
 def topbar() -> rx.Component:
@@ -139,9 +150,10 @@ def topbar() -> rx.Component:
         ),
         display=["flex", "flex", "none"],
         width="100%",
+        height=TOPBAR_HEIGHT,
         align="center",
         spacing="2",
-        padding="10px 16px",
+        padding="0 16px",
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 2),
         position="sticky",
@@ -197,15 +209,25 @@ def template(
     return decorator
 
 
-def stat_card(label: str, value: rx.Var | str | int, icon: str, card_id: str) -> rx.Component:
+def stat_card(
+    label: str, value: rx.Var | str | int, icon: str, card_id: str, hint: rx.Var | str = ""
+) -> rx.Component:
+    """A headline number; `hint` says what it means when it needs saying (e.g. why "–")."""
+    lines = [
+        rx.text(label, size="2", color=rx.color("gray", 11)),
+        rx.heading(value, size="7", id=card_id),
+    ]
+    if isinstance(hint, rx.Var) or hint:
+        lines.append(
+            rx.cond(
+                hint != "",
+                rx.text(hint, size="1", color=rx.color("gray", 10), id=f"{card_id}-hint"),
+            )
+        )
     return rx.card(
         rx.hstack(
             rx.box(rx.icon(icon, size=22), color=rx.color("accent", 11)),
-            rx.vstack(
-                rx.text(label, size="2", color=rx.color("gray", 11)),
-                rx.heading(value, size="7", id=card_id),
-                spacing="1",
-            ),
+            rx.vstack(*lines, spacing="1"),
             spacing="4",
             align="center",
         ),
@@ -213,11 +235,17 @@ def stat_card(label: str, value: rx.Var | str | int, icon: str, card_id: str) ->
     )
 
 
-def status_dot(ok: rx.Var) -> rx.Component:
+def status_dot(state: rx.Var) -> rx.Component:
+    """Green for "ok", red for "down", neutral grey while not known yet ("checking")."""
     return rx.box(
         width="12px",
         height="12px",
         border_radius="50%",
-        background=rx.cond(ok, rx.color("grass", 9), rx.color("red", 9)),
+        background=rx.match(
+            state,
+            ("ok", rx.color("grass", 9)),
+            ("down", rx.color("red", 9)),
+            rx.color("gray", 8),
+        ),
         flex_shrink="0",
     )

@@ -9,6 +9,7 @@ from marketing_ui.state.segments import ANY, RULE_TYPES, RuleItem
 from marketing_ui.state.segments import SegmentsState as S
 
 MUTED = rx.color("gray", 11)
+INDENT = "16px"  # a rule inside a group; small enough for a phone
 
 
 def _select(
@@ -156,33 +157,45 @@ def _remove(item: rx.Var[RuleItem]) -> rx.Component:
 
 
 def _group_header(item: rx.Var[RuleItem]) -> rx.Component:
-    return rx.hstack(
-        _not_toggle(item),
-        rx.text("Group: match", size="2", weight="medium"),
-        _select(
-            item.group_op,
-            lambda v: S.set_group_op(item.key, v),
-            [("and", "all"), ("or", "any")],
+    """NOT, "match all/any of these rules", then its buttons: they wrap under it on a phone."""
+    return rx.flex(
+        rx.hstack(
+            _not_toggle(item),
+            rx.text("Group: match", size="2", weight="medium"),
+            _select(
+                item.group_op,
+                lambda v: S.set_group_op(item.key, v),
+                [("and", "all"), ("or", "any")],
+            ),
+            rx.text("of these rules", size="2", weight="medium"),
+            align="center",
+            wrap="wrap",
         ),
-        rx.text("of these rules", size="2", weight="medium"),
-        rx.spacer(),
-        rx.button(
-            rx.icon("plus", size=12),
-            "Rule in group",
-            size="1",
-            variant="soft",
-            on_click=S.add_rule(item.key),
-            class_name="group-add-rule",
+        rx.hstack(
+            rx.button(
+                rx.icon("plus", size=12),
+                "Rule in group",
+                size="1",
+                variant="soft",
+                on_click=S.add_rule(item.key),
+                class_name="group-add-rule",
+            ),
+            _remove(item),
+            align="center",
+            margin_left="auto",
         ),
-        _remove(item),
         align="center",
+        gap="8px",
+        wrap="wrap",
         width="100%",
+        class_name="group-header",
     )
 
 
 def _leaf(item: rx.Var[RuleItem]) -> rx.Component:
+    """NOT, the rule type, its inputs and the remove button; the inputs wrap on a phone."""
     return rx.vstack(
-        rx.hstack(
+        rx.flex(
             _not_toggle(item),
             _select(
                 item.type,
@@ -190,9 +203,11 @@ def _leaf(item: rx.Var[RuleItem]) -> rx.Component:
                 RULE_TYPES,
                 class_name="rule-type",
             ),
-            rx.box(_rule_inputs(item), flex="1"),
-            _remove(item),
+            rx.box(_rule_inputs(item), flex="1 1 200px", min_width="0"),
+            rx.box(_remove(item), margin_left="auto"),
             align="center",
+            gap="8px",
+            wrap="wrap",
             width="100%",
         ),
         rx.cond(
@@ -213,11 +228,11 @@ def _item(item: rx.Var[RuleItem]) -> rx.Component:
             rx.text(item.problem, size="1", color=rx.color("red", 11)),
         ),
         padding="10px 12px",
-        margin_left=rx.cond(nested, "32px", "0"),
+        margin_left=rx.cond(nested, INDENT, "0"),
         border_left=rx.cond(nested, f"3px solid {rx.color('accent', 6)}", "none"),
         border_radius="8px",
         background=rx.cond(item.is_group, rx.color("accent", 2), rx.color("gray", 2)),
-        width=rx.cond(nested, "calc(100% - 32px)", "100%"),
+        width=rx.cond(nested, f"calc(100% - {INDENT})", "100%"),
         class_name=rx.cond(item.is_group, "rule-group", "rule-item"),
         data_key=item.key,
     )
@@ -230,6 +245,7 @@ def rule_builder() -> rx.Component:
             _select(S.root_op, S.set_root_op, [("and", "all"), ("or", "any")], id="root-op"),
             rx.text("of these rules", size="2", weight="medium"),
             align="center",
+            wrap="wrap",
         ),
         rx.cond(
             S.items.length() > 0,

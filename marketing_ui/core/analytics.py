@@ -11,8 +11,10 @@ table (an undone redemption deletes its event, which an append-only fold could n
 Definitions used everywhere:
 - targeted: deliveries of the campaign (every status).
 - sent: deliveries the provider accepted (status sent, delivered or bounced).
-- rates are "of sent" (delivery receipts are not available for every provider), except the
-  coupon redemption rate, which is redeemed coupons of coupons issued.
+- rates are "of sent", with three exceptions: the delivered rate counts only messages sent
+  through a provider that reports delivery (the development outbox never does), the open rate
+  only emails (SMS has no opens), and the coupon redemption rate is redeemed coupons of coupons
+  issued. A rate with nothing to divide by is None and shows as "–" with its `*_note`.
 - unique opens/clicks count each recipient (delivery) once; totals count every event.
 - since/until select event times [since, until) at whole-hour (UTC) granularity; delivery
   stages of one campaign are not date-filtered (its audience is frozen once).
@@ -29,6 +31,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session
 
 from marketing_ui.core.models import (
+    OUTBOX_PROVIDER_ID_PREFIX,
     AnalyticsWatermark,
     Campaign,
     CampaignStatus,
@@ -50,6 +53,7 @@ ENGAGEMENT = (
     EventType.UNSUBSCRIBED,
 )
 LIVE_CAMPAIGN_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+TALLY_MARKER = "tallied:2"  # a new name re-tallies every campaign once (receipts were added)
 REPORTED_STATUSES = (
     CampaignStatus.SENDING,
     CampaignStatus.PAUSED,
@@ -318,12 +322,13 @@ def _campaigns_needing_tally(
         "live": [s.value for s in LIVE_CAMPAIGN_STATUSES],
         "reported": [s.value for s in REPORTED_STATUSES],
         "since": (last_tally_at or datetime(1970, 1, 1, tzinfo=UTC)) - timedelta(seconds=5),
+        "marker": TALLY_MARKER,
     }
     query = text(
         "SELECT c.id FROM campaign c WHERE c.status IN :reported AND ("
         "c.status IN :live OR c.updated_at >= :since "
         "OR NOT EXISTS (SELECT 1 FROM campaign_tally t WHERE t.campaign_id = c.id "
-        "AND t.channel = '' AND t.metric = 'tallied') "
+        "AND t.channel = '' AND t.metric = :marker) "
         "OR c.id IN (SELECT k.campaign_id FROM redemption r JOIN coupon k ON k.id = r.coupon_id "
         "WHERE r.id > :rid))"
     ).bindparams(
@@ -338,7 +343,13 @@ def _retally(session: Session, dialect: str, campaign_ids: list[int]) -> None:
         return
     hour = hour_sql(dialect, "d.sent_at")
     ids = bindparam("ids", expanding=True)
-    params = {"ids": campaign_ids, "sent": [s.value for s in SENT_STATUSES], "series": SENT_SERIES}
+    params = {
+        "ids": campaign_ids,
+        "sent": [s.value for s in SENT_STATUSES],
+        "series": SENT_SERIES,
+        "marker": TALLY_MARKER,
+        "no_receipts": f"{OUTBOX_PROVIDER_ID_PREFIX}%",
+    }
     statements = [
         "DELETE FROM campaign_tally WHERE campaign_id IN :ids",
         "DELETE FROM campaign_stat_hourly WHERE type = :series AND campaign_id IN :ids",
@@ -350,7 +361,11 @@ def _retally(session: Session, dialect: str, campaign_ids: list[int]) -> None:
         "JOIN delivery d ON d.id = k.delivery_id "
         "WHERE k.campaign_id IN :ids GROUP BY k.campaign_id, d.channel, k.status",
         "INSERT INTO campaign_tally (campaign_id, channel, metric, n) "
-        "SELECT c.id, '', 'tallied', 0 FROM campaign c WHERE c.id IN :ids",
+        "SELECT d.campaign_id, d.channel, 'receipts:none', count(*) FROM delivery d "
+        "WHERE d.campaign_id IN :ids AND d.status IN :sent "
+        "AND d.provider_message_id LIKE :no_receipts GROUP BY d.campaign_id, d.channel",
+        "INSERT INTO campaign_tally (campaign_id, channel, metric, n) "
+        "SELECT c.id, '', :marker, 0 FROM campaign c WHERE c.id IN :ids",
         "INSERT INTO campaign_stat_hourly (campaign_id, channel, type, hour, total, uniq) "
         f"SELECT d.campaign_id, d.channel, :series, {hour}, count(*), count(*) FROM delivery d "
         "WHERE d.campaign_id IN :ids AND d.status IN :sent AND d.sent_at IS NOT NULL "
@@ -387,6 +402,8 @@ class Funnel:
     unsubscribes: int = 0
     coupons_issued: int = 0
     redeemed: int = 0
+    email_sent: int = 0  # sent on the email channel: the messages that can be opened
+    sent_without_receipts: int = 0  # sent through a provider that never reports delivery
 
     def rate(self, count: int, of: int | None = None) -> float | None:
         """count / of (default: sent); None when there is nothing to divide by."""
@@ -395,12 +412,25 @@ class Funnel:
 
     @property
     def delivered_rate(self) -> float | None:
-        return self.rate(self.delivered)
+        """Of the messages whose provider reports delivery; None when none does."""
+        return self.rate(self.delivered, self.sent - self.sent_without_receipts)
+
+    @property
+    def delivered_note(self) -> str:
+        """Why the delivered rate shows "–" ("" when it applies or nothing was sent)."""
+        if self.sent and self.delivered_rate is None:
+            return "the outbox provider does not report delivery"
+        return ""
 
     @property
     def open_rate(self) -> float | None:
-        """None for SMS alone: text messages have no open pixel."""
-        return None if self.channel == Channel.SMS else self.rate(self.opened_unique)
+        """Of emails sent; None for SMS alone: text messages have no open pixel."""
+        return self.rate(self.opened_unique, self.email_sent)
+
+    @property
+    def open_note(self) -> str:
+        """Why the open rate shows "–" ("" when it applies or nothing was sent)."""
+        return "SMS has no opens" if self.sent and not self.email_sent else ""
 
     @property
     def click_rate(self) -> float | None:
@@ -450,14 +480,17 @@ def campaign_funnel(
 
     ch_filter = _channel_clause("d", channel)
     params = {"cid": campaign_id, "channel": channel}
-    for ch, status, n in session.execute(
+    for ch, status, n, no_receipts in session.execute(
         text(
-            "SELECT d.channel, d.status, count(*) FROM delivery d "
+            "SELECT d.channel, d.status, count(*), sum(CASE WHEN d.provider_message_id "
+            "LIKE :no_receipts THEN 1 ELSE 0 END) FROM delivery d "
             f"WHERE d.campaign_id = :cid{ch_filter} GROUP BY d.channel, d.status"
         ),
-        params,
+        {**params, "no_receipts": f"{OUTBOX_PROVIDER_ID_PREFIX}%"},
     ):
-        _add_delivery_status(bucket(ch), status, n)
+        _add_delivery_status(bucket(ch), ch, status, n)
+        if status in SENT_STATUSES:
+            bucket(ch).sent_without_receipts += int(no_receipts or 0)
     lo, hi = _hour_range(since, until)
     for ch, typ, total, uniq in session.execute(
         text(
@@ -487,10 +520,12 @@ def campaign_funnel(
     return CampaignReport(campaign_id, overall, by_channel, failures)
 
 
-def _add_delivery_status(f: Funnel, status: str, n: int) -> None:
+def _add_delivery_status(f: Funnel, channel: str, status: str, n: int) -> None:
     f.targeted += n
     if status in SENT_STATUSES:
         f.sent += n
+        if channel == Channel.EMAIL:
+            f.email_sent += n
     match status:
         case DeliveryStatus.DELIVERED:
             f.delivered += n
@@ -728,18 +763,20 @@ def campaign_rows(
     ids = [c[0] for c in campaigns]
     funnels = {cid: Funnel(channel) for cid in ids}
     id_param = bindparam("ids", expanding=True)
-    for cid, metric, n in session.execute(
+    for cid, ch, metric, n in session.execute(
         text(
-            "SELECT t.campaign_id, t.metric, sum(t.n) FROM campaign_tally t "
+            "SELECT t.campaign_id, t.channel, t.metric, sum(t.n) FROM campaign_tally t "
             f"WHERE t.campaign_id IN :ids AND t.channel <> ''{_channel_clause('t', channel)} "
-            "GROUP BY t.campaign_id, t.metric"
+            "GROUP BY t.campaign_id, t.channel, t.metric"
         ).bindparams(id_param),
         {"ids": ids, "channel": channel},
     ):
         kind, _, status = metric.partition(":")
         f = funnels[cid]
         if kind == "delivery":
-            _add_delivery_status(f, status, int(n))
+            _add_delivery_status(f, ch, status, int(n))
+        elif kind == "receipts":
+            f.sent_without_receipts += int(n)
         elif kind == "coupon":
             f.coupons_issued += int(n)
             if status == CouponStatus.REDEEMED:

@@ -1,9 +1,20 @@
-"""Owner-editable settings kept in the DB: business identity and sending limits."""
+"""Owner-editable settings kept in the DB: business identity and sending limits.
+
+Forms save through `update_business_identity` / `update_sending_limits`: the typed values are
+laid over what is stored (a form that shows only some fields never drops the others), each
+converted and checked with a message naming the field and what it expects, and nothing is
+stored unless every field is right.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import asdict, dataclass, fields
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
@@ -11,14 +22,43 @@ from sqlmodel import Session
 from marketing_ui.core.models import AppSetting, utcnow
 
 
+class SettingsError(ValueError):
+    """One sentence per wrong field, each starting with the field's label; nothing was saved."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+def _label(text: str) -> dict[str, str]:
+    return {"label": text}
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_timezone(name: str) -> bool:
+    """An IANA time zone name the system knows (Europe/Paris, America/New_York, UTC)."""
+    return name in _iana_zones()
+
+
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    """The business's zone for display and dates; UTC for a value stored before it was checked."""
+    return ZoneInfo(name) if name and is_timezone(name) else ZoneInfo("UTC")
+
+
 @dataclass
 class BusinessIdentity:
-    business_name: str = "Demo Bistro"
-    sender_name: str = "Demo Bistro"
-    sender_email: str = "hello@example.com"
-    postal_address: str = "1 Main Street, Springfield, USA"
-    logo: str = "logo.png"
-    timezone: str = "UTC"
+    business_name: str = field(default="Demo Bistro", metadata=_label("Business name"))
+    sender_name: str = field(default="Demo Bistro", metadata=_label("Sender name"))
+    sender_email: str = field(default="hello@example.com", metadata=_label("Sender address"))
+    postal_address: str = field(
+        default="1 Main Street, Springfield, USA", metadata=_label("Postal address")
+    )
+    logo: str = field(default="logo.png", metadata=_label("Logo (asset file name)"))
+    timezone: str = field(default="UTC", metadata=_label("Time zone"))
 
     def validate(self) -> None:
         problems = []
@@ -26,39 +66,100 @@ class BusinessIdentity:
             problems.append("Business name is required.")
         if not self.postal_address.strip():
             problems.append(
-                "A physical postal address is required in every marketing email (CAN-SPAM)."
+                "Postal address: a physical postal address is required in every marketing "
+                "email (CAN-SPAM)."
             )
         try:
             validate_email(self.sender_email, check_deliverability=False)
         except EmailNotValidError as exc:
             problems.append(f"Sender address is not valid: {exc}")
+        if not is_timezone(self.timezone):
+            problems.append(
+                f"Time zone: “{self.timezone}” is not a time zone; use an IANA name such as "
+                "Europe/Paris, America/New_York or UTC."
+            )
         if problems:
-            raise ValueError(" ".join(problems))
+            raise SettingsError(problems)
 
 
 @dataclass
 class SendingLimits:
-    email_rate_per_s: float = 10.0
-    email_burst: int = 100
-    sms_rate_per_s: float = 1.0
-    sms_burst: int = 1
-    max_attempts: int = 5
-    failure_threshold_pct: float = 20.0
-    quiet_start_hour: int = 21
-    quiet_end_hour: int = 8
+    email_rate_per_s: float = field(default=10.0, metadata=_label("Email messages per second"))
+    email_burst: int = field(default=100, metadata=_label("Email burst"))
+    sms_rate_per_s: float = field(default=1.0, metadata=_label("SMS per second"))
+    sms_burst: int = field(default=1, metadata=_label("SMS burst"))
+    max_attempts: int = field(default=5, metadata=_label("Attempts per message"))
+    failure_threshold_pct: float = field(
+        default=20.0, metadata=_label("Fail campaign above error %")
+    )
+    quiet_start_hour: int = field(default=21, metadata=_label("SMS quiet hours start"))
+    quiet_end_hour: int = field(default=8, metadata=_label("SMS quiet hours end"))
 
     def validate(self) -> None:
         problems = []
-        if self.email_rate_per_s < 0 or self.sms_rate_per_s < 0:
-            problems.append("Rates cannot be negative (0 means unlimited).")
-        if self.email_burst < 1 or self.sms_burst < 1:
-            problems.append("Burst must be at least 1.")
+        for name in ("email_rate_per_s", "sms_rate_per_s"):
+            if getattr(self, name) < 0:
+                problems.append(
+                    f"{label(SendingLimits, name)}: expected 0 or more (0 = unlimited)."
+                )
+        for name in ("email_burst", "sms_burst"):
+            if getattr(self, name) < 1:
+                problems.append(f"{label(SendingLimits, name)}: expected at least 1.")
         if not 1 <= self.max_attempts <= 20:
-            problems.append("Attempts must be between 1 and 20.")
+            problems.append(f"{label(SendingLimits, 'max_attempts')}: expected 1 to 20.")
         if not 0 < self.failure_threshold_pct <= 100:
-            problems.append("Failure threshold must be between 0 and 100 percent.")
+            problems.append(
+                f"{label(SendingLimits, 'failure_threshold_pct')}: expected more than 0, "
+                "at most 100."
+            )
+        for name in ("quiet_start_hour", "quiet_end_hour"):
+            if not 0 <= getattr(self, name) <= 23:
+                problems.append(f"{label(SendingLimits, name)}: expected an hour from 0 to 23.")
         if problems:
-            raise ValueError(" ".join(problems))
+            raise SettingsError(problems)
+
+
+def label(cls: type, name: str) -> str:
+    """The field's name as the Settings form shows it (one home for forms and messages)."""
+    return next(f.metadata.get("label", name) for f in fields(cls) if f.name == name)
+
+
+_EXPECTED = {int: "a whole number", float: "a number"}
+_TYPES = {"int": int, "float": float, "str": str}  # annotations are strings in this module
+
+
+def _converted(value: Any, kind: type, field_label: str) -> tuple[Any, str | None]:
+    """The typed text as the field's type, or a sentence naming the field and what it expects."""
+    if kind is str:
+        return str(value).strip(), None
+    text = str(value).strip()
+    try:
+        number = kind(text)
+    except ValueError:
+        number = None
+    if number is None or (kind is float and not math.isfinite(number)):
+        shown = f"“{text[:40]}”" if text else "nothing"
+        return None, f"{field_label}: expected {_EXPECTED[kind]}, got {shown}."
+    return number, None
+
+
+def _merged(stored: Any, form: Mapping[str, Any]) -> Any:
+    """The stored value with the form's fields laid over it; unknown keys are ignored."""
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for f in fields(stored):
+        if f.name not in form:
+            continue
+        value, problem = _converted(form[f.name], _TYPES[f.type], f.metadata.get("label", f.name))
+        if problem:
+            problems.append(problem)
+        else:
+            changes[f.name] = value
+    if problems:
+        raise SettingsError(problems)
+    merged = replace(stored, **changes)
+    merged.validate()
+    return merged
 
 
 def _load(session: Session, key: str, cls: type):
@@ -85,9 +186,23 @@ def save_business_identity(session: Session, value: BusinessIdentity) -> None:
     _save(session, "business", value)
 
 
+def update_business_identity(session: Session, form: Mapping[str, Any]) -> BusinessIdentity:
+    """Save the fields a form sent over the stored identity; SettingsError if any is wrong."""
+    value = _merged(business_identity(session), form)
+    save_business_identity(session, value)
+    return value
+
+
 def sending_limits(session: Session) -> SendingLimits:
     return _load(session, "sending", SendingLimits)
 
 
 def save_sending_limits(session: Session, value: SendingLimits) -> None:
     _save(session, "sending", value)
+
+
+def update_sending_limits(session: Session, form: Mapping[str, Any]) -> SendingLimits:
+    """Save the fields a form sent over the stored limits; SettingsError if any is wrong."""
+    value = _merged(sending_limits(session), form)
+    save_sending_limits(session, value)
+    return value

@@ -9,14 +9,14 @@ and the render cache keyed on the version never serves a stale body.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlmodel import Session
 
-from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.app_settings import business_identity, zone_or_utc
 from marketing_ui.core.audience import Audience
 from marketing_ui.core.messages import compiled_email
 from marketing_ui.core.models import (
@@ -239,6 +239,11 @@ def _check_channel(channel: str) -> str:
     return channel
 
 
+def offer_expiry(day: date, timezone: str) -> datetime:
+    """The end of `day` in the business's time zone: an offer holds all of its last day."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=zone_or_utc(timezone))
+
+
 def create_campaign(
     session: Session,
     name: str,
@@ -246,7 +251,11 @@ def create_campaign(
     channel: str = CampaignChannel.EMAIL,
     **fields: Any,
 ) -> Campaign:
-    """A new draft from a library template (subject and preheader included); sender from Settings."""
+    """A new draft from a library template (subject and preheader included); sender from Settings.
+
+    A template that promises a QR coupon (its header names an `offer`) starts with the coupon
+    on, that offer and its expiry `offer_days` from today, so the preview shows the coupon.
+    """
     info = next((t for t in library_templates() if t.name == template_name), None)
     if info is None:
         raise CampaignError(f"There is no template named {template_name!r}.")
@@ -261,6 +270,13 @@ def create_campaign(
         from_name=identity.sender_name,
         from_email=identity.sender_email,
     )
+    if info.offer_text:
+        today = datetime.now(zone_or_utc(identity.timezone)).date()
+        campaign.has_qr_code = True
+        campaign.offer_text = info.offer_text
+        campaign.offer_expires_at = offer_expiry(
+            today + timedelta(days=info.offer_days), identity.timezone
+        ).astimezone(UTC)
     for key, value in _check_fields(fields).items():
         setattr(campaign, key, value)
     session.add(campaign)

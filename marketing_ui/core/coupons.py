@@ -48,6 +48,7 @@ from marketing_ui.core.crypto import (
     cipher,
     token_hash,
 )
+from marketing_ui.core.customers import decrypt_contact, short_label
 from marketing_ui.core.models import (
     Campaign,
     Coupon,
@@ -122,6 +123,7 @@ class CouponView:
     offer_text: str
     campaign_name: str
     customer_first_name: str
+    customer_label: str  # tells customers apart with little PII: "Noah K. · n***@example.com"
     expires_at: datetime | None
     redeemed_at: datetime | None
     redeemed_by: str | None  # username
@@ -417,6 +419,11 @@ def _view_query():  # noqa: ANN202 - a Select over a fixed column tuple
             Campaign.name,
             Customer.first_name,
             User.username,
+            Customer.id,
+            Customer.uid,
+            Customer.last_name,
+            Customer.email_enc,
+            Customer.phone_enc,
         )
         .join(Campaign, Campaign.id == Coupon.campaign_id)
         .join(Customer, Customer.id == Coupon.customer_id)
@@ -436,9 +443,17 @@ def _state(status: str, expires_at: datetime | None, now: datetime) -> CouponSta
 
 def _to_view(row: Any, fc: FieldCipher, now: datetime) -> CouponView:
     cid, campaign_id, uid, status, secret_enc, expires_at, redeemed_at = row[:7]
-    offer_text, campaign_name, first_name, username = row[7:]
+    offer_text, campaign_name, first_name, username = row[7:11]
+    customer_id, customer_uid, last_name, email_enc, phone_enc = row[11:]
     expires_at = as_utc(expires_at)
     _, code = _open_secret(fc, uid, secret_enc)
+    label = short_label(
+        first_name,
+        last_name,
+        decrypt_contact(fc, customer_uid, "email", email_enc),
+        decrypt_contact(fc, customer_uid, "phone", phone_enc) if not email_enc else "",
+        customer_id,
+    )
     return CouponView(
         coupon_id=cid,
         campaign_id=campaign_id,
@@ -448,6 +463,7 @@ def _to_view(row: Any, fc: FieldCipher, now: datetime) -> CouponView:
         offer_text=offer_text,
         campaign_name=campaign_name,
         customer_first_name=first_name,
+        customer_label=label,
         expires_at=expires_at,
         redeemed_at=as_utc(redeemed_at),
         redeemed_by=username,

@@ -206,6 +206,30 @@ def _display_name(first: str, last: str, customer_id: int | None) -> str:
     return name or f"customer #{customer_id}"
 
 
+def masked_email(email: str) -> str:
+    """ "n***@example.com": enough to tell two customers apart, not enough to write to them."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if at and local else ""
+
+
+def masked_phone(phone: str) -> str:
+    """ "•••0199": the last four digits only."""
+    digits = [ch for ch in phone if ch.isdigit()]
+    return "•••" + "".join(digits[-4:]) if len(digits) >= 4 else ""
+
+
+def short_label(first: str, last: str, email: str, phone: str, customer_id: int | None) -> str:
+    """A customer in lists that must tell two Noahs apart while showing little PII:
+    first name, last initial and the masked email (or phone): "Noah K. · n***@example.com"."""
+    name = " ".join(
+        part for part in (first.strip(), f"{last.strip()[:1]}." if last.strip() else "") if part
+    )
+    contact = masked_email(email) if email and email != "(unreadable)" else masked_phone(phone)
+    if not name:
+        name = f"customer #{customer_id}"
+    return f"{name} · {contact}" if contact else name
+
+
 def encrypt_contact(fc: FieldCipher, uid: str, column: str, value: str) -> str:
     return fc.encrypt(value, associated_data("customer", column, uid))
 
@@ -226,6 +250,12 @@ def check_email(value: str) -> str:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise CustomerError(f"Email: {exc}", "email") from None
+
+
+def looks_like_phone(text: str) -> bool:
+    """Digits with phone punctuation (at least five digits): typed as a phone, not a name."""
+    text = text.strip()
+    return bool(_PHONE_LIKE.fullmatch(text)) and sum(ch.isdigit() for ch in text) >= 5
 
 
 def check_phone(value: str) -> str:
@@ -257,7 +287,7 @@ def _search_clause(text: str) -> ColumnElement[bool]:
         return true()
     if "@" in text:
         return Customer.email_bidx == blind_indexer().email(text)
-    if _PHONE_LIKE.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 5:
+    if looks_like_phone(text):
         try:
             e164 = normalize_phone(text, get_settings().default_region)
         except ValueError:

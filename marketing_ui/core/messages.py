@@ -15,16 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
 from marketing_ui.core import tracking
-from marketing_ui.core.app_settings import BusinessIdentity, business_identity
+from marketing_ui.core.app_settings import BusinessIdentity, business_identity, zone_or_utc
 from marketing_ui.core.config import Settings, get_settings
 from marketing_ui.core.coupons import CouponSecret, coupon_page_url, redeem_url
 from marketing_ui.core.images import image_resolver_for
-from marketing_ui.core.models import Campaign, CampaignChannel, Customer
+from marketing_ui.core.models import Campaign, CampaignChannel, Customer, as_utc
 from marketing_ui.core.qr import cached_qr_png, qr_data_uri
 from marketing_ui.core.rendering import (
     CompiledEmail,
@@ -125,13 +124,7 @@ def format_offer_expiry(expires_at: datetime | None, timezone: str) -> str:
     """ "August 4, 2025" in the business's time zone (a date near midnight UTC must not shift)."""
     if expires_at is None:
         return ""
-    try:
-        zone = ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=ZoneInfo("UTC"))
-    local = expires_at.astimezone(zone)
+    local = as_utc(expires_at).astimezone(zone_or_utc(timezone))
     return f"{local:%B} {local.day}, {local.year}"
 
 
@@ -173,14 +166,22 @@ def email_context(
     coupon: CouponSecret | None,
     compiled: CompiledEmail | None,
     settings: Settings | None = None,
+    tracked: bool = True,
 ) -> dict[str, Any]:
     """Every personalization field for one recipient (also the SMS context: pass compiled=None).
 
     Without a delivery id (previews) tracking and view-online links are harmless placeholders
     and the unsubscribe link points nowhere, so clicking around a preview changes no customer.
+    `tracked=False` renders a real delivery for an admin's eyes: no pixel, plain links.
     Empty names become None so the template's `default("there")` applies.
     """
     settings = settings or get_settings()
+    if delivery_id is None:
+        view_online = f"{settings.api_base_url}/v/preview"
+    elif tracked:
+        view_online = tracking.view_online_url(delivery_id)
+    else:
+        view_online = tracking.view_online_preview_url(delivery_id)
     if customer_uid and delivery_id is not None:
         unsubscribe = tracking.unsubscribe_url(customer_uid, campaign.id)
     else:
@@ -191,11 +192,7 @@ def email_context(
         "offer_text": campaign.offer_text or None,
         "offer_expires": format_offer_expiry(campaign.offer_expires_at, business.timezone) or None,
         "unsubscribe_url": unsubscribe,
-        "view_in_browser_url": (
-            tracking.view_online_url(delivery_id)
-            if delivery_id is not None
-            else f"{settings.api_base_url}/v/preview"
-        ),
+        "view_in_browser_url": view_online,
         "business_name": business.business_name,
         "business_address": business.postal_address,
         "sender_name": campaign.from_name or business.sender_name,
@@ -213,7 +210,7 @@ def email_context(
             context["coupon_code"] = SAMPLE_COUPON_CODE
             context["coupon_url"] = coupon_page_url(_SAMPLE_TOKEN, settings.api_base_url)
     if compiled is not None and compiled.tracked:
-        if delivery_id is not None:
+        if delivery_id is not None and tracked:
             context["open_pixel_url"] = tracking.open_pixel_url(delivery_id)
             context["click_url"] = _click_url(delivery_id, compiled.links)
         else:

@@ -269,6 +269,11 @@ class Campaign(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+# Provider message ids of the development outbox start with this; the outbox never reports
+# delivery, so analytics leaves such messages out of the delivered rate.
+OUTBOX_PROVIDER_ID_PREFIX = "outbox-"
+
+
 class Delivery(SQLModel, table=True):
     """One message to one customer on one channel; the unique key makes double sends impossible."""
 

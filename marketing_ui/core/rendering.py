@@ -71,6 +71,8 @@ class TemplateInfo:
     mjml: str
     subject: str = ""
     preheader: str = ""
+    offer_text: str = ""  # a QR-coupon template's default offer; "" = no coupon
+    offer_days: int = 0  # how many days that default offer stays valid
 
 
 @dataclass(frozen=True)
@@ -581,6 +583,8 @@ def _read_template(path: Path) -> TemplateInfo:
         mjml=source,
         subject=header.get("subject", ""),
         preheader=header.get("preheader", ""),
+        offer_text=header.get("offer", ""),
+        offer_days=int(header.get("offer_days", "0") or 0),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,8 @@ from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.audience import Audience, audience_clause, channels_of
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.coupons import issue_coupons, void_unsent_coupons
-from marketing_ui.core.crypto import blind_indexer, normalize_email, normalize_phone
+from marketing_ui.core.crypto import blind_indexer
+from marketing_ui.core.customers import CustomerError, check_email, check_phone, looks_like_phone
 from marketing_ui.core.messages import (
     compiled_email,
     email_headers,
@@ -47,7 +49,7 @@ from workers.quiet_hours import QUIET_REASON
 
 log = logging.getLogger(__name__)
 
-RATE_WINDOW_S = 5  # the "current rate" is the average over this many whole seconds
+RATE_LOOKBACK_S = 60  # the current rate covers sends of the last minute (see _rates)
 ERRORS_KEPT = 20
 PROGRESS_CACHE_MS = 700  # many browsers watching one campaign cost one query per 0.7 s
 ABORT_MIN_ATTEMPTS = 50  # never fail a campaign mid-send on fewer outcomes than this
@@ -538,7 +540,7 @@ class ChannelProgress:
     pending: int = 0
     inflight: int = 0
     waiting_quiet_hours: int = 0
-    rate_per_s: float = 0.0
+    rate_per_s: float | None = None  # None: nothing sent in the last minute, or not sending
     eta_s: float | None = None
 
     @property
@@ -546,8 +548,14 @@ class ChannelProgress:
         return self.pending + self.inflight
 
     @property
-    def percent(self) -> float:
-        return 100.0 * (self.total - self.remaining) / self.total if self.total else 100.0
+    def handled(self) -> int:
+        """Recipients the send is done with: sent, failed or skipped (cancelled ones are not)."""
+        return self.sent + self.failed + self.skipped
+
+    @property
+    def percent(self) -> float | None:
+        """Share of recipients handled; None without recipients (a bar of nothing is no 100%)."""
+        return 100.0 * self.handled / self.total if self.total else None
 
 
 @dataclass
@@ -570,23 +578,41 @@ class Progress:
         return sum(c.remaining for c in self.channels)
 
     @property
-    def percent(self) -> float:
-        return 100.0 * (self.total - self.remaining) / self.total if self.total else 100.0
+    def percent(self) -> float | None:
+        """Share of recipients handled (a cancelled send stops short of 100%); None without any."""
+        handled = sum(c.handled for c in self.channels)
+        return 100.0 * handled / self.total if self.total else None
+
+    @property
+    def rate_per_s(self) -> float | None:
+        rates = [c.rate_per_s for c in self.channels if c.rate_per_s is not None]
+        return sum(rates) if rates else None
 
 
-def _rates(campaign_id: int) -> dict[str, float]:
-    """Messages per second over the last few whole seconds, from per-second Redis hashes."""
-    now = int(time.time())
+def _rates(campaign_id: int, now: float | None = None) -> dict[str, float]:
+    """Messages per second per channel: sends of the last minute over the time since the first.
+
+    Workers record sends per whole second, and in lumps (a batch of 100 emails lands in one
+    second, a rate-limited SMS job every few seconds), so a short fixed window reads 0 between
+    lumps. Measuring from the first send inside the last minute gives the real average pace;
+    a channel with no send in the last minute has no current rate (it is left out).
+    """
+    now = time.time() if now is None else now
+    current = int(now)
+    first = current - RATE_LOOKBACK_S + 1
     r = get_redis()
     with r.pipeline() as pipe:
-        for second in range(now - RATE_WINDOW_S, now):
+        for second in range(first, current + 1):
             pipe.hgetall(_key(campaign_id, "rate", str(second)))
         buckets = pipe.execute()
     totals: dict[str, int] = {}
-    for bucket in buckets:
-        for channel, n in bucket.items():
-            totals[channel.decode()] = totals.get(channel.decode(), 0) + int(n)
-    return {channel: n / RATE_WINDOW_S for channel, n in totals.items()}
+    since: dict[str, int] = {}
+    for second, bucket in zip(range(first, current + 1), buckets, strict=True):
+        for raw, n in bucket.items():
+            channel = raw.decode()
+            totals[channel] = totals.get(channel, 0) + int(n)
+            since.setdefault(channel, second)
+    return {ch: n / max(now - since[ch], 1.0) for ch, n in totals.items()}
 
 
 def recent_errors(campaign_id: int, limit: int = 10) -> list[dict[str, str]]:
@@ -619,11 +645,12 @@ def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
             cp.skipped += n
         elif status == DeliveryStatus.CANCELLED:
             cp.cancelled += n
-    rates = _rates(campaign.id)
+    rates = _rates(campaign.id) if campaign.status == CampaignStatus.SENDING else {}
     for cp in by_channel.values():
-        cp.rate_per_s = round(rates.get(cp.channel, 0.0), 1)
+        rate = rates.get(cp.channel)
+        cp.rate_per_s = None if rate is None else round(rate, 3)
         active = cp.remaining - cp.waiting_quiet_hours
-        cp.eta_s = round(active / cp.rate_per_s, 1) if cp.rate_per_s > 0 and active > 0 else None
+        cp.eta_s = round(active / rate, 1) if rate and active > 0 else None
     return Progress(
         campaign.id,
         campaign.name,
@@ -653,6 +680,65 @@ def progress(session: Session, campaign_id: int) -> Progress | None:
 
 # Test sends ----------------------------------------------------------------------------------
 
+MAX_TEST_RECIPIENTS = 5  # a test is for the owner's own inbox and phone, not a small send
+_TEST_SEPARATORS = re.compile(r"[,;\r\n]+")  # never spaces: "+1 415 555 0199" is one number
+
+
+@dataclass(frozen=True)
+class TestRecipient:
+    """One checked entry of the "send a test" box: what was typed and where it goes."""
+
+    typed: str
+    channel: Channel
+    address: str  # the normalized email or the E.164 number
+
+
+def parse_test_recipients(text: str, campaign_channel: str) -> list[TestRecipient]:
+    """Entries separated by commas, semicolons or new lines, each an email or a phone number.
+
+    Raises SendError naming every entry that cannot be used and why, or saying the box is empty.
+    """
+    entries = [entry.strip() for entry in _TEST_SEPARATORS.split(text or "") if entry.strip()]
+    if not entries:
+        raise SendError("Enter an email address or a phone number to send the test to.")
+    if len(entries) > MAX_TEST_RECIPIENTS:
+        raise SendError(
+            f"A test goes to at most {MAX_TEST_RECIPIENTS} recipients; you entered "
+            f"{len(entries)}. Separate them with commas, semicolons or new lines."
+        )
+    channels = channels_of(campaign_channel)
+    only = {Channel.EMAIL: "email", Channel.SMS: "SMS"}
+    recipients: list[TestRecipient] = []
+    problems: list[str] = []
+    for typed in entries:
+        if "@" in typed:
+            channel = Channel.EMAIL
+        elif looks_like_phone(typed):
+            channel = Channel.SMS
+        else:
+            wanted = " or ".join(
+                "an email address" if c == Channel.EMAIL else "a phone number" for c in channels
+            )
+            problems.append(f"“{typed}” is not {wanted}.")
+            continue
+        if channel not in channels:
+            kind = "an email address" if channel == Channel.EMAIL else "a phone number"
+            problems.append(
+                f"“{typed}” is {kind}, but this campaign sends only {only[channels[0]]}."
+            )
+            continue
+        try:
+            address = check_email(typed) if channel == Channel.EMAIL else check_phone(typed)
+        except CustomerError as exc:
+            kind = "email address" if channel == Channel.EMAIL else "phone number"
+            reason = str(exc).split(": ", 1)[-1]
+            problems.append(f"“{typed}” is not a valid {kind}: {reason}")
+            continue
+        recipients.append(TestRecipient(typed, channel, address))
+    if problems:
+        raise SendError("\n".join(problems))
+    return recipients
+
 
 def _customer_for(session: Session, channel: Channel, value: str) -> Customer | None:
     bidx = blind_indexer()
@@ -665,31 +751,25 @@ def _customer_for(session: Session, channel: Channel, value: str) -> Customer | 
     ).scalar_one_or_none()
 
 
-def send_test(session: Session, campaign_id: int, recipients: list[str]) -> list[str]:
+def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
     """Send the campaign now to a few addresses/numbers, marked as a test; one status line each.
 
-    A recipient who is a customer gets their own name, anyone else the sample customer's.
-    Nothing is counted in the campaign's statistics and no delivery rows are written.
+    `recipients` is the text of the "send a test" box (see parse_test_recipients, which raises
+    SendError before anything is sent when an entry is unusable). A recipient who is a customer
+    gets their own name, anyone else the sample customer's. Nothing is counted in the
+    campaign's statistics and no delivery rows are written.
     """
     from workers.providers import OutgoingEmail, OutgoingSms, email_provider, sms_provider
 
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise SendError(f"Campaign #{campaign_id} does not exist.")
-    channels = channels_of(campaign.channel)
+    checked = parse_test_recipients(recipients, campaign.channel)
     business = business_identity(session)
     settings = get_settings()
     results: list[str] = []
-    for raw in [r.strip() for r in recipients if r.strip()][:10]:
-        channel = Channel.EMAIL if "@" in raw else Channel.SMS
-        if channel not in channels:
-            results.append(f"{raw}: this campaign sends no {channel.value.upper()}.")
-            continue
-        try:
-            value = normalize_email(raw) if channel == Channel.EMAIL else normalize_phone(raw)
-        except ValueError as exc:
-            results.append(f"{raw}: {exc}")
-            continue
+    for recipient in checked:
+        raw, channel, value = recipient.typed, recipient.channel, recipient.address
         customer = _customer_for(session, channel, value)
         first, last = (customer.first_name, customer.last_name) if customer else ("Alex", "Rivera")
         key = f"test-{uuid.uuid4().hex}"

@@ -1,4 +1,4 @@
-"""Green/red checks for the Settings page: database, Redis, workers, providers."""
+"""Checks for the Settings page: database, Redis, workers, providers (ok, checking or down)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,22 @@ from marketing_ui.core.models import Campaign, Customer, Delivery, DeliveryStatu
 from marketing_ui.core.redis_client import get_redis
 
 HEALTH_FRESH_S = 120
+OK, CHECKING, DOWN = "ok", "checking", "down"
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    ok: bool
+    state: str  # OK (green), CHECKING (neutral: not known yet, never red) or DOWN (red)
     detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == OK
+
+
+def _check(name: str, ok: bool, detail: str) -> Check:
+    return Check(name, OK if ok else DOWN, detail)
 
 
 def _redacted_url(url: str) -> str:
@@ -36,41 +45,64 @@ def database_check(settings: Settings) -> Check:
     try:
         with get_engine().connect() as conn:
             conn.execute(text("select 1"))
-        return Check("Database", True, _redacted_url(settings.database_url))
+        return _check("Database", True, _redacted_url(settings.database_url))
     except Exception as exc:  # noqa: BLE001 - any failure is "down"
-        return Check("Database", False, f"{type(exc).__name__}: unreachable")
+        return _check("Database", False, f"{type(exc).__name__}: unreachable")
 
 
 def redis_check(settings: Settings) -> Check:
     try:
         info = get_redis().info("server")
         where = _redacted_url(settings.redis_url) if settings.redis_url else "embedded"
-        return Check("Redis", True, f"{where} (Redis {info.get('redis_version', '?')})")
+        return _check("Redis", True, f"{where} (Redis {info.get('redis_version', '?')})")
     except Exception as exc:  # noqa: BLE001
-        return Check("Redis", False, f"{type(exc).__name__}: unreachable")
+        return _check("Redis", False, f"{type(exc).__name__}: unreachable")
 
 
-def worker_check() -> Check:
-    """Green when a worker answered the health job recently."""
+def heartbeat_key() -> str:
+    """Per deployment (queue prefix), so two apps sharing one Redis never vouch for each other."""
+    return f"{get_settings().queue_prefix}:worker:last_health"
+
+
+def worker_check(unanswered_s: float | None = None) -> Check:
+    """Green when a worker proved itself recently (at its start or by answering the health job).
+
+    A registered worker without a recent proof is CHECKING, not red: the Settings page then
+    asks it with the health job. `unanswered_s` is how long such a job has waited: red only
+    when registered workers sat idle through it (a busy worker answers after its current job).
+    """
     try:
         r = get_redis()
         workers = Worker.all(queue=Queue(f"{get_settings().queue_prefix}:default", connection=r))
-        beat = r.hgetall(f"{get_settings().queue_prefix}:worker:last_health")
+        beat = r.hgetall(heartbeat_key())
+        busy = sum(1 for w in workers if w.get_state() == "busy")
     except Exception as exc:  # noqa: BLE001
-        return Check("Workers", False, f"{type(exc).__name__}: Redis unreachable")
+        return _check("Workers", False, f"{type(exc).__name__}: Redis unreachable")
     age = time.time() - float(beat.get(b"at", 0) or 0) if beat else None
     if age is not None and age < HEALTH_FRESH_S:
-        return Check("Workers", True, f"{len(workers)} running; health job answered {age:.0f}s ago")
-    if workers:
-        return Check("Workers", False, f"{len(workers)} registered; run the health check")
-    return Check("Workers", False, "no worker running (start: python -m workers.run)")
+        return Check("Workers", OK, f"{len(workers)} running; last proof of life {age:.0f}s ago")
+    if not workers:
+        return Check("Workers", DOWN, "no worker running (start: python -m workers.run)")
+    if unanswered_s is None:
+        return Check("Workers", CHECKING, f"{len(workers)} registered; checking…")
+    if busy:
+        return Check(
+            "Workers",
+            CHECKING,
+            f"{len(workers)} registered, {busy} busy with other jobs; the health job waits its turn",
+        )
+    return Check(
+        "Workers",
+        DOWN,
+        f"{len(workers)} registered but none answered the health job in {unanswered_s:.0f} s",
+    )
 
 
 def provider_checks(settings: Settings) -> list[Check]:
     email = (
-        Check("Email provider", True, "outbox (development: messages stored, not sent)")
+        _check("Email provider", True, "outbox (development: messages stored, not sent)")
         if settings.email_provider == "outbox"
-        else Check(
+        else _check(
             "Email provider",
             bool(settings.resend_api_key),
             "Resend" + ("" if settings.resend_api_key else ": RESEND_API_KEY missing"),
@@ -80,20 +112,20 @@ def provider_checks(settings: Settings) -> list[Check]:
         settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number
     )
     sms = (
-        Check("SMS provider", True, "outbox (development: messages stored, not sent)")
+        _check("SMS provider", True, "outbox (development: messages stored, not sent)")
         if settings.sms_provider == "outbox"
-        else Check(
+        else _check(
             "SMS provider", sms_ready, "Twilio" + ("" if sms_ready else ": credentials missing")
         )
     )
     return [email, sms]
 
 
-def all_checks(settings: Settings) -> list[Check]:
+def all_checks(settings: Settings, health_unanswered_s: float | None = None) -> list[Check]:
     return [
         database_check(settings),
         redis_check(settings),
-        worker_check(),
+        worker_check(health_unanswered_s),
         *provider_checks(settings),
     ]
 

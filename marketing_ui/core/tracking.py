@@ -6,7 +6,9 @@ can be neither guessed from ids nor edited into an open redirect.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import html
+import re
+from urllib.parse import quote, unquote
 
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import sign, verify
@@ -61,6 +63,52 @@ def view_online_url(delivery_id: int) -> str:
 
 def verify_view(delivery_id: int, signature: str) -> bool:
     return verify(str(delivery_id), signature, "view")
+
+
+# Admin views (the Outbox): looking at a sent email is not the customer opening it -----------
+
+PREVIEW_PARAM = "preview"
+
+
+def view_online_preview_url(delivery_id: int) -> str:
+    """The view-online page as the admin sees it: a signed marker turns tracking off."""
+    marker = sign(str(delivery_id), "view-preview")
+    return f"{view_online_url(delivery_id)}?{PREVIEW_PARAM}={marker}"
+
+
+def verify_view_preview(delivery_id: int, marker: str) -> bool:
+    return verify(str(delivery_id), marker, "view-preview")
+
+
+_PIXEL_IMG_RE = re.compile(
+    r"<img\b[^>]*?\bsrc\s*=\s*([\"'])[^\"']*/t/o/\d+/[^\"'/]+\.gif\1[^>]*>", re.IGNORECASE
+)
+_CLICK_LINK_RE = re.compile(r"https?://[^\"'\s<>]*?/t/c/(\d+)/([^\"'/?\s<>]+)\?u=([^\"'\s<>&]*)")
+_VIEW_LINK_RE = re.compile(r"https?://[^\"'\s<>]*?/v/(\d+)/([^\"'/?\s<>]+)(?=[\"'\s<>])")
+
+
+def without_tracking(html_source: str) -> str:
+    """A sent email as an admin may look at it (the Outbox): opening it records no open.
+
+    The open pixel goes, tracked links point straight at their destinations (only when the
+    signature proves the destination is ours; anything else becomes "#"), and the view-online
+    link carries the signed preview marker, so that page records nothing either.
+    """
+
+    def destination(match: re.Match[str]) -> str:
+        delivery_id, signature, target = int(match.group(1)), match.group(2), match.group(3)
+        url = unquote(html.unescape(target))
+        return html.escape(url) if verify_click(delivery_id, url, signature) else "#"
+
+    def preview(match: re.Match[str]) -> str:
+        delivery_id = int(match.group(1))
+        if not verify_view(delivery_id, match.group(2)):
+            return "#"
+        return html.escape(view_online_preview_url(delivery_id))
+
+    text = _PIXEL_IMG_RE.sub("", html_source)
+    text = _CLICK_LINK_RE.sub(destination, text)
+    return _VIEW_LINK_RE.sub(preview, text)
 
 
 def qr_image_url(coupon_token: str) -> str:

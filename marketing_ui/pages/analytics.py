@@ -52,10 +52,19 @@ def filter_bar(state: type) -> rx.Component:
     )
 
 
+NOTED = ("delivered", "opened")  # columns that can be "–", with the reason as a tooltip
+
+
+def _cell(row: rx.Var, key: str) -> rx.Component:
+    if key not in NOTED:
+        return rx.table.cell(row[key])
+    return rx.table.cell(row[key], title=row[f"{key}_note"], class_name=f"cell-{key}")
+
+
 def _row(row: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.link(row["name"], href="/campaigns/" + row["id"] + "/analytics")),
-        *[rx.table.cell(row[key]) for _, key in COLUMNS[1:]],
+        *[_cell(row, key) for _, key in COLUMNS[1:]],
         class_name="campaign-row",
     )
 
@@ -65,7 +74,12 @@ def campaigns_table() -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.heading("All campaigns", size="4"),
-                rx.text("Rates are of messages sent.", size="1", color=rx.color("gray", 10)),
+                rx.text(
+                    "Rates are of messages sent. – does not apply: SMS has no opens, and the "
+                    "development outbox does not report delivery.",
+                    size="1",
+                    color=rx.color("gray", 10),
+                ),
                 rx.spacer(),
                 rx.link(
                     rx.button(rx.icon("download", size=14), "CSV", size="1", variant="soft"),

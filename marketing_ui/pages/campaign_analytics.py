@@ -5,12 +5,13 @@ import reflex as rx
 from marketing_ui.components.charts import chart_card, number_card
 from marketing_ui.components.layout import template
 from marketing_ui.pages.analytics import filter_bar
+from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_analytics import CampaignAnalyticsState as S
 
 UNIQUE_NOTE = (
     "Unique opens count each recipient once; total opens count every time the pixel loaded. "
-    "Clicks are counted the same way. Rates are of messages sent; the redemption rate is of "
-    "coupons issued."
+    "Clicks are counted the same way. Rates are of messages sent (opens: of emails sent); the "
+    "redemption rate is of coupons issued. – means a number does not apply."
 )
 CHANNEL_ROWS = (
     ("Targeted", "targeted"),
@@ -33,9 +34,21 @@ def _headline() -> rx.Component:
     f = S.funnel
     return rx.flex(
         number_card("Targeted", f["targeted"], f["queued"] + " still queued", "stat-targeted"),
-        number_card("Sent", f["sent"], f["delivered_rate"] + " delivered", "stat-sent"),
         number_card(
-            "Unique opens", f["opened_unique"], f["opened_total"] + " total opens", "stat-opened"
+            "Sent",
+            f["sent"],
+            rx.cond(
+                f["delivered_note"] != "",
+                "– delivered: " + f["delivered_note"],
+                f["delivered_rate"] + " delivered",
+            ),
+            "stat-sent",
+        ),
+        number_card(
+            "Unique opens",
+            f["opened_unique"],
+            rx.cond(f["open_note"] != "", f["open_note"], f["opened_total"] + " total opens"),
+            "stat-opened",
         ),
         number_card(
             "Unique clicks",
@@ -225,7 +238,7 @@ def _body() -> rx.Component:
                 href="/analytics",
             ),
             rx.heading(S.name, size="5", id="campaign-name"),
-            rx.badge(S.status, variant="soft"),
+            status_badge(S.status),
             rx.cond(S.live, rx.badge("live", color_scheme="grass", variant="solid")),
             rx.text(S.sent_at, size="2", color=rx.color("gray", 11)),
             align="center",

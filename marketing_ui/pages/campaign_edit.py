@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from marketing_ui.components.layout import template
+from marketing_ui.components.layout import STICKY_TOP, template
 from marketing_ui.core.sms import STOP_NOTICE
 from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_edit import CampaignEditState, NewCampaignState
@@ -141,6 +141,11 @@ def _field_button(field: rx.Var) -> rx.Component:
     )
 
 
+def _email_only(component: rx.Component) -> rx.Component:
+    """Shown only while the campaign sends email (subject, sender, tracking, images)."""
+    return rx.cond(S.has_email, component)
+
+
 def _details_card() -> rx.Component:
     return rx.card(
         rx.grid(
@@ -148,46 +153,54 @@ def _details_card() -> rx.Component:
                 "Name", rx.input(value=S.name, on_change=S.set_name, id="edit-name", width="100%")
             ),
             labelled("Channel", channel_select(S.channel, S.set_channel, "edit-channel")),
-            labelled(
-                "Subject",
-                rx.input(
-                    value=S.subject,
-                    on_change=S.set_subject,
-                    debounce_timeout=PREVIEW_DEBOUNCE_MS,
-                    id="edit-subject",
-                    width="100%",
-                ),
+            _email_only(
+                labelled(
+                    "Subject",
+                    rx.input(
+                        value=S.subject,
+                        on_change=S.set_subject,
+                        debounce_timeout=PREVIEW_DEBOUNCE_MS,
+                        id="edit-subject",
+                        width="100%",
+                    ),
+                )
             ),
-            labelled(
-                "Preheader",
-                rx.input(
-                    value=S.preheader,
-                    on_change=S.set_preheader,
-                    debounce_timeout=PREVIEW_DEBOUNCE_MS,
-                    placeholder="The grey line after the subject in the inbox",
-                    id="edit-preheader",
-                    width="100%",
-                ),
+            _email_only(
+                labelled(
+                    "Preheader",
+                    rx.input(
+                        value=S.preheader,
+                        on_change=S.set_preheader,
+                        debounce_timeout=PREVIEW_DEBOUNCE_MS,
+                        placeholder="The grey line after the subject in the inbox",
+                        id="edit-preheader",
+                        width="100%",
+                    ),
+                )
             ),
-            labelled(
-                "Sender name",
-                rx.input(
-                    value=S.from_name,
-                    on_change=S.set_from_name,
-                    debounce_timeout=PREVIEW_DEBOUNCE_MS,
-                    id="edit-from-name",
-                    width="100%",
-                ),
+            _email_only(
+                labelled(
+                    "Sender name",
+                    rx.input(
+                        value=S.from_name,
+                        on_change=S.set_from_name,
+                        debounce_timeout=PREVIEW_DEBOUNCE_MS,
+                        id="edit-from-name",
+                        width="100%",
+                    ),
+                )
             ),
-            labelled(
-                "Sender address",
-                rx.input(
-                    value=S.from_email,
-                    on_change=S.set_from_email,
-                    id="edit-from-email",
-                    width="100%",
-                ),
-                "Defaults from Settings → Business identity.",
+            _email_only(
+                labelled(
+                    "Sender address",
+                    rx.input(
+                        value=S.from_email,
+                        on_change=S.set_from_email,
+                        id="edit-from-email",
+                        width="100%",
+                    ),
+                    "Defaults from Settings → Business identity.",
+                )
             ),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",
@@ -200,18 +213,28 @@ def _details_card() -> rx.Component:
 def _offer_card() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(
-                rx.switch(checked=S.has_qr_code, on_change=S.set_has_qr_code, id="edit-has-qr"),
-                rx.text("Personal QR coupon for every recipient", weight="medium"),
-                rx.spacer(),
-                rx.switch(
-                    checked=S.track_opens_clicks,
-                    on_change=S.set_track_opens_clicks,
-                    id="edit-track",
+            rx.flex(
+                rx.hstack(
+                    rx.switch(checked=S.has_qr_code, on_change=S.set_has_qr_code, id="edit-has-qr"),
+                    rx.text("Personal QR coupon for every recipient", weight="medium"),
+                    align="center",
+                    spacing="2",
                 ),
-                rx.text("Track opens and clicks", weight="medium"),
-                align="center",
-                spacing="2",
+                _email_only(
+                    rx.hstack(
+                        rx.switch(
+                            checked=S.track_opens_clicks,
+                            on_change=S.set_track_opens_clicks,
+                            id="edit-track",
+                        ),
+                        rx.text("Track opens and clicks", weight="medium"),
+                        align="center",
+                        spacing="2",
+                    )
+                ),
+                justify="between",
+                gap="12px",
+                wrap="wrap",
                 width="100%",
             ),
             rx.cond(
@@ -239,7 +262,7 @@ def _offer_card() -> rx.Component:
                         ),
                         "Time zone: " + S.timezone,
                     ),
-                    columns="2",
+                    columns=rx.breakpoints(initial="1", sm="2"),
                     spacing="4",
                     width="100%",
                 ),
@@ -473,23 +496,51 @@ def images_card() -> rx.Component:
             width="100%",
         ),
         width="100%",
+        id="images-card",
     )
 
 
 def _save_bar() -> rx.Component:
+    """Status, links and Save; on a phone Save stays beside the status and the links wrap below."""
     cid = S.campaign_id.to(str)
-    return rx.hstack(
-        status_badge(S.status),
-        rx.text("Version ", S.version, size="2", color=rx.color("gray", 11)),
-        rx.cond(S.dirty, rx.badge("Unsaved changes", color_scheme="amber", variant="soft")),
-        rx.spacer(),
-        rx.link(
-            rx.button(rx.icon("eye", size=16), "Preview", variant="soft"),
-            href="/campaigns/" + cid + "/preview",
+    return rx.flex(
+        rx.hstack(
+            status_badge(S.status),
+            rx.text("Version ", S.version, size="2", color=rx.color("gray", 11)),
+            rx.cond(S.dirty, rx.badge("Unsaved changes", color_scheme="amber", variant="soft")),
+            align="center",
+            spacing="3",
         ),
-        rx.link(
-            rx.button(rx.icon("send", size=16), "Review and send", variant="soft"),
-            href="/campaigns/" + cid + "/send",
+        rx.flex(
+            rx.link(
+                rx.button(rx.icon("eye", size=16), "Preview", variant="soft"),
+                href="/campaigns/" + cid + "/preview",
+            ),
+            rx.cond(
+                S.editable,
+                rx.link(
+                    rx.button(rx.icon("send", size=16), "Review and send", variant="soft"),
+                    href="/campaigns/" + cid + "/send",
+                    id="review-send",
+                ),
+                rx.fragment(
+                    rx.link(
+                        rx.button(rx.icon("activity", size=16), "View progress", variant="soft"),
+                        href="/campaigns/" + cid + "/progress",
+                        id="view-progress",
+                    ),
+                    rx.link(
+                        rx.button(rx.icon("chart-bar", size=16), "Analytics", variant="soft"),
+                        href="/campaigns/" + cid + "/analytics",
+                        id="view-analytics",
+                    ),
+                ),
+            ),
+            gap="8px",
+            wrap="wrap",
+            justify="end",
+            margin_left="auto",
+            order=rx.breakpoints(initial="2", md="1"),  # phones: on a line of their own
         ),
         rx.button(
             rx.icon("save", size=16),
@@ -497,15 +548,19 @@ def _save_bar() -> rx.Component:
             on_click=S.save,
             disabled=~S.editable,
             id="save-campaign",
+            order=rx.breakpoints(initial="1", md="2"),  # phones: beside the status, in view
+            margin_left=rx.breakpoints(initial="auto", md="0"),
         ),
         width="100%",
         align="center",
-        spacing="3",
+        gap="8px",
+        wrap="wrap",
         position="sticky",
-        top="0",
+        top=STICKY_TOP,
         z_index="5",
         padding="10px 0",
         background=rx.color("gray", 1),
+        id="save-bar",
     )
 
 
@@ -542,7 +597,7 @@ def _editor() -> rx.Component:
         _offer_card(),
         rx.cond(S.has_email, _email_editor()),
         rx.cond(S.has_sms, _sms_editor()),
-        images_card(),
+        _email_only(images_card()),
         spacing="4",
         width="100%",
     )

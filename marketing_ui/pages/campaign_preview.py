@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import template
+from marketing_ui.core.sending import MAX_TEST_RECIPIENTS
 from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_preview import CampaignPreviewState
 
@@ -53,15 +54,16 @@ def _test_card() -> rx.Component:
         rx.vstack(
             rx.heading("Send a test", size="3"),
             rx.text(
-                "Addresses or phone numbers, separated by commas; sent through the configured "
-                "provider and marked as a test.",
+                f"Up to {MAX_TEST_RECIPIENTS} email addresses or phone numbers, separated by "
+                "commas, semicolons or new lines; sent through the configured provider and "
+                "marked as a test.",
                 size="1",
                 color=rx.color("gray", 11),
             ),
             rx.text_area(
                 value=P.test_recipients,
                 on_change=P.set_test_recipients,
-                placeholder="you@example.com, +1 555 0100",
+                placeholder="you@example.com, +1 415 555 0199",
                 id="test-recipients",
                 width="100%",
             ),
@@ -80,7 +82,16 @@ def _test_card() -> rx.Component:
                 P.test_message != "",
                 rx.text(P.test_message, size="2", white_space="pre-wrap", id="test-message"),
             ),
-            rx.cond(P.test_error != "", rx.text(P.test_error, size="2", color=rx.color("red", 11))),
+            rx.cond(
+                P.test_error != "",
+                rx.text(
+                    P.test_error,
+                    size="2",
+                    color=rx.color("red", 11),
+                    white_space="pre-wrap",
+                    id="test-error",
+                ),
+            ),
             spacing="2",
             width="100%",
         ),
@@ -101,6 +112,7 @@ def _email() -> rx.Component:
             rx.text(rx.text.strong("Subject: "), P.subject, size="2", id="preview-subject"),
             align="center",
             spacing="4",
+            wrap="wrap",
         ),
         rx.box(
             rx.el.iframe(
@@ -121,7 +133,7 @@ def _email() -> rx.Component:
             display="flex",
             justify_content="center",
             background=rx.color("gray", 3),
-            padding="16px",
+            padding=rx.breakpoints(initial="8px", sm="16px"),
             border_radius="10px",
         ),
         rx.heading("Plain-text version", size="3"),
@@ -159,20 +171,48 @@ def _sms() -> rx.Component:
 def _content() -> rx.Component:
     cid = P.campaign_id.to(str)
     return rx.vstack(
-        rx.hstack(
-            rx.heading(P.name, size="5"),
-            status_badge(P.status),
-            rx.spacer(),
-            rx.link(
-                rx.button(rx.icon("pencil", size=14), "Edit", variant="soft"),
-                href="/campaigns/" + cid + "/edit",
+        rx.flex(
+            rx.hstack(
+                rx.heading(P.name, size="5", overflow_wrap="anywhere", min_width="0"),
+                rx.box(status_badge(P.status), flex_shrink="0"),
+                align="center",
+                spacing="3",
+                min_width="0",
             ),
-            rx.link(
-                rx.button(rx.icon("send", size=14), "Review and send"),
-                href="/campaigns/" + cid + "/send",
+            rx.cond(
+                P.editable,
+                rx.hstack(
+                    rx.link(
+                        rx.button(rx.icon("pencil", size=14), "Edit", variant="soft"),
+                        href="/campaigns/" + cid + "/edit",
+                    ),
+                    rx.link(
+                        rx.button(rx.icon("send", size=14), "Review and send"),
+                        href="/campaigns/" + cid + "/send",
+                        id="review-send",
+                    ),
+                    spacing="2",
+                    margin_left="auto",
+                ),
+                rx.hstack(
+                    rx.link(
+                        rx.button(rx.icon("activity", size=14), "View progress", variant="soft"),
+                        href="/campaigns/" + cid + "/progress",
+                        id="view-progress",
+                    ),
+                    rx.link(
+                        rx.button(rx.icon("chart-bar", size=14), "Analytics", variant="soft"),
+                        href="/campaigns/" + cid + "/analytics",
+                        id="view-analytics",
+                    ),
+                    spacing="2",
+                    margin_left="auto",
+                ),
             ),
             width="100%",
             align="center",
+            gap="8px",
+            wrap="wrap",
         ),
         rx.cond(
             P.errors != "",
@@ -184,14 +224,16 @@ def _content() -> rx.Component:
                 rx.cond(P.has_sms, _sms()),
                 spacing="5",
                 width="100%",
+                min_width="0",
             ),
             rx.vstack(
                 rx.card(_customer_picker(), width="100%"),
                 _test_card(),
                 spacing="4",
                 width="100%",
+                min_width="0",
             ),
-            columns="3fr 1fr",
+            columns=rx.breakpoints(initial="minmax(0, 1fr)", lg="minmax(0, 3fr) minmax(0, 1fr)"),
             spacing="5",
             width="100%",
         ),

@@ -3,25 +3,12 @@
 import reflex as rx
 
 from marketing_ui.components.layout import stat_card, template
+from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_progress import CampaignProgressState as S
-
-_STATUS_COLORS = (
-    ("sending", "blue"),
-    ("paused", "amber"),
-    ("sent", "grass"),
-    ("failed", "red"),
-    ("cancelled", "gray"),
-)
 
 
 def _status_badge() -> rx.Component:
-    return rx.badge(
-        S.status,
-        color_scheme=rx.match(S.status, *_STATUS_COLORS, "gray"),
-        variant="soft",
-        size="3",
-        id="progress-status",
-    )
+    return rx.box(status_badge(S.status), id="progress-status", flex_shrink="0")
 
 
 def _controls() -> rx.Component:
@@ -89,17 +76,23 @@ def _controls() -> rx.Component:
 def _summary() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(
-                rx.heading(S.name, size="5"),
-                _status_badge(),
-                rx.spacer(),
-                _controls(),
+            rx.flex(
+                rx.hstack(
+                    rx.heading(S.name, size="5", overflow_wrap="anywhere", min_width="0"),
+                    _status_badge(),
+                    align="center",
+                    spacing="3",
+                    min_width="0",
+                ),
+                rx.box(_controls(), margin_left="auto"),
                 align="center",
+                gap="8px",
+                wrap="wrap",
                 width="100%",
             ),
             rx.hstack(
                 rx.progress(value=S.percent.to(int), max=100, size="3", width="100%"),
-                rx.text(S.percent, "%", weight="bold", id="progress-percent", min_width="64px"),
+                rx.text(S.percent_text, weight="bold", id="progress-percent", min_width="64px"),
                 align="center",
                 width="100%",
                 spacing="3",
@@ -135,7 +128,7 @@ def _stats() -> rx.Component:
         stat_card("Sent", S.sent, "send", "progress-sent"),
         stat_card("Failed", S.failed, "circle-x", "progress-failed"),
         stat_card("Remaining", S.remaining, "hourglass", "progress-remaining"),
-        stat_card("Per second", S.rate, "gauge", "progress-rate"),
+        stat_card("Per second", S.rate, "gauge", "progress-rate", hint=S.rate_hint),
         stat_card("Time left", S.eta, "timer", "progress-eta"),
         spacing="4",
         wrap="wrap",

@@ -11,7 +11,7 @@ C = CampaignSendState
 
 def _choice_row(item: rx.Var, on_toggle) -> rx.Component:  # noqa: ANN001 - event handler
     return rx.hstack(
-        rx.text(item["name"], size="2", flex="1"),
+        rx.text(item["name"], size="2", flex="1", min_width="0", overflow_wrap="anywhere"),
         rx.cond(
             ~C.everyone,
             rx.checkbox(
@@ -28,9 +28,10 @@ def _choice_row(item: rx.Var, on_toggle) -> rx.Component:  # noqa: ANN001 - even
             size="1",
             color_scheme="red",
         ),
-        spacing="4",
+        spacing="3",
         width="100%",
         align="center",
+        padding_right="12px",  # clear of the scroll bar
         class_name="audience-choice",
         data_name=item["name"],
     )
@@ -45,6 +46,7 @@ def _choices(title: str, items: rx.Var, on_toggle, empty: str) -> rx.Component: 
                 rx.vstack(rx.foreach(items, lambda i: _choice_row(i, on_toggle)), width="100%"),
                 max_height="220px",
                 type="auto",
+                scrollbars="vertical",
             ),
             rx.text(empty, size="2", color=rx.color("gray", 10)),
         ),
@@ -75,7 +77,7 @@ def _audience_card() -> rx.Component:
             rx.grid(
                 _choices("Segments", C.segments, C.toggle_segment, "No segments yet."),
                 _choices("Tags", C.tags, C.toggle_tag, "No tags yet."),
-                columns="2",
+                columns=rx.breakpoints(initial="1", sm="2"),
                 spacing="5",
                 width="100%",
             ),
@@ -201,14 +203,12 @@ def _confirm_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title("Send now?"),
-            rx.alert_dialog.description(
-                rx.text(
-                    "“",
-                    C.name,
-                    "” goes out to ",
-                    C.total,
-                    " recipients. This cannot be undone, though you can pause it while it sends.",
-                ),
+            rx.alert_dialog.description(  # a <p> itself: its content must not be another <p>
+                "“",
+                C.name,
+                "” goes out to ",
+                C.total,
+                " recipients. This cannot be undone, though you can pause it while it sends.",
             ),
             rx.hstack(
                 rx.alert_dialog.cancel(
@@ -229,23 +229,33 @@ def _confirm_dialog() -> rx.Component:
 def _content() -> rx.Component:
     cid = C.campaign_id.to(str)
     return rx.vstack(
-        rx.hstack(
-            rx.heading(C.name, size="5"),
-            status_badge(C.status),
-            rx.spacer(),
-            rx.link(
-                rx.button(rx.icon("eye", size=14), "Preview", variant="soft"),
-                href="/campaigns/" + cid + "/preview",
+        rx.flex(
+            rx.hstack(
+                rx.heading(C.name, size="5", overflow_wrap="anywhere", min_width="0"),
+                rx.box(status_badge(C.status), id="send-status", flex_shrink="0"),
+                align="center",
+                spacing="3",
+                min_width="0",
             ),
-            rx.cond(
-                C.editable,
+            rx.hstack(
                 rx.link(
-                    rx.button(rx.icon("pencil", size=14), "Edit", variant="soft"),
-                    href="/campaigns/" + cid + "/edit",
+                    rx.button(rx.icon("eye", size=14), "Preview", variant="soft"),
+                    href="/campaigns/" + cid + "/preview",
                 ),
+                rx.cond(
+                    C.editable,
+                    rx.link(
+                        rx.button(rx.icon("pencil", size=14), "Edit", variant="soft"),
+                        href="/campaigns/" + cid + "/edit",
+                    ),
+                ),
+                spacing="2",
+                margin_left="auto",
             ),
             width="100%",
             align="center",
+            gap="8px",
+            wrap="wrap",
         ),
         _problems(),
         _audience_card(),

@@ -133,20 +133,15 @@ def _dialog() -> rx.Component:
                 rx.cond(CampaignsState.dialog_has_history, "Archive campaign?", "Delete campaign?")
             ),
             rx.alert_dialog.description(
+                # Plain strings: the description is a <p> already, and <p> cannot hold a <p>.
+                "“",
+                CampaignsState.dialog_name,
                 rx.cond(
                     CampaignsState.dialog_has_history,
-                    rx.text(
-                        "“",
-                        CampaignsState.dialog_name,
-                        "” has sending history (deliveries, coupons, analytics), which is kept "
-                        "for your records. Archiving hides it from this list; "
-                        "“Show archived” brings it back.",
-                    ),
-                    rx.text(
-                        "“",
-                        CampaignsState.dialog_name,
-                        "” has never been sent. Deleting it cannot be undone.",
-                    ),
+                    "” has sending history (deliveries, coupons, analytics), which is kept "
+                    "for your records. Archiving hides it from this list; "
+                    "“Show archived” brings it back.",
+                    "” has never been sent. Deleting it cannot be undone.",
                 ),
                 size="2",
             ),

@@ -210,9 +210,24 @@ def _column(*children: rx.Component) -> rx.Component:
     return rx.vstack(*children, spacing="4", width="100%", max_width="560px")
 
 
+def _denied_note() -> rx.Component:
+    """Staff sent here from an admin page learn why instead of wondering."""
+    return rx.cond(
+        (RedeemState.denied_page != "") & ~RedeemState.is_admin,
+        rx.callout(
+            "That page (" + RedeemState.denied_page + ") is for admins; your account can "
+            "redeem coupons.",
+            icon="info",
+            color_scheme="blue",
+            width="100%",
+            id="denied-note",
+        ),
+    )
+
+
 @template(route="/redeem", title="Redeem", on_load=RedeemState.load_form, staff=True)
 def redeem() -> rx.Component:
-    return _column(_result(), _coupon_card(), _code_form())
+    return _column(_denied_note(), _result(), _coupon_card(), _code_form())
 
 
 @template(

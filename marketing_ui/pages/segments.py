@@ -10,14 +10,15 @@ from marketing_ui.state.segments import SegmentView
 register_nav("Segments", "/segments", "filter", 30)
 
 MUTED = rx.color("gray", 11)
+WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")  # columns a phone has no room for
 
 
 def _segment_row(seg: rx.Var[SegmentView]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(seg.name, weight="medium")),
         rx.table.cell(rx.text(seg.customers, class_name="segment-count")),
-        rx.table.cell(rx.text(seg.rules, size="2", color=MUTED)),
-        rx.table.cell(rx.text(seg.updated, size="2", color=MUTED)),
+        rx.table.cell(rx.text(seg.rules, size="2", color=MUTED), display=WIDE_ONLY),
+        rx.table.cell(rx.text(seg.updated, size="2", color=MUTED), display=WIDE_ONLY),
         rx.table.cell(
             rx.hstack(
                 rx.button(
@@ -48,24 +49,30 @@ def _segment_row(seg: rx.Var[SegmentView]) -> rx.Component:
 def _list() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(
+            rx.flex(
                 rx.heading("Saved segments", size="4"),
-                rx.spacer(),
-                rx.button(
-                    rx.icon("refresh-cw", size=14),
-                    "Refresh counts",
-                    variant="ghost",
-                    color_scheme="gray",
-                    on_click=S.load,
-                ),
-                rx.button(
-                    rx.icon("plus", size=16),
-                    "New segment",
-                    on_click=S.new_segment,
-                    id="new-segment",
+                rx.hstack(
+                    rx.button(
+                        rx.icon("refresh-cw", size=14),
+                        "Refresh counts",
+                        variant="ghost",
+                        color_scheme="gray",
+                        on_click=S.load,
+                    ),
+                    rx.button(
+                        rx.icon("plus", size=16),
+                        "New segment",
+                        on_click=S.new_segment,
+                        id="new-segment",
+                    ),
+                    align="center",
+                    spacing="3",
+                    margin_left="auto",
                 ),
                 width="100%",
                 align="center",
+                gap="8px",
+                wrap="wrap",
             ),
             rx.cond(
                 S.segment_list.length() > 0,
@@ -74,8 +81,8 @@ def _list() -> rx.Component:
                         rx.table.row(
                             rx.table.column_header_cell("Name"),
                             rx.table.column_header_cell("Customers now"),
-                            rx.table.column_header_cell("Rules"),
-                            rx.table.column_header_cell("Changed"),
+                            rx.table.column_header_cell("Rules", display=WIDE_ONLY),
+                            rx.table.column_header_cell("Changed", display=WIDE_ONLY),
                             rx.table.column_header_cell(""),
                         )
                     ),
@@ -142,15 +149,22 @@ def _sample() -> rx.Component:
 def _editor() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(
+            rx.flex(
                 rx.heading(rx.cond(S.edit_id != "", "Edit segment", "New segment"), size="4"),
-                rx.spacer(),
-                rx.button("Cancel", variant="soft", color_scheme="gray", on_click=S.cancel_edit),
-                rx.button(
-                    rx.icon("save", size=14), "Save segment", on_click=S.save, id="save-segment"
+                rx.hstack(
+                    rx.button(
+                        "Cancel", variant="soft", color_scheme="gray", on_click=S.cancel_edit
+                    ),
+                    rx.button(
+                        rx.icon("save", size=14), "Save segment", on_click=S.save, id="save-segment"
+                    ),
+                    spacing="3",
+                    margin_left="auto",
                 ),
                 width="100%",
                 align="center",
+                gap="8px",
+                wrap="wrap",
             ),
             rx.input(
                 placeholder="Segment name, e.g. VIPs who get email",
@@ -200,7 +214,9 @@ def _editor() -> rx.Component:
                     ),
                     background=rx.color("accent", 2),
                 ),
-                columns="3fr 2fr",
+                columns=rx.breakpoints(
+                    initial="minmax(0, 1fr)", md="minmax(0, 3fr) minmax(0, 2fr)"
+                ),
                 spacing="4",
                 width="100%",
                 align_items="start",

@@ -3,29 +3,42 @@
 import reflex as rx
 
 from marketing_ui.components.layout import status_dot, template
+from marketing_ui.core.app_settings import BusinessIdentity, SendingLimits, label
 from marketing_ui.state.settings import SettingsState
 
 
 def _check_row(check: rx.Var) -> rx.Component:
     return rx.hstack(
-        status_dot(check["ok"] != ""),
-        rx.text(check["name"], weight="medium", min_width="140px"),
-        rx.text(check["detail"], color=rx.color("gray", 11), size="2"),
+        status_dot(check["state"]),
+        rx.text(
+            check["name"], weight="medium", min_width=rx.breakpoints(initial="110px", sm="140px")
+        ),
+        rx.text(
+            check["detail"],
+            color=rx.color("gray", 11),
+            size="2",
+            min_width="0",
+            overflow_wrap="anywhere",
+        ),
         align="center",
         spacing="3",
+        width="100%",
         class_name="status-row",
         data_ok=check["ok"],
+        data_state=check["state"],
         id="status-" + check["name"].to(str).lower().replace(" ", "-"),
     )
 
 
-def _field(label: str, name: str, value: rx.Var, **props) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
-        rx.input(name=name, default_value=value, width="100%", **props),
-        spacing="1",
-        width="100%",
-    )
+def _field(form: type, name: str, value: rx.Var, hint: str = "", **props: object) -> rx.Component:
+    """One input labelled as the core names the field (its error messages use the same label)."""
+    parts = [
+        rx.text(label(form, name), size="2", weight="medium"),
+        rx.input(name=name, default_value=value, width="100%", id=f"setting-{name}", **props),
+    ]
+    if hint:
+        parts.append(rx.text(hint, size="1", color=rx.color("gray", 10)))
+    return rx.vstack(*parts, spacing="1", width="100%")
 
 
 def _messages(ok: rx.Var, err: rx.Var) -> rx.Component:
@@ -42,19 +55,24 @@ def settings() -> rx.Component:
     return rx.vstack(
         rx.card(
             rx.vstack(
-                rx.hstack(
-                    rx.heading("System status", size="4"),
-                    rx.badge(SettingsState.environment, variant="surface"),
-                    rx.spacer(),
+                rx.flex(
+                    rx.hstack(
+                        rx.heading("System status", size="4"),
+                        rx.badge(SettingsState.environment, variant="surface"),
+                        align="center",
+                    ),
                     rx.button(
                         rx.icon("activity", size=16),
                         "Run health check",
                         on_click=SettingsState.run_health_check,
                         loading=SettingsState.health_running,
                         id="run-health",
+                        margin_left="auto",
                     ),
                     width="100%",
                     align="center",
+                    gap="8px",
+                    wrap="wrap",
                 ),
                 rx.foreach(SettingsState.checks, _check_row),
                 rx.cond(
@@ -76,13 +94,23 @@ def settings() -> rx.Component:
                         color=rx.color("gray", 11),
                     ),
                     rx.grid(
-                        _field("Business name", "business_name", b["business_name"]),
-                        _field("Sender name", "sender_name", b["sender_name"]),
-                        _field("Sender address", "sender_email", b["sender_email"]),
-                        _field("Postal address", "postal_address", b["postal_address"]),
-                        _field("Logo (asset file name)", "logo", b["logo"]),
-                        _field("Time zone", "timezone", b["timezone"]),
-                        columns="2",
+                        *[
+                            _field(BusinessIdentity, name, b[name])
+                            for name in (
+                                "business_name",
+                                "sender_name",
+                                "sender_email",
+                                "postal_address",
+                                "logo",
+                            )
+                        ],
+                        _field(
+                            BusinessIdentity,
+                            "timezone",
+                            b["timezone"],
+                            "An IANA name, e.g. Europe/Paris or America/New_York.",
+                        ),
+                        columns=rx.breakpoints(initial="1", sm="2"),
                         spacing="3",
                         width="100%",
                     ),
@@ -93,7 +121,7 @@ def settings() -> rx.Component:
                 ),
                 on_submit=SettingsState.save_business,
                 reset_on_submit=False,
-                key=b["business_name"],
+                key=b.to_string(),
             ),
             width="100%",
         ),
@@ -107,19 +135,30 @@ def settings() -> rx.Component:
                         color=rx.color("gray", 11),
                     ),
                     rx.grid(
+                        *[
+                            _field(SendingLimits, name, lim[name])
+                            for name in (
+                                "email_rate_per_s",
+                                "email_burst",
+                                "sms_rate_per_s",
+                                "sms_burst",
+                                "max_attempts",
+                                "failure_threshold_pct",
+                            )
+                        ],
                         _field(
-                            "Email messages per second", "email_rate_per_s", lim["email_rate_per_s"]
+                            SendingLimits,
+                            "quiet_start_hour",
+                            lim["quiet_start_hour"],
+                            "Hour 0–23 in each recipient's time zone.",
                         ),
-                        _field("Email burst", "email_burst", lim["email_burst"]),
-                        _field("SMS per second", "sms_rate_per_s", lim["sms_rate_per_s"]),
-                        _field("SMS burst", "sms_burst", lim["sms_burst"]),
-                        _field("Attempts per message", "max_attempts", lim["max_attempts"]),
                         _field(
-                            "Fail campaign above error %",
-                            "failure_threshold_pct",
-                            lim["failure_threshold_pct"],
+                            SendingLimits,
+                            "quiet_end_hour",
+                            lim["quiet_end_hour"],
+                            "No SMS goes out between start and end.",
                         ),
-                        columns="3",
+                        columns=rx.breakpoints(initial="1", sm="2", md="3"),
                         spacing="3",
                         width="100%",
                     ),
@@ -130,7 +169,7 @@ def settings() -> rx.Component:
                 ),
                 on_submit=SettingsState.save_limits,
                 reset_on_submit=False,
-                key=lim["email_rate_per_s"],
+                key=lim.to_string(),
             ),
             width="100%",
         ),

@@ -20,15 +20,19 @@ LIVE_POLL_S = 2.0  # while a campaign is still sending, numbers refresh this oft
 
 
 def _funnel_dict(f: analytics.Funnel) -> dict[str, str]:
+    """Numbers as shown; one that does not apply is "–" and its `*_note` says why."""
+    no_opens = bool(f.open_note)
     return {
         "channel": (f.channel or "all").upper(),
         "targeted": f"{f.targeted:,}",
         "sent": f"{f.sent:,}",
-        "delivered": f"{f.delivered:,}",
+        "delivered": "–" if f.delivered_note else f"{f.delivered:,}",
         "delivered_rate": charts.pct(f.delivered_rate),
-        "opened_unique": f"{f.opened_unique:,}",
-        "opened_total": f"{f.opened_total:,}",
+        "delivered_note": f.delivered_note,
+        "opened_unique": "–" if no_opens else f"{f.opened_unique:,}",
+        "opened_total": "–" if no_opens else f"{f.opened_total:,}",
         "open_rate": charts.pct(f.open_rate),
+        "open_note": f.open_note,
         "clicked_unique": f"{f.clicked_unique:,}",
         "clicked_total": f"{f.clicked_total:,}",
         "click_rate": charts.pct(f.click_rate),

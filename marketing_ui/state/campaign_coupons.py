@@ -23,7 +23,7 @@ def _row(view: CouponView, timezone: str) -> dict[str, str]:
         "id": str(view.coupon_id),
         "short_code": view.short_code,
         "state": view.state.value,
-        "customer": view.customer_first_name or "—",
+        "customer": view.customer_label,
         "expires": when_text(view.expires_at, timezone) or "Never",
         "redeemed_at": when_text(view.redeemed_at, timezone) or "—",
         "redeemed_by": view.redeemed_by or "—",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 import reflex as rx
 
 from marketing_ui.core import campaigns, messages
-from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.app_settings import business_identity, zone_or_utc
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.images import (
@@ -20,7 +19,7 @@ from marketing_ui.core.images import (
     save_uploaded_image,
     uploads_dir,
 )
-from marketing_ui.core.models import Campaign
+from marketing_ui.core.models import Campaign, as_utc
 from marketing_ui.core.rendering import FIELDS, list_templates
 from marketing_ui.state.access import upload_limit
 from marketing_ui.state.auth import AuthState
@@ -43,13 +42,6 @@ def campaign_id_from_path(path: str) -> int | None:
     """The id in /campaigns/<id>/…; dynamic-route pages share it."""
     match = _ID_RE.match(path or "")
     return int(match.group(1)) if match else None
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 class NewCampaignState(AuthState):
@@ -168,13 +160,10 @@ class CampaignEditState(AuthState):
         self.template_name = campaign.template_name
         self.has_qr_code = campaign.has_qr_code
         self.track_opens_clicks = campaign.track_opens_clicks
-        expires = campaign.offer_expires_at
-        if expires is not None:
-            if expires.tzinfo is None:
-                expires = expires.replace(tzinfo=ZoneInfo("UTC"))
-            self.offer_expires = expires.astimezone(_zone(self.timezone)).date().isoformat()
-        else:
-            self.offer_expires = ""
+        expires = as_utc(campaign.offer_expires_at)
+        self.offer_expires = (
+            expires.astimezone(zone_or_utc(self.timezone)).date().isoformat() if expires else ""
+        )
         self.dirty = False
 
     def _expires_at(self) -> datetime | None:
@@ -182,7 +171,7 @@ class CampaignEditState(AuthState):
         if not self.offer_expires:
             return None
         day = datetime.strptime(self.offer_expires, "%Y-%m-%d").date()
-        return datetime.combine(day, time(23, 59, 59), tzinfo=_zone(self.timezone))
+        return campaigns.offer_expiry(day, self.timezone)
 
     def _draft(self) -> Campaign:
         """What is on screen as an unsaved campaign (id None, so the render cache is bypassed)."""

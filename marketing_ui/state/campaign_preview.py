@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import reflex as rx
 
 from marketing_ui.core import messages
+from marketing_ui.core.campaigns import EDITABLE_STATUSES
 from marketing_ui.core.customers import CustomerFilter, list_customers
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.campaign_edit import campaign_id_from_path
-
-MAX_TEST_RECIPIENTS = 5
-_SPLIT_RE = re.compile(r"[\s,;]+")
 
 
 def sending_module():  # noqa: ANN201 - a module or None
@@ -30,6 +26,7 @@ class CampaignPreviewState(AuthState):
     campaign_id: int = 0
     name: str = ""
     status: str = ""
+    editable: bool = True  # draft or scheduled: can still be edited and sent
     channel: str = "email"
     not_found: bool = False
     width: str = "desktop"
@@ -79,6 +76,7 @@ class CampaignPreviewState(AuthState):
             if campaign is None:
                 return
             self.name, self.status, self.channel = campaign.name, campaign.status, campaign.channel
+            self.editable = campaign.status in EDITABLE_STATUSES
             result = messages.preview(session, campaign, self.customer_id or None)
         self.html, self.subject, self.text = result.html, result.subject, result.text
         self.sms_text = result.sms_text
@@ -132,17 +130,9 @@ class CampaignPreviewState(AuthState):
         if module is None or not hasattr(module, "send_test"):
             self.test_error = "Sending is not available yet in this installation."
             return
-        recipients = [r for r in _SPLIT_RE.split(self.test_recipients) if r]
-        if not recipients:
-            self.test_error, self.test_message = "Enter at least one address or phone number.", ""
-            return
-        if len(recipients) > MAX_TEST_RECIPIENTS:
-            self.test_error = f"Send a test to at most {MAX_TEST_RECIPIENTS} recipients at once."
-            self.test_message = ""
-            return
         try:
             with session_scope() as session:
-                outcomes = module.send_test(session, self.campaign_id, recipients)
+                outcomes = module.send_test(session, self.campaign_id, self.test_recipients)
         except ValueError as exc:
             self.test_error, self.test_message = str(exc), ""
             return

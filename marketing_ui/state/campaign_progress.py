@@ -33,6 +33,15 @@ def _eta_text(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def _rate_text(rate: float | None) -> str:
+    """Two significant digits, so a slow SMS pace reads 0.25, never 0.0; "–" when none."""
+    if rate is None:
+        return "–"
+    if rate >= 10:
+        return f"{rate:,.0f}"
+    return f"{rate:.1f}" if rate >= 1 else f"{rate:.2g}"
+
+
 def _read(campaign_id: int) -> sending.Progress | None:
     with session_scope() as session:
         return sending.progress(session, campaign_id)
@@ -45,13 +54,15 @@ class CampaignProgressState(AuthState):
     status: str = ""
     failure_reason: str = ""
     percent: float = 0.0
+    percent_text: str = "–"
     total: int = 0
     sent: int = 0
     failed: int = 0
     skipped: int = 0
     remaining: int = 0
     waiting_quiet_hours: int = 0
-    rate: str = "0"
+    rate: str = "–"
+    rate_hint: str = ""
     eta: str = "—"
     channels: list[dict[str, str]] = []
     errors: list[dict[str, str]] = []
@@ -65,14 +76,20 @@ class CampaignProgressState(AuthState):
             return
         self.found = True
         self.name, self.status, self.failure_reason = p.name, p.status, p.failure_reason
-        self.percent = round(p.percent, 1)
+        self.percent = round(p.percent or 0.0, 1)
+        self.percent_text = "–" if p.percent is None else f"{self.percent}%"
         self.total, self.remaining = p.total, p.remaining
         self.sent = sum(c.sent for c in p.channels)
         self.failed = sum(c.failed for c in p.channels)
         self.skipped = sum(c.skipped for c in p.channels)
         self.waiting_quiet_hours = sum(c.waiting_quiet_hours for c in p.channels)
-        rate = sum(c.rate_per_s for c in p.channels)
-        self.rate = f"{rate:,.1f}"
+        self.rate = _rate_text(p.rate_per_s)
+        if p.rate_per_s is not None:
+            self.rate_hint = "average over the last minute"
+        elif p.status == "sending":
+            self.rate_hint = "no message went out in the last minute"
+        else:
+            self.rate_hint = f"not sending ({p.status})"
         etas = [c.eta_s for c in p.channels if c.eta_s is not None]
         self.eta = _eta_text(max(etas)) if etas else ("—" if p.remaining else "done")
         self.channels = [
@@ -85,8 +102,8 @@ class CampaignProgressState(AuthState):
                 "cancelled": f"{c.cancelled:,}",
                 "remaining": f"{c.remaining:,}",
                 "waiting": f"{c.waiting_quiet_hours:,}",
-                "rate": f"{c.rate_per_s:,.1f}/s",
-                "percent": f"{c.percent:.0f}",
+                "rate": "–" if c.rate_per_s is None else f"{_rate_text(c.rate_per_s)}/s",
+                "percent": "–" if c.percent is None else f"{c.percent:.0f}",
             }
             for c in p.channels
         ]

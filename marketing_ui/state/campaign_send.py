@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import reflex as rx
 from sqlalchemy import select
 
 from marketing_ui.core import campaigns
-from marketing_ui.core.app_settings import business_identity, sending_limits
+from marketing_ui.core.app_settings import business_identity, sending_limits, zone_or_utc
 from marketing_ui.core.audience import Audience, recipient_counts
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, Segment, Tag
@@ -42,13 +41,6 @@ def estimate(count: int, rate_per_s: float) -> str:
     if rate_per_s <= 0:
         return "unlimited rate (as fast as the provider accepts)"
     return f"{format_duration(count / rate_per_s)} at {rate_per_s:g}/s"
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 class CampaignSendState(AuthState):
@@ -242,7 +234,7 @@ class CampaignSendState(AuthState):
         try:
             local = datetime.strptime(
                 f"{self.schedule_date} {self.schedule_time}", "%Y-%m-%d %H:%M"
-            ).replace(tzinfo=_zone(self.timezone))
+            ).replace(tzinfo=zone_or_utc(self.timezone))
         except ValueError:
             self.action_error = "Choose a date and a time to schedule."
             return None

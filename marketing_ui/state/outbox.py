@@ -9,6 +9,7 @@ import reflex as rx
 
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.tracking import without_tracking
 from marketing_ui.state.auth import AuthState
 from workers.providers import read_outbox
 
@@ -76,7 +77,7 @@ class OutboxState(AuthState):
             "channel": row["channel"],
             "to": row["to"],
             "subject": row["subject"],
-            "html": row["html"],
+            "html": without_tracking(row["html"] or ""),
             "text": row["text"],
             "headers": headers or json.dumps(row["headers"]),
             "at": row["created_at"].strftime("%Y-%m-%d %H:%M:%S UTC"),

@@ -56,6 +56,7 @@ class RedeemState(AuthState):
     coupon: dict[str, str] = {}
     result: str = ""
     message: str = ""
+    denied_page: str = ""  # the admin page this account was sent away from (?denied=/path)
     _coupon_id: int = 0
     _timezone: str = "UTC"
 
@@ -140,8 +141,11 @@ class RedeemState(AuthState):
     @rx.event
     @staff
     def load_form(self):
-        """/redeem: an empty code form."""
+        """/redeem: an empty code form, saying why when an admin page sent this account here."""
         self._reset()
+        denied = self.router.url.query_parameters.get("denied", "")
+        valid = denied.startswith("/") and not denied.startswith("//") and len(denied) <= 200
+        self.denied_page = (denied.rstrip("/") or "/") if valid else ""
 
     @rx.event
     @staff

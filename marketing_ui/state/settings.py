@@ -1,4 +1,4 @@
-"""Settings page: system status (green/red), health job, business identity, sending limits."""
+"""Settings page: system status (green, checking or red), health job, identity, sending limits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rq.job import JobStatus
 from marketing_ui.core import app_settings
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.system_status import all_checks
+from marketing_ui.core.system_status import CHECKING, all_checks
 from marketing_ui.state.auth import AuthState
 from workers.health import health_check
 from workers.queues import DEFAULT, get_queue
@@ -19,10 +19,10 @@ from workers.queues import DEFAULT, get_queue
 HEALTH_WAIT_S = 15.0
 
 
-def _checks() -> list[dict[str, str]]:
+def _checks(health_unanswered_s: float | None = None) -> list[dict[str, str]]:
     return [
-        {"name": c.name, "ok": "1" if c.ok else "", "detail": c.detail}
-        for c in all_checks(get_settings())
+        {"name": c.name, "ok": "1" if c.ok else "", "state": c.state, "detail": c.detail}
+        for c in all_checks(get_settings(), health_unanswered_s)
     ]
 
 
@@ -48,6 +48,9 @@ class SettingsState(AuthState):
             limits = app_settings.sending_limits(session)
         self.business = {k: str(v) for k, v in dataclasses.asdict(identity).items()}
         self.limits = {k: str(v) for k, v in dataclasses.asdict(limits).items()}
+        if any(c["state"] == CHECKING for c in self.checks) and not self.health_running:
+            return SettingsState.run_health_check  # a registered worker is asked, never shown red
+        return None
 
     @rx.event(background=True)
     async def run_health_check(self):
@@ -65,7 +68,8 @@ class SettingsState(AuthState):
             if status in (JobStatus.FINISHED, JobStatus.FAILED):
                 break
             await asyncio.sleep(0.25)
-        checks = await asyncio.to_thread(_checks)
+        unanswered = None if status == JobStatus.FINISHED else HEALTH_WAIT_S
+        checks = await asyncio.to_thread(_checks, unanswered)
         async with self:
             self.checks = checks
             self.health_running = False
@@ -78,15 +82,11 @@ class SettingsState(AuthState):
 
     @rx.event
     def save_business(self, form: dict):
-        fields = {f.name for f in dataclasses.fields(app_settings.BusinessIdentity)}
-        value = app_settings.BusinessIdentity(
-            **{k: str(v).strip() for k, v in form.items() if k in fields}
-        )
         try:
             with session_scope() as session:
-                app_settings.save_business_identity(session, value)
-        except ValueError as exc:
-            self.business_error = str(exc)
+                value = app_settings.update_business_identity(session, form)
+        except app_settings.SettingsError as exc:
+            self.business_error = f"Not saved: {exc}"
             self.business_message = ""
             return
         self.business = {k: str(v) for k, v in dataclasses.asdict(value).items()}
@@ -96,17 +96,9 @@ class SettingsState(AuthState):
     @rx.event
     def save_limits(self, form: dict):
         try:
-            value = app_settings.SendingLimits(
-                email_rate_per_s=float(form.get("email_rate_per_s", 0)),
-                email_burst=int(form.get("email_burst", 1)),
-                sms_rate_per_s=float(form.get("sms_rate_per_s", 0)),
-                sms_burst=int(form.get("sms_burst", 1)),
-                max_attempts=int(form.get("max_attempts", 5)),
-                failure_threshold_pct=float(form.get("failure_threshold_pct", 20)),
-            )
             with session_scope() as session:
-                app_settings.save_sending_limits(session, value)
-        except ValueError as exc:
+                value = app_settings.update_sending_limits(session, form)
+        except app_settings.SettingsError as exc:
             self.limits_error = f"Not saved: {exc}"
             self.limits_message = ""
             return

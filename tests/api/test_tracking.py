@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -12,6 +14,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from marketing_ui.api.tracking import PIXEL_GIF, buffer
+from marketing_ui.api.view_online import rendered_html
 from marketing_ui.core.config import reset_settings_cache
 from marketing_ui.core.events import tracking_buffer_key
 from marketing_ui.core.models import Campaign, Customer, Event
@@ -21,9 +24,11 @@ from marketing_ui.core.tracking import (
     click_url,
     open_pixel_url,
     unsubscribe_token,
+    view_online_preview_url,
     view_online_url,
+    without_tracking,
 )
-from tests.api import api_db, client, seed_email_delivery  # noqa: F401
+from tests.api import PUBLIC_API, add_delivery, api_db, client, seed_email_delivery  # noqa: F401
 
 DEST = "https://bistro.example/menu?day=monday&x=1"
 
@@ -217,3 +222,64 @@ def test_buffered_hits_survive_redis_being_down(
     finally:
         reset_redis_cache()
     assert len(_events(api_db, "opened")) == 3
+
+
+def _our_urls(html_text: str) -> list[str]:
+    """Every URL the page loads (src) or links to (href) on our public API."""
+    found = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']+)["']""", html_text)
+    return [_path(html.unescape(u)) for u in found if u.startswith(PUBLIC_API)]
+
+
+def test_an_admin_looking_at_a_sent_email_records_no_open_or_click(
+    client: TestClient, api_db: Engine
+) -> None:
+    seeded = _seed(api_db)
+    with Session(api_db) as s:
+        campaign = s.get(Campaign, seeded.campaign_id)
+        campaign.mjml_body = load_template("newsletter")
+        campaign.track_opens_clicks = True
+        campaign.version += 1  # as every saved edit does (the compiled email is cached per version)
+        s.add(campaign)
+        s.commit()
+    sent = rendered_html(seeded.delivery_id)  # the email exactly as the recipient got it
+    assert sent is not None and open_pixel_url(seeded.delivery_id) in sent
+    assert f"/t/c/{seeded.delivery_id}/" in sent
+
+    # The Outbox shows it without tracking; loading everything in it, and following every
+    # link on our API (the view-online page included, and everything that page loads) counts
+    # nothing.
+    shown = without_tracking(sent)
+    assert "/t/o/" not in shown and "/t/c/" not in shown
+    assert 'href="https://example.com/menu"' in shown  # links go straight to their destination
+    visited = set()
+    pending = _our_urls(shown)
+    assert any(u.startswith(f"/v/{seeded.delivery_id}/") for u in pending)
+    while pending:
+        url = pending.pop()
+        if url in visited:
+            continue
+        visited.add(url)
+        response = client.get(url)
+        assert response.status_code in (200, 302), url
+        if url.startswith("/v/"):
+            assert "Hello Ann" in response.text  # still the recipient's own email
+            pending += _our_urls(response.text)
+    assert _events(api_db, "opened") == [] and _events(api_db, "clicked") == []
+
+    # The recipient's own view-online page still counts as an open, as it always has.
+    recipient_view = client.get(_path(view_online_url(seeded.delivery_id))).text
+    assert _path(open_pixel_url(seeded.delivery_id)) in recipient_view
+
+
+def test_the_preview_marker_is_signed_per_delivery(client: TestClient, api_db: Engine) -> None:
+    seeded = _seed(api_db)
+    preview = _path(view_online_preview_url(seeded.delivery_id))
+    assert client.get(preview).status_code == 200
+    forged = preview.rsplit("=", 1)[0] + "=" + "A" * 22
+    assert client.get(forged).status_code == 400
+    # A marker for one delivery does not fit another delivery's page.
+    with Session(api_db) as s:
+        other = add_delivery(s, seeded.customer_id, status="sent")
+    other_view = _path(view_online_url(other))
+    marker = preview.rsplit("=", 1)[1]
+    assert client.get(f"{other_view}?preview={marker}").status_code == 400

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import insert
 
+from marketing_ui.core.audience import Audience
 from marketing_ui.core.campaigns import create_campaign
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
@@ -88,6 +89,14 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
         "() => (document.querySelector('#edit-preview')?.srcdoc || '').includes('Monday')"
     )
     assert frame.get_attribute("sandbox") == ""  # user HTML never runs script in the dashboard
+    # The template promises a personal coupon: it starts switched on, with an offer and expiry.
+    assert page.get_attribute("#edit-has-qr", "data-state") == "checked"
+    assert page.input_value("#edit-offer-text") == "2-for-1 fresh pasta, all day Monday"
+    assert page.input_value("#edit-offer-expires") != ""
+    page.wait_for_function(
+        "() => (document.querySelector('#edit-preview')?.srcdoc || '')"
+        ".includes('YOUR PERSONAL COUPON')"
+    )
 
     # A new subject shows in the preview as the sample customer would see it.
     page.fill("#edit-subject", "{{ first_name }}, pasta is on us")
@@ -162,3 +171,111 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
     assert count.inner_text() == "3"
     assert page.locator("#schedule-timezone").inner_text() == "UTC"
     keep_screenshot(page, "campaign_send.png")
+
+
+def _no_paragraph_in_a_paragraph(page) -> None:  # noqa: ANN001
+    """React reports <p> (or a block) inside <p> as an error; the DOM shows it in any build."""
+    nested = page.evaluate(
+        "() => [...document.querySelectorAll('p p, p div')].map(e => e.outerHTML.slice(0, 80))"
+    )
+    assert nested == [], nested
+
+
+def test_each_channel_shows_its_own_fields_and_a_sent_campaign_is_not_offered_for_sending(
+    app_url,  # noqa: ANN001
+    page,  # noqa: ANN001
+) -> None:
+    with session_scope() as session:
+        texts = create_campaign(session, "Text us tonight", "blank", channel="sms")
+        sent = create_campaign(session, "Sent last week", "newsletter")
+        sent.status = CampaignStatus.SENT
+        sent.sent_at = utcnow()
+        session.add(sent)
+        texts_id, sent_id = texts.id, sent.id
+    login(page, app_url, *ADMIN)
+
+    # An SMS-only campaign: no subject, preheader, sender, open tracking or images.
+    open_page(page, f"{app_url}/campaigns/{texts_id}/edit")
+    page.wait_for_selector("#sms-body")
+    for email_only in (
+        "#edit-subject",
+        "#edit-preheader",
+        "#edit-from-name",
+        "#edit-from-email",
+        "#edit-track",
+        "#images-card",
+        "#mjml-source",
+    ):
+        assert page.locator(email_only).count() == 0, email_only
+    assert page.locator("#edit-has-qr").is_visible()
+    assert page.locator("#review-send").is_visible()  # a draft can still be sent
+
+    # Switching it to email brings the email fields and takes the SMS text away.
+    page.click("#edit-channel")
+    page.get_by_role("option", name="Email", exact=True).click()
+    page.wait_for_selector("#edit-subject")
+    assert page.locator("#images-card").is_visible() and page.locator("#sms-body").count() == 0
+
+    # A sent campaign offers its progress and analytics, never "Review and send".
+    for where in ("edit", "preview"):
+        open_page(page, f"{app_url}/campaigns/{sent_id}/{where}")
+        page.wait_for_selector("#view-progress")
+        assert page.locator("#review-send").count() == 0, where
+        assert page.locator("#view-analytics").is_visible()
+
+
+def test_send_a_test_reads_the_box_as_the_owner_typed_it(app_url, page) -> None:  # noqa: ANN001
+    with session_scope() as session:
+        email_id = create_campaign(session, "Test box email", "newsletter").id
+        sms = create_campaign(session, "Test box SMS", "blank", channel="sms")
+        sms.sms_body = "Hi {{ first_name | default('there') }}, pasta night!"
+        session.add(sms)
+        sms_id = sms.id
+    login(page, app_url, *ADMIN)
+
+    open_page(page, f"{app_url}/campaigns/{email_id}/preview")
+    page.wait_for_selector("#send-test")
+    page.click("#send-test")  # an empty box
+    page.wait_for_selector("#test-error")
+    assert "Enter an email address or a phone number" in page.inner_text("#test-error")
+    page.fill("#test-recipients", "not-an-address")
+    page.click("#send-test")
+    page.wait_for_function(
+        "() => document.querySelector('#test-error').innerText.includes('not-an-address')"
+    )
+    assert page.inner_text("#test-error") == "“not-an-address” is not an email address."
+
+    # The placeholder's own phone format is one recipient on an SMS campaign.
+    open_page(page, f"{app_url}/campaigns/{sms_id}/preview")
+    page.wait_for_selector("#send-test")
+    page.fill("#test-recipients", "+1 415 555 0199")
+    page.click("#send-test")
+    page.wait_for_selector("#test-message")
+    assert page.inner_text("#test-message").splitlines() == ["+1 415 555 0199: test sms sent."]
+
+
+def test_confirmation_dialogs_hold_no_paragraph_in_a_paragraph(app_url, page) -> None:  # noqa: ANN001
+    with session_scope() as session:
+        create_customer(
+            session,
+            CustomerInput(first_name="Dia", email="dialog@example.com", email_consent=True),
+        )
+        campaign = create_campaign(session, "Dialog check", "monday_special")
+        campaign.audience_json = Audience().to_json()
+        session.add(campaign)
+        campaign_id = campaign.id
+    login(page, app_url, *ADMIN)
+
+    open_page(page, f"{app_url}/campaigns/{campaign_id}/send")
+    page.wait_for_selector("#send-now:not([disabled])")
+    page.click("#send-now")
+    page.wait_for_selector("#confirm-send")
+    assert "Dialog check" in page.locator("[role='alertdialog']").inner_text()
+    _no_paragraph_in_a_paragraph(page)
+    page.get_by_role("button", name="Cancel").click()
+
+    open_page(page, f"{app_url}/campaigns")
+    row = page.locator(".campaign-row[data-name='Dialog check']")
+    row.locator(".delete-campaign").click()
+    page.wait_for_selector("[role='alertdialog']")
+    _no_paragraph_in_a_paragraph(page)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 from marketing_ui.core.coupons import issue_coupons, secrets_for_deliveries
@@ -137,3 +138,19 @@ def test_scanned_qr_opens_redeem_after_login_and_admin_can_undo(
     assert sorted(row["short_code"] for row in rows) == sorted([code, other_code])
     assert page.request.get(href).status == 403  # staff's session cannot export
     admin.close()
+
+
+def test_staff_sent_away_from_an_admin_page_are_told_why(app_url, page) -> None:  # noqa: ANN001
+    login(page, app_url, *STAFF)
+    open_page(page, f"{app_url}/customers")
+    page.wait_for_url(re.compile(r"/redeem\?denied=/customers/?$"))
+    note = page.locator("#denied-note")
+    note.wait_for()
+    assert note.inner_text() == (
+        "That page (/customers) is for admins; your account can redeem coupons."
+    )
+    assert page.locator("#code-input").is_visible()  # and the counter form is right there
+
+    open_page(page, f"{app_url}/redeem")
+    page.wait_for_selector("#code-input")
+    assert page.locator("#denied-note").count() == 0  # only when something was refused

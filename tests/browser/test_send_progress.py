@@ -62,9 +62,13 @@ def test_progress_view_reaches_100_percent_without_reload(app_url, page, worker_
         total = sum(result.recipients.values())
         assert total >= RECIPIENTS
 
+        assert page.inner_text("#progress-percent") == "–"  # nobody to send to yet: no 100%
         seen: set[str] = set()
+        rates: set[str] = set()
         for _ in range(240):
             seen.add(page.inner_text("#progress-percent"))
+            if page.inner_text("#progress-status") == "sending":
+                rates.add(page.inner_text("#progress-rate"))
             if page.inner_text("#progress-status") == "sent":
                 break
             page.wait_for_timeout(100)
@@ -75,7 +79,10 @@ def test_progress_view_reaches_100_percent_without_reload(app_url, page, worker_
         assert page.inner_text("#progress-sent") == str(total)
         assert page.inner_text("#progress-remaining") == "0"
         assert page.evaluate("window.__sameDocument") is True
-        assert any(re.match(r"^(?!0%|100)", s) for s in seen), f"no intermediate value: {seen}"
+        assert any(re.match(r"^(?!0%|100)\d", s) for s in seen), f"no intermediate value: {seen}"
+        # While sending, the pace is a real number of messages per second, never 0.0.
+        assert any(re.fullmatch(r"[1-9][\d,.]*", r) for r in rates), f"no real rate: {rates}"
+        assert "0.0" not in rates
         keep_screenshot(page, "campaign_progress.png")
 
         open_page(page, f"{app_url}/outbox")
@@ -83,6 +90,8 @@ def test_progress_view_reaches_100_percent_without_reload(app_url, page, worker_
         page.locator(".outbox-row").first.click()
         page.wait_for_selector("#outbox-frame")
         assert page.get_attribute("#outbox-frame", "sandbox") == ""
+        shown = page.get_attribute("#outbox-frame", "srcdoc") or ""
+        assert "/t/o/" not in shown and "/t/c/" not in shown  # looking is not opening
         assert "Friday" in page.inner_text("#outbox-subject")
         assert "@example.com" in page.inner_text("#outbox-to")
         keep_screenshot(page, "outbox.png")

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from marketing_ui.core import analytics
 from marketing_ui.core.models import (
+    OUTBOX_PROVIDER_ID_PREFIX,
     Campaign,
     CampaignStatHourly,
     ConsentEvent,
@@ -169,7 +170,9 @@ def test_campaign_funnel_counts_exactly(session: Session, data: Data) -> None:
     assert (f.clicked_unique, f.clicked_total) == (3, 5)
     assert (f.complaints, f.unsubscribes) == (1, 1)
     assert (f.coupons_issued, f.redeemed) == (3, 2)  # the undone redemption is not counted
-    assert f.open_rate == pytest.approx(2 / 5) and f.redemption_rate == pytest.approx(2 / 3)
+    # Opens are of the 3 emails sent: the 2 SMS could never be opened.
+    assert f.open_rate == pytest.approx(2 / 3) and f.redemption_rate == pytest.approx(2 / 3)
+    assert f.delivered_rate == pytest.approx(3 / 5) and not f.delivered_note
     assert sorted(report.by_channel) == ["email", "sms"]
     email, sms = report.by_channel["email"], report.by_channel["sms"]
     assert (email.targeted, email.sent, email.delivered, email.clicked_unique) == (5, 3, 2, 2)
@@ -246,6 +249,37 @@ def test_overview_rows_trend_audience_consent(session: Session, data: Data) -> N
     sms_rows = analytics.campaign_rows(session, channel="sms")
     sms_a = [r for r in sms_rows if r.name == "Monday special"][0].funnel
     assert (sms_a.sent, sms_a.opened_unique, sms_a.clicked_unique, sms_a.redeemed) == (2, 0, 1, 1)
+
+
+def test_rates_that_do_not_apply_are_none_with_a_reason(session: Session) -> None:
+    """An SMS-only campaign has no open rate; outbox sends have no delivered rate (not 0%)."""
+    people = [_customer(session, n, T0) for n in range(4)]
+    texts = Campaign(name="Text blast", channel="sms", status="sent", sent_at=T0)
+    outbox = Campaign(name="Dev send", channel="email", status="sent", sent_at=T0)
+    session.add_all([texts, outbox])
+    session.flush()
+    for customer_id in people[:2]:
+        _delivery(session, texts.id, customer_id, "sms", "sent")
+    for n, customer_id in enumerate(people):
+        d = _delivery(session, outbox.id, customer_id, "email", "sent")
+        session.get(Delivery, d).provider_message_id = f"{OUTBOX_PROVIDER_ID_PREFIX}{n}"
+    _event(session, outbox.id, d, "email", "opened", T0 + H)
+    session.commit()
+    analytics.refresh_rollups(session, settle_s=0)
+
+    rows = {r.name: r.funnel for r in analytics.campaign_rows(session)}
+    reports = {
+        name: analytics.campaign_funnel(session, cid).funnel
+        for name, cid in (("Text blast", texts.id), ("Dev send", outbox.id))
+    }
+    for funnels in (rows, reports):
+        sms, dev = funnels["Text blast"], funnels["Dev send"]
+        assert sms.sent == 2 and sms.open_rate is None and sms.open_note == "SMS has no opens"
+        assert sms.delivered_rate == 0.0 and not sms.delivered_note  # a real SMS provider
+        assert dev.sent == 4 and dev.delivered_rate is None
+        assert dev.delivered_note == "the outbox provider does not report delivery"
+        assert dev.open_rate == pytest.approx(1 / 4) and not dev.open_note
+    assert analytics.Funnel("email").open_note == ""  # nothing sent yet: nothing to explain
 
 
 def test_refresh_is_idempotent_and_incremental(session: Session, data: Data) -> None:

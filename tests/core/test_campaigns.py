@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session
 
+from marketing_ui.core.app_settings import update_business_identity
 from marketing_ui.core.audience import Audience
 from marketing_ui.core.campaigns import (
     CampaignError,
@@ -23,6 +25,7 @@ from marketing_ui.core.campaigns import (
     update_campaign,
     validate_for_send,
 )
+from marketing_ui.core.messages import SAMPLE_COUPON_CODE, clear_compiled_cache, preview
 from marketing_ui.core.models import (
     Campaign,
     CampaignStatus,
@@ -30,6 +33,7 @@ from marketing_ui.core.models import (
     Delivery,
     DeliveryStatus,
     Segment,
+    as_utc,
     utcnow,
 )
 from marketing_ui.core.rendering import load_template
@@ -63,6 +67,32 @@ def test_create_from_template_takes_body_subject_and_sender(session: Session) ->
     assert "Monday special" in campaign.subject
     assert campaign.from_email == "hello@example.com"  # the Settings default
     assert campaign.version == 1
+
+
+def test_the_monday_special_starts_with_its_qr_coupon_on(session: Session) -> None:
+    update_business_identity(session, {"timezone": "America/Los_Angeles"})
+
+    campaign = create_campaign(session, "Monday", "monday_special")
+
+    assert campaign.has_qr_code
+    assert campaign.offer_text == "2-for-1 fresh pasta, all day Monday"
+    local = as_utc(campaign.offer_expires_at).astimezone(ZoneInfo("America/Los_Angeles"))
+    today = datetime.now(ZoneInfo("America/Los_Angeles")).date()
+    assert local.date() == today + timedelta(days=14)
+    assert (local.hour, local.minute) == (23, 59)  # valid all of its last day
+    assert validate_for_send(session, campaign) == []  # ready to send as it is
+    clear_compiled_cache()  # compiled emails are cached by campaign id; test databases reuse ids
+    shown = preview(session, campaign)
+    assert not shown.errors
+    assert "YOUR PERSONAL COUPON" in shown.html and SAMPLE_COUPON_CODE in shown.html
+    assert "2-for-1 fresh pasta, all day Monday" in shown.html
+
+
+def test_a_template_without_an_offer_starts_without_a_coupon(session: Session) -> None:
+    campaign = create_campaign(session, "News", "newsletter")
+
+    assert not campaign.has_qr_code
+    assert campaign.offer_text == "" and campaign.offer_expires_at is None
 
 
 def test_create_refuses_missing_name_and_unknown_template(session: Session) -> None:
@@ -196,7 +226,13 @@ def test_validate_for_send_lists_every_problem(session: Session) -> None:
     update_campaign(
         session,
         campaign.id,
-        {"has_qr_code": True, "offer_text": "", "from_email": "not-an-address", "subject": ""},
+        {
+            "has_qr_code": True,
+            "offer_text": "",
+            "offer_expires_at": None,
+            "from_email": "not-an-address",
+            "subject": "",
+        },
     )
     problems = validate_for_send(session, get_campaign(session, campaign.id))
     text = "\n".join(problems)

@@ -38,6 +38,7 @@ from marketing_ui.core.coupons import (
     void_unsent_coupons,
 )
 from marketing_ui.core.crypto import DecryptionError, associated_data, cipher
+from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import is_sqlite
 from marketing_ui.core.key_rotation import reencrypt_all
 from marketing_ui.core.models import (
@@ -392,6 +393,36 @@ def test_list_pages_filters_and_finds_by_code(session: Session, staff: User) -> 
     ]
     assert list_coupons(session, campaign_id, search_code="zzzz") == []
     assert {v.short_code for v in views} == {s.short_code for s in secrets.values()}
+
+
+def test_the_coupon_list_tells_two_customers_with_one_name_apart(session: Session) -> None:
+    people = [
+        CustomerInput(first_name="Noah", last_name="Kim", email="noah.kim@example.com"),
+        CustomerInput(first_name="Noah", last_name="Kim", email="nk@bistro.example"),
+        CustomerInput(first_name="Noah", phone="+14155550199"),
+        CustomerInput(email="zoe@example.com"),
+    ]
+    ids = [create_customer(session, person).id for person in people]
+    campaign = Campaign(name="Noah night", has_qr_code=True, offer_text="Free dessert")
+    session.add(campaign)
+    session.flush()
+    deliveries = [
+        Delivery(campaign_id=campaign.id, customer_id=cid, channel="email") for cid in ids
+    ]
+    session.add_all(deliveries)
+    session.commit()
+    issue_coupons(session, campaign.id, [d.id for d in deliveries])
+
+    labels = [v.customer_label for v in list_coupons(session, campaign.id)]
+
+    assert labels == [
+        "Noah K. · n***@example.com",
+        "Noah K. · n***@bistro.example",
+        "Noah · •••0199",
+        f"customer #{ids[3]} · z***@example.com",
+    ]
+    assert len(set(labels)) == len(labels)
+    assert not any("noah.kim" in label or "5550199" in label for label in labels)
 
 
 def test_export_lists_every_coupon_with_code_and_state(session: Session, staff: User) -> None:

@@ -61,6 +61,20 @@ def test_every_template_renders_with_footer(name: str) -> None:
     assert "<" not in email.text.replace("<script", "")  # no markup leaks into the text part
 
 
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_no_template_loads_anything_but_its_images_from_the_internet(name: str) -> None:
+    """Web fonts fail offline (and most mail clients drop them): system font stacks only."""
+    info = next(i for i in list_templates() if i.name == name)
+    html = personalize(
+        compile_email(info.mjml, info.subject or "Hello", info.preheader), sample_context()
+    ).html
+
+    assert "<mj-font" not in info.mjml
+    assert not re.search(r"<link\b|@import|@font-face|fonts\.googleapis", html, re.IGNORECASE)
+    loaded = re.findall(r"\bsrc=[\"'](https?://[^\"']+)", html)
+    assert loaded == []  # images are inlined here; links (href) are not loaded
+
+
 def test_load_template_refuses_unknown_and_path_names() -> None:
     assert "<mjml" in load_template("monday_special")
     for bad in ("nope", "../config", "blank.mjml"):

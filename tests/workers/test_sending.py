@@ -4,6 +4,7 @@ Resend/Twilio client code talking to loopback fakes that count what each recipie
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -413,7 +414,39 @@ def test_progress_counts_by_channel(env: Session, fake_resend: FakeResend) -> No
     after = sending.progress(env, campaign_id)
     assert after is not None and after.percent == 100.0
     assert {c.channel: c.sent for c in after.channels} == {"email": 12, "sms": 12}
-    assert sum(c.rate_per_s for c in after.channels) >= 0.0
+    assert after.rate_per_s is None  # finished: no current rate
+
+
+@SQLITE_ONLY
+def test_a_cancelled_send_that_sent_nothing_is_not_shown_done(env: Session) -> None:
+    seed_customers(env, 5)
+    campaign_id = make_campaign(env)
+    sending.start_send(env, campaign_id)
+
+    assert sending.cancel(env, campaign_id) == 5
+    shown = sending.progress(env, campaign_id)
+
+    assert shown is not None and shown.status == "cancelled"
+    assert shown.percent == 0.0 and [c.percent for c in shown.channels] == [0.0]
+    assert shown.rate_per_s is None  # not sending: no current rate
+    empty = make_campaign(env)
+    assert sending.progress(env, empty).percent is None  # no recipients: no percentage at all
+
+
+@SQLITE_ONLY
+def test_the_rate_while_sending_is_the_real_pace_not_zero_between_lumps(env: Session) -> None:
+    seed_customers(env, 3)
+    campaign_id = make_campaign(env)
+    sending.start_send(env, campaign_id)
+    assert sending.progress(env, campaign_id).rate_per_s is None  # nothing sent yet: "–"
+
+    # Workers record sends in lumps: 60 emails landed in one second 30 seconds ago.
+    get_redis().hincrby(sending._key(campaign_id, "rate", str(int(time.time()) - 30)), "email", 60)
+    get_redis().delete(sending._key(campaign_id, "progress"))  # skip the 0.7 s cache
+    shown = sending.progress(env, campaign_id)
+
+    assert shown.rate_per_s is not None and 1.5 < shown.rate_per_s <= 2.0  # 60 over ~30 s
+    assert shown.channels[0].eta_s is not None
 
 
 @SQLITE_ONLY
@@ -423,11 +456,15 @@ def test_send_test_goes_out_now_and_is_not_counted(
     seed_customers(env, 1, sms=True)
     campaign_id = make_campaign(env, channel="both")
 
-    lines = sending.send_test(env, campaign_id, [email_of(0), "owner@example.com", phone_of(0)])
+    # The box as typed: a comma, a new line, and a phone number written with spaces.
+    spaced_phone = f"{phone_of(0)[:3]} {phone_of(0)[3:7]} {phone_of(0)[7:]}"
+    typed = f"{email_of(0)}, owner@example.com\n{spaced_phone}"
+    lines = sending.send_test(env, campaign_id, typed)
 
     assert all("sent" in line for line in lines), lines
     subjects = [m["subject"] for m in fake_resend.messages]
     assert subjects == ["[Test] Hello Guest0", "[Test] Hello Alex"]
+    assert len(fake_twilio.messages) == 1 and fake_twilio.messages[0]["to"] == phone_of(0)
     assert fake_twilio.messages[0]["body"].startswith("[Test] ")
     assert env.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0
 

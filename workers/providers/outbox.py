@@ -18,7 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from marketing_ui.core.crypto import DecryptionError, associated_data, cipher
-from marketing_ui.core.models import Channel, OutboxMessage, new_uid
+from marketing_ui.core.models import (
+    OUTBOX_PROVIDER_ID_PREFIX,
+    Channel,
+    OutboxMessage,
+    new_uid,
+)
 from workers.providers.base import OutgoingEmail, OutgoingSms, SendResult
 
 _KEY_COLUMN_CHARS = 128
@@ -144,7 +149,7 @@ def _row_key(full_key: str) -> str:
 
 
 def _provider_id(uid: str) -> str:
-    return f"outbox-{uid}"
+    return f"{OUTBOX_PROVIDER_ID_PREFIX}{uid}"
 
 
 def _to_aad(uid: str) -> bytes:

@@ -1,0 +1,49 @@
+"""Plotly figures: campaign names are text, never markup (plotly reads <b>, <a>, <br> in labels)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from marketing_ui.components.charts import funnel_figure, rates_figure, redemption_figure
+from marketing_ui.core.analytics import CampaignRow, Funnel
+
+HOSTILE = "<b>x</b>"
+
+
+def _row(campaign_id: int, name: str, channel: str = "email", **counts: int) -> CampaignRow:
+    funnel = Funnel(channel, **counts)
+    return CampaignRow(campaign_id, name, channel, datetime(2026, 11, 30, tzinfo=UTC), funnel)
+
+
+def test_a_campaign_named_with_markup_is_shown_as_its_text() -> None:
+    rows = [_row(1, HOSTILE, sent=10, delivered=9, opened_unique=4, coupons_issued=10, redeemed=3)]
+
+    for figure in (rates_figure(rows), redemption_figure(rows)):
+        drawn = json.dumps(figure.to_plotly_json())
+        assert "<b>" not in drawn and "<\\/b>" not in drawn
+        for trace in figure.data:
+            assert list(trace.x) == ["&lt;b&gt;x&lt;/b&gt;"]
+
+
+def test_a_rate_that_does_not_apply_draws_no_bar() -> None:
+    rows = [_row(1, "Text blast", "sms", sent=10, clicked_unique=2)]
+
+    bars = {trace.name: list(trace.y) for trace in rates_figure(rows).data}
+
+    assert bars["Opened"] == [None]  # SMS has no opens: no bar rather than a 0% one
+    assert bars["Clicked"] == [20.0]
+
+
+def test_funnel_stages_that_do_not_apply_show_a_dash_not_zero() -> None:
+    sms = Funnel("sms", targeted=5, sent=5, delivered=4, clicked_unique=1)
+    outbox = Funnel("email", targeted=3, sent=3, email_sent=3, sent_without_receipts=3)
+
+    figure = funnel_figure({"sms": sms, "email": outbox})
+
+    stages = {trace.name: dict(zip(trace.y, zip(trace.x, trace.text, strict=True), strict=True))
+              for trace in figure.data}  # fmt: skip
+    assert stages["SMS"]["Opened (unique)"] == (None, "–")
+    assert stages["SMS"]["Delivered"] == (4, "4")
+    assert stages["EMAIL"]["Delivered"] == (None, "–")
+    assert stages["EMAIL"]["Opened (unique)"] == (0, "0")
