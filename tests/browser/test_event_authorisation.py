@@ -9,6 +9,8 @@ database. An admin session proves the same client does get data when it is allow
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import hashlib
 import inspect
 import typing
@@ -32,6 +34,7 @@ from marketing_ui.state.customers import CustomersState
 from marketing_ui.state.redeem import RedeemState
 from tests.browser.conftest import ADMIN, STAFF
 
+T = typing.TypeVar("T")
 NAMESPACE = "/_event"
 SECRET_EMAIL = "victim.secret@example.org"
 SECRET_PHONE = "+14155550199"
@@ -50,6 +53,12 @@ EXPECTED_PUBLIC = {
 # Tables a background process may write while the test runs (worker heartbeats, analytics
 # rollups); a refused event could not change them anyway.
 VOLATILE_TABLES = {"analytics_watermark", "campaign_stat_hourly", "campaign_tally"}
+
+
+def run_async(coro: typing.Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: Playwright's sync API owns this thread's loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(contextvars.copy_context().run, asyncio.run, coro).result()
 
 
 @dataclass
@@ -220,7 +229,7 @@ def test_every_handler_refuses_a_visitor_without_a_session(app_url: str, victim_
     refused = {n for n, a in handlers.items() if a != Audience.PUBLIC}
     assert len(refused) > 150  # the whole app, not a sample
     before = _db_fingerprint()
-    frames = asyncio.run(_attack(app_url, "", refused))
+    frames = run_async(_attack(app_url, "", refused))
     assert _db_fingerprint() == before
     assert _leaks(frames) == []
     # Every refusal sends the browser to log in, back to the page it was on.
@@ -234,7 +243,7 @@ def test_every_admin_handler_refuses_staff(app_url: str, victim_customer) -> Non
     refused = {n for n, a in all_handlers() if a in (Audience.ADMIN, Audience.NOBODY)}
     assert len(refused) > 150
     before = _db_fingerprint()
-    frames = asyncio.run(_attack(app_url, cookie, refused))
+    frames = run_async(_attack(app_url, cookie, refused))
     after = _db_fingerprint()
     assert after == before
     assert _leaks(frames) == []
@@ -287,7 +296,7 @@ def test_a_forged_or_ended_session_is_a_visitor(app_url: str, victim_customer) -
         await stale.close()
         assert _leaks(stale.frames) == []
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_staff_may_use_the_counter_but_not_reach_admin_data(app_url: str) -> None:
@@ -302,7 +311,7 @@ def test_staff_may_use_the_counter_but_not_reach_admin_data(app_url: str) -> Non
         assert "unknown" in repr(frame["delta"])
         await staff.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 class TestUploadEndpoint:
@@ -380,6 +389,6 @@ def test_a_flood_of_watch_calls_leaves_one_live_loop(app_url: str) -> None:
         await admin.close()
         return updates
 
-    updates = asyncio.run(scenario())
+    updates = run_async(scenario())
     # One loop refreshes once per POLL_S: about 10 updates in the window; 40 loops would be ~400.
     assert 3 <= updates <= 14, updates
