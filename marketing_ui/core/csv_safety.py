@@ -3,7 +3,8 @@
 Every CSV we hand out (analytics, coupons, customer export, import error reports) carries
 text that came from outside: names, URLs, rejected import rows. Excel, LibreOffice and
 Google Sheets treat a cell starting with = + - @ (and, after trimming, tab or CR) as a
-formula, so such a cell gets a leading apostrophe: shown as text, never run.
+formula, so such a cell gets a leading apostrophe: shown as text, never run. Importing
+such a file back takes the apostrophe off again (`restore`), so export → import is lossless.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ def neutralise(value: object) -> object:
     """Text that would start a formula gets a leading apostrophe; anything else is unchanged."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
+    return value
+
+
+def restore(value: str) -> str:
+    """Undo `neutralise` when our own export comes back as an import (the apostrophe is ours)."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
     return value
 
 

@@ -49,7 +49,7 @@ from marketing_ui.core.csv_reader import (
     parse_consent,
     read_headers,
 )
-from marketing_ui.core.csv_safety import safe_row
+from marketing_ui.core.csv_safety import restore, safe_row
 from marketing_ui.core.customers import encrypt_contact
 from marketing_ui.core.models import (
     ConsentEvent,
@@ -158,7 +158,7 @@ class _Validator:
 
     def _get(self, values: dict[str, str], name: str) -> str:
         column = self.mapping.get(name)
-        return values.get(column, "").strip() if column else ""
+        return restore(values.get(column, "").strip()) if column else ""
 
     def check(self, line: int, values: dict[str, str]) -> _Row | RowError:
         raw_email = self._get(values, "email")
