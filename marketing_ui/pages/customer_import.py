@@ -123,7 +123,10 @@ def _preview() -> rx.Component:
                     rx.foreach(
                         S.preview,
                         lambda row: rx.table.row(
-                            rx.foreach(row, lambda v: rx.table.cell(rx.text(v, size="1")))
+                            rx.foreach(
+                                row,
+                                lambda v: rx.table.cell(rx.text(v, size="1"), white_space="nowrap"),
+                            )
                         ),
                     )
                 ),
@@ -186,15 +189,14 @@ def _map_step() -> rx.Component:
         rx.vstack(
             rx.flex(
                 rx.heading("2. Match columns to fields", size="4"),
-                rx.badge(
-                    rx.icon("file-text", size=12),
+                rx.text(
                     S.filename,
                     " · ",
                     S.rows_in_file,
                     " rows",
-                    variant="surface",
-                    max_width="100%",
-                    overflow="hidden",
+                    size="2",
+                    color=MUTED,
+                    word_break="break-word",
                     id="upload-summary",
                 ),
                 rx.spacer(),
