@@ -243,7 +243,7 @@ def _abandon(session: Session, job_id: int, message: str, before: datetime | Non
 
 
 def _uploaded(session: Session, job_id: int) -> ImportJob:
-    job = session.get(ImportJob, job_id)
+    job = session.get(ImportJob, job_id, populate_existing=True)  # status is written in SQL
     if job is None or job.status != ImportStatus.UPLOADED or not job.stored_path:
         raise UploadError(
             "This upload is no longer waiting to be imported (it was started, replaced, or "
@@ -384,6 +384,7 @@ def run_job(import_job_id: int, engine: Engine | None = None) -> str:
         mapping = json.loads(job.mapping_json or "{}")
         tags = json.loads(job.tags_json or "[]")
         region, invalid_phone = job.phone_region, job.invalid_phone
+        counted_at_upload = job.rows_total
 
     def save(result: ImportResult, **extra: object) -> None:
         with session() as s:
@@ -391,7 +392,7 @@ def run_job(import_job_id: int, engine: Engine | None = None) -> str:
                 update(_jobs)
                 .where(_jobs.c.id == import_job_id, _jobs.c.status == ImportStatus.RUNNING.value)
                 .values(
-                    rows_total=result.rows_total,
+                    rows_total=result.rows_total or counted_at_upload,
                     rows_done=result.rows_done,
                     created_count=result.created,
                     updated_count=result.updated,
