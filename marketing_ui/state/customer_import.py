@@ -223,8 +223,9 @@ class ImportState(AuthState):
                 if not import_jobs.upload_is_waiting(session, self._upload_id):
                     self._reset_upload()
                     self.upload_error = (
-                        "The file you had uploaded was not imported in time and was deleted "
-                        "(customer files are kept for an hour at most). Upload it again."
+                        "The file you had uploaded is no longer waiting to be imported (started "
+                        "in another tab, or not started within an hour and deleted: customer "
+                        "files are not kept longer). Upload it again."
                     )
                 return None
             shown = import_jobs.import_view(session, self.job.id) if self.job.id else None
