@@ -285,15 +285,13 @@ def _progress() -> rx.Component:
                 rx.heading("Importing ", job.filename, size="4", word_break="break-word"),
                 rx.badge(job.status, id="import-status", variant="soft"),
                 rx.spacer(),
-                rx.cond(
-                    S.finished,
-                    rx.button(
-                        rx.icon("rotate-ccw", size=14),
-                        "Import another file",
-                        variant="soft",
-                        on_click=S.start_over,
-                        id="import-again",
-                    ),
+                # Also while it runs: another import can start meanwhile (the history tracks both).
+                rx.button(
+                    rx.icon("rotate-ccw", size=14),
+                    "Import another file",
+                    variant="soft",
+                    on_click=S.start_over,
+                    id="import-again",
                 ),
                 align="center",
                 gap="8px",

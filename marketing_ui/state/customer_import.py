@@ -392,7 +392,11 @@ class ImportState(AuthState):
 
     @rx.event(background=True)
     async def poll_job(self):
-        """Read the job's counters every half second until it ends or the owner leaves the page."""
+        """Read the job's counters every half second until it ends or the owner leaves the page.
+
+        The final counts, the report rows and the history change in one update, so the page
+        never shows "done" without its report.
+        """
         async with self:
             self._poll_generation += 1
             generation = self._poll_generation
@@ -400,6 +404,12 @@ class ImportState(AuthState):
             status = self.job.status
         while True:
             view = await asyncio.to_thread(_view, job_id)
+            finished = view is not None and view.status in import_jobs.FINISHED
+            rows = (
+                await asyncio.to_thread(import_jobs.report_preview, job_id, ERRORS_SHOWN)
+                if finished
+                else []
+            )
             async with self:
                 if generation != self._poll_generation or self.job.id != job_id:
                     return
@@ -410,13 +420,10 @@ class ImportState(AuthState):
                     self.step = "upload"
                     return
                 self.job = _card(view)
+                self.report_rows = [ReportRow(*row) for row in rows]
                 if view.status != status:  # queued -> running -> done: the history says so too
                     status = view.status
                     self._load_history()
-            if view.status in import_jobs.FINISHED:
-                break
+            if finished:
+                return
             await asyncio.sleep(POLL_S)
-        rows = await asyncio.to_thread(import_jobs.report_preview, job_id, ERRORS_SHOWN)
-        async with self:
-            if generation == self._poll_generation:
-                self.report_rows = [ReportRow(*row) for row in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketing_ui.core import auth
-from marketing_ui.core.config import get_settings
+from marketing_ui.core.config import get_settings, reset_settings_cache
 from marketing_ui.core.customers import list_customers
 from marketing_ui.core.import_jobs import (
     MAX_UPLOAD_BYTES,
@@ -54,8 +55,10 @@ MAPPING = {"first_name": "First name", "email": "Email", "phone": "Phone"}
 
 
 @pytest.fixture(autouse=True)
-def _empty_import_queue() -> Iterator[None]:
-    """This run's imports queue (its name carries the run's QUEUE_PREFIX) starts and ends empty."""
+def _own_import_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A queue of this test's own, empty at both ends: no worker of the run takes its jobs."""
+    monkeypatch.setenv("QUEUE_PREFIX", f"test{uuid.uuid4().hex[:8]}")
+    reset_settings_cache()
     queue = get_queue(IMPORTS)
     queue.empty()  # also deletes the jobs' hashes
     yield
