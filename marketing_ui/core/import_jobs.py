@@ -33,7 +33,7 @@ import redis
 from email_validator import EmailNotValidError, validate_email
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -597,7 +597,7 @@ def sweep(session: Session, now: datetime | None = None) -> ImportSweep:
     lost = session.execute(
         select(ImportJob.id).where(
             ImportJob.status == ImportStatus.QUEUED.value,
-            ImportJob.started_at < now - REQUEUE_AFTER,
+            func.coalesce(ImportJob.started_at, ImportJob.created_at) < now - REQUEUE_AFTER,
         )
     ).scalars()
     for job_id in list(lost):
@@ -612,7 +612,7 @@ def sweep(session: Session, now: datetime | None = None) -> ImportSweep:
     silent = session.execute(
         select(ImportJob.id).where(
             ImportJob.status == ImportStatus.RUNNING.value,
-            ImportJob.progress_at < now - STALL_AFTER,
+            _last_sign_of_life() < now - STALL_AFTER,
         )
     ).scalars()
     for job_id in list(silent):
@@ -639,6 +639,11 @@ def sweep(session: Session, now: datetime | None = None) -> ImportSweep:
     return report
 
 
+def _last_sign_of_life() -> ColumnElement[datetime]:
+    """The worker's last progress write; rows from before that column use their older times."""
+    return func.coalesce(ImportJob.progress_at, ImportJob.started_at, ImportJob.created_at)
+
+
 def _fail(
     session: Session, job_id: int, current: str, message: str, before: datetime | None = None
 ) -> bool:
@@ -646,7 +651,7 @@ def _fail(
     stored = session.execute(select(ImportJob.stored_path).where(ImportJob.id == job_id)).scalar()
     query = update(_jobs).where(_jobs.c.id == job_id, _jobs.c.status == current)
     if before is not None:
-        query = query.where(_jobs.c.progress_at < before)
+        query = query.where(_last_sign_of_life() < before)
     won = session.execute(
         query.values(
             status=ImportStatus.FAILED.value,

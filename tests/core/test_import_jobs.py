@@ -341,3 +341,23 @@ def test_the_worker_tick_runs_the_import_sweep() -> None:
     with session_scope() as s:
         assert import_view(s, upload.job_id).status == "abandoned"  # type: ignore[union-attr]
     assert not stored.exists()
+
+
+def test_sweep_ends_imports_stuck_by_the_old_page(engine: Engine, session: Session) -> None:
+    """Rows left "queued"/"running" before the job kept timestamps no longer wait forever."""
+    with Session(engine) as s:
+        stuck = [
+            ImportJob(filename="old.csv", stored_path=None, status=status, mapping_json="{}")
+            for status in ("queued", "running")
+        ]
+        s.add_all(stuck)
+        s.commit()
+        queued_id, running_id = (int(j.id) for j in stuck)  # type: ignore[arg-type]
+    _age(engine, queued_id, created_at=timedelta(days=2))
+    _age(engine, running_id, created_at=timedelta(days=2))
+    report = sweep(session)
+    assert report.requeued == [queued_id] and report.stalled == [running_id]
+    assert run_job(queued_id, engine=engine) == "failed"  # its file is long gone: says so
+    session.expire_all()
+    assert "uploaded file is gone" in import_view(session, queued_id).message  # type: ignore[union-attr]
+    assert active_import(session) is None
