@@ -1,4 +1,4 @@
-"""The periodic tick: due scheduled campaigns, the sweeper, overdue RQ scheduled jobs; one worker at a time.
+"""The periodic tick: due scheduled campaigns, the sweepers, overdue RQ scheduled jobs; one worker at a time.
 
 Every `python -m workers.run` starts `start_periodic()` (a daemon thread). Each tick the
 threads race for a short Redis lock (`SET NX PX`), so with any number of workers on any
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from marketing_ui.core import import_jobs
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
@@ -30,6 +31,8 @@ def tick() -> None:
         if started:
             log.info("started scheduled campaigns %s", started)
         sweep(session)
+    with session_scope() as session:
+        import_jobs.sweep(session)  # uploads kept no longer than needed, lost imports recovered
     promote_overdue()
 
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from marketing_ui.api.app import ROUTES
 from marketing_ui.api.session import admin_or_refusal
 from marketing_ui.core import analytics
+from marketing_ui.core.csv_safety import safe_row
 from marketing_ui.core.db import session_scope
 
 MAX_ID = 2**62
@@ -43,18 +44,13 @@ async def export_csv(request: Request) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(header)
-    writer.writerows(_safe(row) for row in rows)
+    writer.writerows(safe_row(row) for row in rows)
     name = f"{table}-{campaign_id}.csv" if campaign_id else f"{table}.csv"
     return Response(
         buf.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-def _safe(row: list[object]) -> list[object]:
-    """Neutralise spreadsheet formulas in text cells (clicked URLs and names are user data)."""
-    return [f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row]
 
 
 ROUTES.append(Route("/api/analytics/{table:str}.csv", export_csv, methods=["GET"]))

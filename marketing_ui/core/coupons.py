@@ -48,6 +48,7 @@ from marketing_ui.core.crypto import (
     cipher,
     token_hash,
 )
+from marketing_ui.core.csv_safety import neutralise
 from marketing_ui.core.customers import decrypt_contact, short_label
 from marketing_ui.core.models import (
     Campaign,
@@ -690,8 +691,7 @@ def _csv_cell(value: object) -> str:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return str(neutralise(str(value)))
 
 
 def export_coupons_csv(session: Session, campaign_id: int, out: TextIO) -> int:

@@ -6,19 +6,22 @@ UPDATE changes the matched ones (add_update only), and tag links and consent eve
 with bulk inserts. Good rows import even when others fail; each failure is kept with its
 line number and reason.
 
+A row whose phone does not parse is rejected, or (the owner's choice per import, with the
+region numbers without +country belong to) imported without the phone when it has an email;
+the report notes each such row.
+
 The error report echoes the rejected row as it was in the file, including the bad email or
 phone: it goes to the owner who uploaded that same file, who needs the value to fix it. It
-is stored next to the upload in the data folder and must be deleted with it; nothing from it
-is ever logged.
+is a 0600 file in the data folder, its cells neutralised against spreadsheet formulas;
+nothing from it is ever logged. The job around an import (upload, queue, progress, history,
+clean-up) is `core.import_jobs`.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -46,13 +49,23 @@ from marketing_ui.core.csv_reader import (
     parse_consent,
     read_headers,
 )
+from marketing_ui.core.csv_safety import restore, safe_row
 from marketing_ui.core.customers import encrypt_contact
-from marketing_ui.core.models import ConsentEvent, Customer, CustomerTag, ImportJob, new_uid, utcnow
+from marketing_ui.core.models import (
+    ConsentEvent,
+    Customer,
+    CustomerTag,
+    InvalidPhone,
+    new_uid,
+    utcnow,
+)
+from marketing_ui.core.phone_regions import check_region
+from marketing_ui.core.private_files import private_dir, private_opener
 from marketing_ui.core.tags import ensure_tags
 
-log = logging.getLogger(__name__)
-
 MODES = ("add_only", "add_update")
+REJECTED = "rejected"  # the report's outcome column
+IMPORTED = "imported"
 CHUNK_ROWS = 2000
 MAX_KEPT_ERRORS = 10_000  # the full list goes to the report file; the UI shows the first ones
 _customers = Customer.__table__
@@ -72,6 +85,15 @@ class RowError:
     values: dict[str, str]
 
 
+@dataclass(frozen=True)
+class RowNote:
+    """An imported record the owner may want to look at again (its phone was left out)."""
+
+    line: int
+    reason: str
+    values: dict[str, str]
+
+
 @dataclass
 class ImportResult:
     rows_total: int = 0
@@ -80,13 +102,16 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0  # add_update: matched an existing customer with nothing new
     skipped_existing: int = 0  # add_only: matched an existing customer, left untouched
+    phones_dropped: int = 0  # imported without their unparseable phone (the owner's choice)
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)  # the first MAX_KEPT_ERRORS
 
     def summary(self) -> str:
+        dropped = f", {self.phones_dropped} without their phone" if self.phones_dropped else ""
         return (
             f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.skipped_existing} skipped (already existed), {self.error_count} with errors"
+            f"{self.skipped_existing} skipped (already existed){dropped}, "
+            f"{self.error_count} with errors"
         )
 
 
@@ -103,6 +128,7 @@ class _Row:
     email_consent: bool | None
     sms_consent: bool | None
     tags: list[str]
+    note: str = ""  # set when the row imports without its phone
 
 
 def check_mapping(mapping: dict[str, str], headers: list[str]) -> None:
@@ -120,21 +146,24 @@ def check_mapping(mapping: dict[str, str], headers: list[str]) -> None:
 class _Validator:
     """Per-row checks plus the in-file duplicate memory (hash digests only, 32 bytes a row)."""
 
-    def __init__(self, mapping: dict[str, str], bidx: BlindIndexer, region: str) -> None:
+    def __init__(
+        self, mapping: dict[str, str], bidx: BlindIndexer, region: str, invalid_phone: str
+    ) -> None:
         self.mapping = mapping
         self.bidx = bidx
         self.region = region
+        self.drop_bad_phone = invalid_phone == InvalidPhone.DROP_PHONE
         self.seen_email: dict[bytes, int] = {}
         self.seen_phone: dict[bytes, int] = {}
 
     def _get(self, values: dict[str, str], name: str) -> str:
         column = self.mapping.get(name)
-        return values.get(column, "").strip() if column else ""
+        return restore(values.get(column, "").strip()) if column else ""
 
     def check(self, line: int, values: dict[str, str]) -> _Row | RowError:
         raw_email = self._get(values, "email")
         raw_phone = self._get(values, "phone")
-        email = phone = ""
+        email = phone = note = ""
         if raw_email:
             try:
                 email = validate_email(raw_email, check_deliverability=False).normalized
@@ -144,7 +173,9 @@ class _Validator:
             try:
                 phone = normalize_phone(raw_phone, self.region)
             except ValueError as exc:
-                return RowError(line, f"unparseable phone: {exc}", values)
+                if not (self.drop_bad_phone and email):
+                    return RowError(line, f"unparseable phone: {exc}", values)
+                note = f"imported without the phone: {exc}"
         if not email and not phone:
             return RowError(line, "missing both email and phone", values)
         email_bidx = self.bidx.email(email) if email else None
@@ -180,6 +211,7 @@ class _Validator:
             email_consent=parse_consent(self._get(values, "email_consent")),
             sms_consent=parse_consent(self._get(values, "sms_consent")),
             tags=[t.strip() for t in _TAG_SPLIT.split(tags_cell) if t.strip()] if tags_cell else [],
+            note=note,
         )
 
 
@@ -190,6 +222,7 @@ class _ChunkOutcome:
     unchanged: int = 0
     skipped_existing: int = 0
     errors: list[RowError] = field(default_factory=list)
+    notes: list[RowNote] = field(default_factory=list)  # rows written with a note
     touched: dict[int, int] = field(default_factory=dict)  # existing customer id -> line
 
 
@@ -265,6 +298,8 @@ class _Writer:
                 out.updated += 1
             else:
                 out.unchanged += 1
+            if row.note:
+                out.notes.append(RowNote(row.line, row.note, row.values))
             links.update((match["id"], t) for t in self._row_tag_ids(row))
 
         if new_rows:
@@ -273,6 +308,8 @@ class _Writer:
             out.created = len(ids)
             for customer_id, row in zip(ids, new_meta, strict=True):
                 links.update((customer_id, t) for t in self._row_tag_ids(row))
+                if row.note:
+                    out.notes.append(RowNote(row.line, row.note, row.values))
                 for channel, granted in (("email", row.email_consent), ("sms", row.sms_consent)):
                     if granted and (row.email if channel == "email" else row.phone):
                         consent_events.append(self._consent(customer_id, channel, True, now))
@@ -411,24 +448,36 @@ def _factory(target: Engine | SessionFactory) -> SessionFactory:
 
 
 class _ReportWriter:
-    """Streams errors to the report CSV as they happen, so a bad million-row file stays cheap."""
+    """Streams rejected and noted rows to the report CSV as they happen (a bad million-row file
+    stays cheap): owner-only file, every cell neutralised against spreadsheet formulas."""
 
     def __init__(self, path: Path | str | None, headers: list[str]) -> None:
         self.headers = headers
         self.fh: IO[str] | None = None
         self.writer = None
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.fh = open(path, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115
+            private_dir(Path(path).parent)
+            self.fh = open(  # noqa: SIM115 - closed by close()
+                path, "w", newline="", encoding="utf-8-sig", opener=private_opener
+            )
             self.writer = csv.writer(self.fh)
-            self.writer.writerow(["line", "reason", *headers])
+            self.writer.writerow(["line", "outcome", "reason", *headers])
 
-    def add(self, errors: list[RowError]) -> None:
-        if self.writer is not None:
-            for e in errors:
-                self.writer.writerow(
-                    [e.line, e.reason, *(e.values.get(h, "") for h in self.headers)]
+    def add(self, errors: Sequence[RowError], notes: Sequence[RowNote] = ()) -> None:
+        if self.writer is None:
+            return
+        lines = [(e, REJECTED) for e in errors] + [(n, IMPORTED) for n in notes]
+        for item, outcome in sorted(lines, key=lambda pair: pair[0].line):
+            self.writer.writerow(
+                safe_row(
+                    [
+                        item.line,
+                        outcome,
+                        item.reason,
+                        *(item.values.get(h, "") for h in self.headers),
+                    ]
                 )
+            )
 
     def close(self) -> None:
         if self.fh is not None:
@@ -447,10 +496,19 @@ def run_import(
     report_path: Path | str | None = None,
     source_name: str | None = None,
     on_chunk: Callable[[ImportResult], None] | None = None,
+    region: str | None = None,
+    invalid_phone: str = InvalidPhone.REJECT_ROW,
 ) -> ImportResult:
-    """Import `path` with `mapping` ({field: column}); streams the file, one transaction per chunk."""
+    """Import `path` with `mapping` ({field: column}); streams the file, one transaction per chunk.
+
+    `region`: country of phone numbers written without +country (default: DEFAULT_REGION).
+    `invalid_phone`: reject such rows, or import them without the phone when they have an email.
+    """
     if mode not in MODES:
         raise ValueError("mode must be 'add_only' or 'add_update'")
+    if invalid_phone not in tuple(InvalidPhone):
+        raise ValueError("invalid_phone must be 'reject_row' or 'drop_phone'")
+    region = check_region(region or get_settings().default_region)
     headers = read_headers(path)
     check_mapping(mapping, headers)
     factory = _factory(target)
@@ -459,7 +517,7 @@ def run_import(
         fixed = ensure_tags(session, tags or [])
         session.commit()
     note = f"CSV import of {source_name or Path(path).name}"  # the name the owner uploaded
-    validator = _Validator(mapping, blind_indexer(), get_settings().default_region)
+    validator = _Validator(mapping, blind_indexer(), region, invalid_phone)
     writer = _Writer(mode, fixed, note)
     report = _ReportWriter(report_path, headers)
     try:
@@ -477,10 +535,11 @@ def run_import(
             result.updated += outcome.updated
             result.unchanged += outcome.unchanged
             result.skipped_existing += outcome.skipped_existing
+            result.phones_dropped += len(outcome.notes)
             result.error_count += len(errors)
             room = MAX_KEPT_ERRORS - len(result.errors)
             result.errors.extend(errors[: max(room, 0)])
-            report.add(errors)
+            report.add(errors, outcome.notes)
             if progress:
                 progress(result.rows_done, result.rows_total)
             if on_chunk:
@@ -524,78 +583,6 @@ def write_error_report(errors: Iterable[RowError], path: Path | str) -> Path:
     return Path(path)
 
 
-# RQ entry point ---------------------------------------------------------------------------
-
-
 def report_path_for(job_id: int) -> Path:
+    """The one place an import's report lives: the download endpoint serves nothing else."""
     return get_settings().data_dir / "imports" / f"import-{job_id}-errors.csv"
-
-
-def import_job(import_job_id: int, engine: Engine | None = None) -> str:
-    """RQ task: run the ImportJob row's import, keeping its counters current for the progress bar."""
-    from marketing_ui.core.db import get_engine
-
-    engine = engine or get_engine()
-    factory = _factory(engine)
-    with factory() as session:
-        job = session.get(ImportJob, import_job_id)
-        if job is None:
-            raise LookupError(f"ImportJob #{import_job_id} does not exist.")
-        job.status = "running"
-        session.commit()
-        path, mode, source_name = job.stored_path, job.mode, job.filename
-        mapping = json.loads(job.mapping_json or "{}")
-        tags = json.loads(job.tags_json or "[]")
-
-    def save(result: ImportResult, **extra: object) -> None:
-        with factory() as s:
-            s.execute(
-                update(ImportJob.__table__)
-                .where(ImportJob.__table__.c.id == import_job_id)
-                .values(
-                    rows_total=result.rows_total,
-                    rows_done=result.rows_done,
-                    created_count=result.created,
-                    updated_count=result.updated,
-                    error_count=result.error_count,
-                    **extra,
-                )
-            )
-            s.commit()
-
-    latest = [ImportResult()]
-
-    def on_chunk(result: ImportResult) -> None:
-        latest[0] = result
-        save(result)
-
-    report = report_path_for(import_job_id)
-    try:
-        result = run_import(
-            engine,
-            path,
-            mapping,
-            mode,
-            tags,
-            report_path=report,
-            on_chunk=on_chunk,
-            source_name=source_name,
-        )
-    except Exception as exc:  # noqa: BLE001 - the row must say "failed" whatever went wrong
-        # ValueError messages are ours (mapping/mode problems) and carry no row data.
-        message = (
-            str(exc) if isinstance(exc, ValueError) else f"Import failed ({type(exc).__name__})."
-        )
-        log.error("import job %s failed: %s", import_job_id, type(exc).__name__)
-        save(latest[0], status="failed", message=message, finished_at=utcnow())
-        return "failed"
-    if result.error_count == 0:
-        report.unlink(missing_ok=True)
-    save(
-        result,
-        status="done",
-        message=result.summary(),
-        report_path=str(report) if result.error_count else None,
-        finished_at=utcnow(),
-    )
-    return "done"

@@ -85,6 +85,22 @@ class CouponStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class ImportStatus(StrEnum):
+    UPLOADED = "uploaded"  # file stored and checked, the owner is choosing the mapping
+    QUEUED = "queued"  # started; waiting for a worker
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    ABANDONED = "abandoned"  # uploaded but never started: the file was deleted
+
+
+class InvalidPhone(StrEnum):
+    """What an import does with a row whose phone does not parse (the owner's choice)."""
+
+    REJECT_ROW = "reject_row"
+    DROP_PHONE = "drop_phone"  # keep the row without the phone (it needs an email), noted
+
+
 class EventType(StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
@@ -197,24 +213,42 @@ class Segment(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+def _count() -> int:
+    """A counter column that existing rows get as 0 when a migration adds it."""
+    return Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
 class ImportJob(SQLModel, table=True):
+    """One uploaded file and its import: the history the Import page lists, and the job's state."""
+
     __tablename__ = "import_job"
     id: int | None = Field(default=None, primary_key=True)
     filename: str = Field(sa_column=Column(String(255), nullable=False))
-    stored_path: str = Field(sa_column=Column(String(500), nullable=False))
+    # The uploaded file (plaintext PII): NULL once deleted, when the import ends or is abandoned.
+    stored_path: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     mode: str = Field(default="add_only", sa_column=Column(String(16), nullable=False))
     mapping_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     tags_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
-    status: str = Field(default="queued", sa_column=Column(String(16), nullable=False))
+    phone_region: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
+    invalid_phone: str = Field(
+        default=InvalidPhone.REJECT_ROW,
+        sa_column=Column(String(16), nullable=False, server_default=InvalidPhone.REJECT_ROW.value),
+    )
+    status: str = Field(default=ImportStatus.QUEUED, sa_column=Column(String(16), nullable=False))
     rows_total: int = 0
     rows_done: int = 0
     created_count: int = 0
     updated_count: int = 0
+    unchanged_count: int = _count()
+    skipped_count: int = _count()
+    phones_dropped_count: int = _count()
     error_count: int = 0
     report_path: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     message: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _ts()
+    started_at: datetime | None = _ts(nullable=True)
+    progress_at: datetime | None = _ts(nullable=True)  # the worker's last write: a stall shows
     finished_at: datetime | None = _ts(nullable=True)
 
 

@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from marketing_ui.components.backend_link import backend_url
 from marketing_ui.components.layout import register_nav, template
 from marketing_ui.components.tag_badges import TagView, tag_badge, tag_picker
 from marketing_ui.core.customers import PAGE_SIZE
@@ -73,6 +74,13 @@ def _toolbar() -> rx.Component:
         ),
         rx.button("Clear", variant="ghost", color_scheme="gray", on_click=S.clear_filters),
         rx.spacer(),
+        rx.button(
+            rx.icon("download", size=16),
+            "Export CSV",
+            variant="soft",
+            on_click=S.set_export_open(True),
+            id="export-customers",
+        ),
         rx.button(
             rx.icon("tags", size=16),
             "Tags",
@@ -530,6 +538,90 @@ def _confirm_bulk_delete() -> rx.Component:
     )
 
 
+def _export_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Export customers as CSV"),
+            rx.dialog.description(
+                "First and last name, email, phone, consent flags, tags and date added. "
+                "The file holds personal data: keep it safe.",
+                size="2",
+            ),
+            rx.vstack(
+                rx.radio_group.root(
+                    rx.vstack(
+                        rx.radio_group.item("All customers", value="all", id="export-all"),
+                        rx.radio_group.item(
+                            "Customers matching the current search and filters (",
+                            S.total,
+                            ")",
+                            value="filter",
+                            id="export-filter",
+                        ),
+                        rx.radio_group.item("A segment", value="segment", id="export-segment"),
+                        spacing="2",
+                    ),
+                    value=S.export_scope,
+                    on_change=S.set_export_scope,
+                ),
+                rx.cond(
+                    S.export_scope == "segment",
+                    rx.select.root(
+                        rx.select.trigger(placeholder="Choose a segment", id="export-segment-pick"),
+                        rx.select.content(
+                            rx.foreach(
+                                S.export_segments, lambda s: rx.select.item(s[1], value=s[0])
+                            )
+                        ),
+                        value=S.export_segment,
+                        on_change=S.set_export_segment,
+                    ),
+                ),
+                rx.cond(
+                    S.export_error != "",
+                    rx.callout(
+                        S.export_error,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                        id="export-error",
+                    ),
+                ),
+                rx.flex(
+                    rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
+                    rx.cond(
+                        S.export_path != "",
+                        rx.link(
+                            rx.button(
+                                rx.icon("download", size=14),
+                                "Download ",
+                                S.export_count,
+                                " customers",
+                            ),
+                            href=backend_url(S.export_path),
+                            is_external=True,
+                            on_click=S.export_link_used,
+                            id="export-download",
+                        ),
+                        rx.button(
+                            "Prepare the file", on_click=S.prepare_export, id="export-prepare"
+                        ),
+                    ),
+                    justify="end",
+                    gap="12px",
+                    wrap="wrap",
+                    width="100%",
+                ),
+                spacing="3",
+                margin_top="12px",
+            ),
+            max_width="480px",
+        ),
+        open=S.export_open,
+        on_open_change=S.set_export_open,
+    )
+
+
 def _tag_row(tag: rx.Var[TagView]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
@@ -695,6 +787,7 @@ def customers_page() -> rx.Component:
         _detail_dialog(),
         _confirm_bulk_delete(),
         _tags_dialog(),
+        _export_dialog(),
         spacing="4",
         width="100%",
     )

@@ -1,33 +1,34 @@
-"""Import page: upload a CSV, map its columns, run the import as an RQ job and watch it live."""
+"""Import page: upload a CSV, map its columns, start the import, watch it, and see past imports.
+
+Everything that lasts lives in the core (`core.import_jobs`): the upload, the job row, the
+queue, the history. This state holds only what the page shows, so leaving the page,
+reconnecting or restarting the app loses nothing: `load` reads it all back from the database.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import json
-import uuid
 from dataclasses import dataclass
-from itertools import islice
-from pathlib import Path
+from datetime import datetime
+from typing import BinaryIO
 
 import reflex as rx
-from sqlalchemy import select
 
-from marketing_ui.core import importer
+from marketing_ui.core import import_jobs
 from marketing_ui.core.config import get_settings
-from marketing_ui.core.csv_reader import FIELDS, guess_mapping, iter_records, read_headers
+from marketing_ui.core.csv_reader import FIELDS
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import ImportJob
-from marketing_ui.core.tags import MAX_TAG_NAME
+from marketing_ui.core.import_jobs import ImportOptions, ImportView, UploadError
+from marketing_ui.core.importer import MODES
+from marketing_ui.core.models import ImportStatus, InvalidPhone
+from marketing_ui.core.phone_regions import check_region, region_choices, region_label
 from marketing_ui.state.access import session_user, still_allowed, upload_limit
 from marketing_ui.state.auth import AuthState
-from workers.queues import IMPORTS, get_queue
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_UPLOAD_BYTES = import_jobs.MAX_UPLOAD_BYTES
 NOT_MAPPED = "__none__"
 ERRORS_SHOWN = 100
 POLL_S = 0.5
-FINISHED = ("done", "failed")
 FIELD_LABELS = {
     "first_name": "First name",
     "last_name": "Last name",
@@ -37,96 +38,134 @@ FIELD_LABELS = {
     "sms_consent": "SMS consent",
     "tags": "Tags (comma separated)",
 }
+STATUS_LABELS = {
+    ImportStatus.QUEUED: "waiting for a worker",
+    ImportStatus.RUNNING: "running",
+    ImportStatus.DONE: "done",
+    ImportStatus.FAILED: "failed",
+}
 
 
-def imports_dir() -> Path:
-    return get_settings().data_dir / "imports"
+@dataclass
+class ImportCard:
+    """The import whose progress the page shows (a live one, or the last one started here)."""
 
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    status: str
-    rows_total: int
-    rows_done: int
-    created: int
-    updated: int
-    errors: int
-    message: str
-    report_path: str
-
-
-def job_snapshot(job_id: int) -> JobSnapshot | None:
-    """The counters the worker keeps current on the ImportJob row (one primary-key read)."""
-    with session_scope() as session:
-        job = session.get(ImportJob, job_id)
-        if job is None:
-            return None
-        return JobSnapshot(
-            job.status,
-            job.rows_total,
-            job.rows_done,
-            job.created_count,
-            job.updated_count,
-            job.error_count,
-            job.message,
-            job.report_path or "",
-        )
-
-
-def report_head(path: str, limit: int = ERRORS_SHOWN) -> list[dict[str, str]]:
-    """The first rejected rows of an error report: line number and reason only."""
-    if not path or not Path(path).is_file():
-        return []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        return [
-            {"line": row[0], "reason": row[1]} for row in islice(reader, limit) if len(row) >= 2
-        ]
-
-
-def _save_upload(source, dest: Path) -> int:  # noqa: ANN001 - a binary file object
-    """Copy in 1 MB blocks; stops (and removes the file) past the size limit."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    size = 0
-    with open(dest, "wb") as out:
-        while block := source.read(1024 * 1024):
-            size += len(block)
-            if size > MAX_UPLOAD_BYTES:
-                break
-            out.write(block)
-    if size > MAX_UPLOAD_BYTES:
-        dest.unlink(missing_ok=True)
-    return size
-
-
-def _preview(path: Path, headers: list[str]) -> list[list[str]]:
-    return [[values.get(h, "") for h in headers] for _, values in islice(iter_records(path), 3)]
-
-
-class ImportState(AuthState):
-    step: str = "upload"  # upload -> map -> running -> finished
-    upload_error: str = ""
+    id: int = 0
     filename: str = ""
-    headers: list[str] = []
-    preview: list[list[str]] = []
-    mapping: dict[str, str] = {}
-    mode: str = "add_only"
-    tags_text: str = ""
-    start_error: str = ""
-
-    job_id: int = 0
     status: str = ""
     rows_total: int = 0
     rows_done: int = 0
     created: int = 0
     updated: int = 0
-    error_count: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    phones_dropped: int = 0
+    errors: int = 0
     message: str = ""
-    report_rows: list[dict[str, str]] = []
     has_report: bool = False
 
-    _stored_path: str = ""
+
+@dataclass
+class HistoryRow:
+    id: str = ""
+    filename: str = ""
+    started: str = ""  # who and when
+    status: str = ""
+    status_label: str = ""
+    counts: str = ""
+    message: str = ""
+    has_report: bool = False
+
+
+@dataclass
+class ReportRow:
+    line: str = ""
+    outcome: str = ""
+    reason: str = ""
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def _card(view: ImportView) -> ImportCard:
+    return ImportCard(
+        id=view.id,
+        filename=view.filename,
+        status=view.status,
+        rows_total=view.rows_total,
+        rows_done=view.rows_done,
+        created=view.created,
+        updated=view.updated,
+        unchanged=view.unchanged,
+        skipped=view.skipped,
+        phones_dropped=view.phones_dropped,
+        errors=view.errors,
+        message=view.message,
+        has_report=view.has_report,
+    )
+
+
+def _history_row(view: ImportView) -> HistoryRow:
+    counts = [f"{view.rows_total} rows", f"{view.created} created", f"{view.updated} updated"]
+    if view.unchanged:
+        counts.append(f"{view.unchanged} unchanged")
+    if view.skipped:
+        counts.append(f"{view.skipped} already there")
+    if view.phones_dropped:
+        counts.append(f"{view.phones_dropped} without phone")
+    counts.append(f"{view.errors} rejected")
+    if view.status in import_jobs.ACTIVE and view.rows_total:
+        counts.insert(0, f"{view.rows_done} of {view.rows_total} read")
+    who = view.username or "someone"
+    return HistoryRow(
+        id=str(view.id),
+        filename=view.filename,
+        started=f"{who} · {_when(view.started_at)}",
+        status=view.status,
+        status_label=STATUS_LABELS.get(ImportStatus(view.status), view.status),
+        counts=" · ".join(counts),
+        message=view.message if view.status == ImportStatus.FAILED else "",
+        has_report=view.has_report,
+    )
+
+
+def _store(source: BinaryIO, filename: str, user_id: int | None) -> import_jobs.Upload:
+    with session_scope() as session:
+        return import_jobs.store_upload(session, source, filename, user_id)
+
+
+def _phone_check(job_id: int, mapping: dict[str, str], region: str) -> import_jobs.PhoneCheck:
+    with session_scope() as session:
+        return import_jobs.check_phones(session, job_id, mapping, region)
+
+
+def _view(job_id: int) -> ImportView | None:
+    with session_scope() as session:
+        return import_jobs.import_view(session, job_id)
+
+
+class ImportState(AuthState):
+    step: str = "upload"  # upload -> map -> progress
+    upload_error: str = ""
+    filename: str = ""
+    rows_in_file: int = 0
+    headers: list[str] = []
+    preview: list[list[str]] = []
+    mapping: dict[str, str] = {}
+    mode: str = "add_only"
+    tags_text: str = ""
+    regions: list[list[str]] = []  # [code, label] for the region select
+    region: str = ""
+    invalid_phone: str = InvalidPhone.REJECT_ROW.value
+    phone_summary: str = ""
+    start_error: str = ""
+
+    job: ImportCard = ImportCard()
+    report_rows: list[ReportRow] = []
+    history: list[HistoryRow] = []
+
+    _upload_id: int = 0  # the upload on the mapping screen (never taken from the browser)
     _poll_generation: int = 0
 
     @rx.var
@@ -153,159 +192,238 @@ class ImportState(AuthState):
 
     @rx.var
     def percent(self) -> int:
-        if self.rows_total <= 0:
-            return 100 if self.status == "done" else 0
-        return min(100, round(100 * self.rows_done / self.rows_total))
+        if self.job.rows_total <= 0:
+            return 100 if self.job.status == ImportStatus.DONE else 0
+        return min(100, round(100 * self.job.rows_done / self.job.rows_total))
+
+    @rx.var
+    def finished(self) -> bool:
+        return self.job.status in import_jobs.FINISHED
 
     @rx.var
     def errors_hidden(self) -> int:
-        return max(0, self.error_count - len(self.report_rows))
+        shown = sum(1 for r in self.report_rows if r.outcome == "rejected")
+        return max(0, self.job.errors - shown)
+
+    # Loading ------------------------------------------------------------------------------
+
+    def _load_history(self) -> None:
+        with session_scope() as session:
+            self.history = [_history_row(v) for v in import_jobs.import_history(session)]
 
     @rx.event
     def load(self):
-        """Resume watching an import still running (the owner may come back to the page)."""
+        """Rebuild the page from the database: the upload being mapped, the import, the history."""
+        self.regions = [[code, label] for code, label in region_choices()]
+        if not self.region:
+            self.region = get_settings().default_region
         with session_scope() as session:
-            running = session.execute(
-                select(ImportJob.id, ImportJob.filename)
-                .where(ImportJob.status.in_(("queued", "running")))
-                .order_by(ImportJob.id.desc())
-                .limit(1)
-            ).first()
-        if running is not None:
-            self.job_id, self.filename = running
-            self.step = "running"
-            return ImportState.poll_job
-        if self.step == "running":
-            self.step = "finished"
-        return None
+            self.history = [_history_row(v) for v in import_jobs.import_history(session)]
+            if self.step == "map":
+                if not import_jobs.upload_is_waiting(session, self._upload_id):
+                    self._reset_upload()
+                    self.upload_error = (
+                        "The file you had uploaded is no longer waiting to be imported (started "
+                        "in another tab, or not started within an hour and deleted: customer "
+                        "files are not kept longer). Upload it again."
+                    )
+                return None
+            shown = import_jobs.import_view(session, self.job.id) if self.job.id else None
+            if shown is None or shown.status not in import_jobs.ACTIVE:
+                shown = import_jobs.active_import(session) or shown
+        if shown is None:
+            self.step = "upload"
+            return None
+        self.job = _card(shown)
+        self.step = "progress"
+        return ImportState.poll_job
 
-    @rx.event
-    def start_over(self):
-        if self.step == "map" and self._stored_path:
-            Path(self._stored_path).unlink(missing_ok=True)  # uploaded but never imported
+    def _reset_upload(self) -> None:
         self.step = "upload"
-        self.upload_error = ""
-        self.start_error = ""
         self.filename = ""
+        self.rows_in_file = 0
         self.headers = []
         self.preview = []
         self.mapping = {}
         self.tags_text = ""
-        self.job_id = 0
+        self.phone_summary = ""
+        self.start_error = ""
+        self._upload_id = 0
+
+    @rx.event
+    def start_over(self):
+        """Back to step 1; an upload left on the mapping screen is deleted now, not in an hour."""
+        if self.step == "map" and self._upload_id:
+            with session_scope() as session:
+                import_jobs.discard_upload(session, self._upload_id)
+        self._reset_upload()
+        self.upload_error = ""
+        self.job = ImportCard()
         self.report_rows = []
-        self.has_report = False
-        self._stored_path = ""
+        self._load_history()
+
+    # Step 1: upload ----------------------------------------------------------------------------
 
     @rx.event
     @upload_limit(MAX_UPLOAD_BYTES)
     async def handle_upload(self, files: list[rx.UploadFile]):
         if not files:
+            self.upload_error = "Choose one CSV file."
             return
         upload = files[0]
-        name = Path(upload.filename or "upload.csv").name[:200]
-        dest = imports_dir() / f"{uuid.uuid4().hex}.csv"
-        size = await asyncio.to_thread(_save_upload, upload.file, dest)
-        if size > MAX_UPLOAD_BYTES:
-            self.upload_error = f"{name} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+        user = session_user(self)
+        try:
+            stored = await asyncio.to_thread(
+                _store, upload.file, upload.filename or "", user.id if user else None
+            )
+        except UploadError as exc:
+            self.upload_error = str(exc)
             return
-        headers = await asyncio.to_thread(read_headers, dest)
-        if not headers:
-            dest.unlink(missing_ok=True)
-            self.upload_error = f"{name} has no header line: is it empty?"
-            return
-        guessed = guess_mapping(headers)
-        self.filename = name
-        self.headers = headers
-        self.preview = await asyncio.to_thread(_preview, dest, headers)
-        self.mapping = {f: guessed.get(f, NOT_MAPPED) for f in FIELDS}
+        if self._upload_id:
+            with session_scope() as session:
+                import_jobs.discard_upload(session, self._upload_id)
+        self._upload_id = stored.job_id
+        self.filename = stored.filename
+        self.rows_in_file = stored.rows
+        self.headers = stored.headers
+        self.preview = stored.preview
+        self.mapping = {f: stored.guessed.get(f, NOT_MAPPED) for f in FIELDS}
+        self.region = self.region or get_settings().default_region
         self.upload_error = ""
         self.start_error = ""
-        self._stored_path = str(dest)
         self.step = "map"
+        await self._check_phones()
 
     @rx.event
-    def set_mapping(self, field_name: str, column: str):
+    def upload_rejected(self, _rejected: list[dict]):
+        """The browser refused the file before sending it (type or size)."""
+        self.upload_error = (
+            f"Choose one .csv, .txt or .tsv file of at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+        )
+
+    # Step 2: mapping and options ------------------------------------------------------------
+
+    def _chosen_mapping(self) -> dict[str, str]:
+        return {f: c for f, c in self.mapping.items() if c != NOT_MAPPED}
+
+    async def _check_phones(self) -> None:
+        """How many of the first rows the region choice and the invalid-phone choice affect."""
+        if not self._upload_id or self.mapping.get("phone", NOT_MAPPED) == NOT_MAPPED:
+            self.phone_summary = ""
+            return
+        try:
+            check = await asyncio.to_thread(
+                _phone_check, self._upload_id, self._chosen_mapping(), self.region
+            )
+        except ValueError as exc:
+            self.phone_summary = str(exc)
+            return
+        where = region_label(self.region)
+        scope = (
+            f"the first {check.rows_checked} rows"
+            if check.rows_checked < self.rows_in_file
+            else f"the {check.rows_checked} rows"
+        )
+        if check.unparseable == 0:
+            self.phone_summary = f"Every phone number in {scope} reads as a number of {where}."
+            return
+        has = "has" if check.unparseable == 1 else "have"
+        self.phone_summary = (
+            f"{check.unparseable} of {scope} {has} a phone number that does not read as a "
+            f"number of {where}. With an email (can import without the phone): "
+            f"{check.with_email}. Without a usable email (rejected either way): "
+            f"{check.without_email}."
+        )
+
+    @rx.event
+    async def set_mapping(self, field_name: str, column: str):
         if field_name in FIELDS and (column == NOT_MAPPED or column in self.headers):
             self.mapping = {**self.mapping, field_name: column}
+            if field_name in ("phone", "email"):
+                await self._check_phones()
+
+    @rx.event
+    async def set_region(self, value: str):
+        try:
+            self.region = check_region(value)
+        except ValueError:
+            return
+        await self._check_phones()
+
+    @rx.event
+    def set_invalid_phone(self, value: str):
+        if value in tuple(InvalidPhone):
+            self.invalid_phone = value
 
     @rx.event
     def set_mode(self, value: str):
-        if value in importer.MODES:
+        if value in MODES:
             self.mode = value
 
     @rx.event
     def set_tags_text(self, value: str):
-        self.tags_text = value
+        self.tags_text = value[:2000]
 
     @rx.event
     def start_import(self):
-        mapping = {f: c for f, c in self.mapping.items() if c != NOT_MAPPED}
-        tag_names = [t.strip() for t in self.tags_text.split(",") if t.strip()]
+        options = ImportOptions(
+            mapping=self._chosen_mapping(),
+            mode=self.mode,
+            tags=self.tags_text.split(","),
+            region=self.region,
+            invalid_phone=self.invalid_phone,
+        )
         try:
-            importer.check_mapping(mapping, self.headers)
-            if any(len(t) > MAX_TAG_NAME for t in tag_names):
-                raise ValueError(f"A tag name can have at most {MAX_TAG_NAME} characters.")
-            if not self._stored_path or not Path(self._stored_path).is_file():
-                raise ValueError("The uploaded file is gone; upload it again.")
-        except ValueError as exc:
+            with session_scope() as session:
+                import_jobs.start_import(session, self._upload_id, options)
+                view = import_jobs.import_view(session, self._upload_id)
+        except ValueError as exc:  # UploadError included: the message names what to change
             self.start_error = str(exc)
             return None
-        user = session_user(self)
-        with session_scope() as session:
-            job = ImportJob(
-                filename=self.filename,
-                stored_path=self._stored_path,
-                mode=self.mode,
-                mapping_json=json.dumps(mapping),
-                tags_json=json.dumps(tag_names),
-                created_by=user.id if user else None,
-            )
-            session.add(job)
-            session.flush()
-            job_id = int(job.id)  # type: ignore[arg-type]
-        get_queue(IMPORTS).enqueue(importer.import_job, job_id, job_timeout=3600)
-        self.job_id = job_id
-        self.status = "queued"
-        self.rows_total = self.rows_done = self.created = self.updated = self.error_count = 0
-        self.message = ""
+        assert view is not None
+        self.job = _card(view)
         self.report_rows = []
-        self.has_report = False
-        self.start_error = ""
-        self.step = "running"
+        self._reset_upload()
+        self.step = "progress"
+        self._load_history()
         return ImportState.poll_job
+
+    # Step 3: progress ---------------------------------------------------------------------------
 
     @rx.event(background=True)
     async def poll_job(self):
-        """Read the job's counters every half second until it ends or the owner leaves the page."""
+        """Read the job's counters every half second until it ends or the owner leaves the page.
+
+        The final counts, the report rows and the history change in one update, so the page
+        never shows "done" without its report.
+        """
         async with self:
             self._poll_generation += 1
             generation = self._poll_generation
-            job_id = self.job_id
-        snap = None
+            job_id = self.job.id
+            status = self.job.status
         while True:
-            snap = await asyncio.to_thread(job_snapshot, job_id)
+            view = await asyncio.to_thread(_view, job_id)
+            finished = view is not None and view.status in import_jobs.FINISHED
+            rows = (
+                await asyncio.to_thread(import_jobs.report_preview, job_id, ERRORS_SHOWN)
+                if finished
+                else []
+            )
             async with self:
-                if generation != self._poll_generation or self.job_id != job_id:
+                if generation != self._poll_generation or self.job.id != job_id:
                     return
                 if not self.router.url.path.startswith("/import") or not still_allowed(self):
                     return
-                if snap is None:
+                if view is None:
+                    self.job = ImportCard()
                     self.step = "upload"
-                    self.start_error = "That import job no longer exists."
                     return
-                self.status = snap.status
-                self.rows_total = snap.rows_total
-                self.rows_done = snap.rows_done
-                self.created = snap.created
-                self.updated = snap.updated
-                self.error_count = snap.errors
-                self.message = snap.message
-            if snap.status in FINISHED:
-                break
+                self.job = _card(view)
+                self.report_rows = [ReportRow(*row) for row in rows]
+                if view.status != status:  # queued -> running -> done: the history says so too
+                    status = view.status
+                    self._load_history()
+            if finished:
+                return
             await asyncio.sleep(POLL_S)
-        rows = await asyncio.to_thread(report_head, snap.report_path)
-        async with self:
-            if generation == self._poll_generation:
-                self.report_rows = rows
-                self.has_report = bool(snap.report_path)
-                self.step = "finished"

@@ -7,8 +7,9 @@ from datetime import datetime
 
 import reflex as rx
 
+from marketing_ui.api.customer_export import export_path
 from marketing_ui.components.tag_badges import TagView
-from marketing_ui.core import customers, tags
+from marketing_ui.core import customer_export, customers, tags
 from marketing_ui.core.customers import (
     BulkTarget,
     CustomerError,
@@ -17,6 +18,7 @@ from marketing_ui.core.customers import (
     TagRef,
 )
 from marketing_ui.core.db import session_scope
+from marketing_ui.state.access import session_user
 from marketing_ui.state.auth import AuthState
 
 CONSENT_SOURCE_LABELS = {
@@ -115,6 +117,15 @@ class CustomersState(AuthState):
     # Detail dialog.
     detail_open: bool = False
     detail: CustomerDetailView = CustomerDetailView()
+
+    # Export dialog: choose who, then a single-use download link (the filter stays server-side).
+    export_open: bool = False
+    export_scope: str = "all"  # all | filter | segment
+    export_segment: str = ""
+    export_segments: list[list[str]] = []  # [id, name]
+    export_path: str = ""
+    export_count: int = 0
+    export_error: str = ""
 
     @rx.var
     def page_number(self) -> int:
@@ -500,6 +511,60 @@ class CustomersState(AuthState):
     @rx.event
     def set_detail_open(self, value: bool):
         self.detail_open = value
+
+    # Export ---------------------------------------------------------------------------------
+
+    @rx.event
+    def set_export_open(self, value: bool):
+        self.export_open = value
+        self.export_path = ""
+        self.export_error = ""
+        if value:
+            with session_scope() as session:
+                self.export_segments = [
+                    [str(i), name] for i, name in customer_export.segment_choices(session)
+                ]
+
+    @rx.event
+    def set_export_scope(self, value: str):
+        if value in ("all", "filter", "segment"):
+            self.export_scope = value
+            self.export_path = ""
+
+    @rx.event
+    def set_export_segment(self, value: str):
+        if value.isdigit():
+            self.export_segment = value
+            self.export_path = ""
+
+    @rx.event
+    def prepare_export(self):
+        """Issue the download ticket for the chosen customers (checked here, not in the browser)."""
+        user = session_user(self)
+        if user is None:  # the authorisation middleware refuses such events before this
+            return None
+        if self.export_scope == "segment":
+            if not self.export_segment.isdigit():
+                self.export_error = "Choose a segment to export."
+                return None
+            scope = customer_export.ExportScope(segment_id=int(self.export_segment))
+        elif self.export_scope == "filter":
+            scope = customer_export.ExportScope(filter=self._filter())
+        else:
+            scope = customer_export.ExportScope()
+        try:
+            self.export_count = customer_export.count_scope(scope)
+        except LookupError as exc:
+            self.export_error = str(exc)
+            return None
+        self.export_error = ""
+        self.export_path = export_path(customer_export.issue_ticket(scope, user.id))
+        return None
+
+    @rx.event
+    def export_link_used(self):
+        """A ticket downloads once: the next download needs a fresh one."""
+        self.export_path = ""
 
     # Tag management --------------------------------------------------------------------------
 

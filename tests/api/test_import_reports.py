@@ -38,7 +38,7 @@ def _job(report: bool = True, report_path: str | None = None) -> int:
         job_id = int(job.id)  # type: ignore[arg-type]
         if report:
             path = write_error_report(
-                [RowError(3, "invalid email: no @", {"Email": "not-an-email"})],
+                [RowError(3, "invalid email: no @", {"Email": "=HYPERLINK(1)"})],
                 report_path_for(job_id),
             )
             job.report_path = report_path or str(path)
@@ -58,8 +58,8 @@ def test_admin_downloads_the_report_csv(redis_client: redis.Redis) -> None:
     assert response.headers["content-type"].startswith("text/csv")
     assert f"import-{job_id}-errors.csv" in response.headers["content-disposition"]
     lines = response.content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "line,reason,Email"
-    assert lines[1] == "3,invalid email: no @,not-an-email"
+    assert lines[0] == "line,outcome,reason,Email"
+    assert lines[1] == "3,rejected,invalid email: no @,'=HYPERLINK(1)"  # never run by Excel
 
 
 def test_strangers_and_staff_are_refused(redis_client: redis.Redis) -> None:

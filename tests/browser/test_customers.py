@@ -6,6 +6,7 @@ import uuid
 
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.segments import create_segment
 from marketing_ui.core.tags import ensure_tags
 from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
 
@@ -174,3 +175,54 @@ def test_add_customer_then_duplicate_is_refused(app_url, page) -> None:  # noqa:
         "() => document.querySelectorAll('#customers-table .customer-row').length >= 5"
     )
     keep_screenshot(page, "customers.png")
+
+
+def test_export_the_current_filter_or_a_segment_as_csv(app_url, page) -> None:  # noqa: ANN001
+    run = uuid.uuid4().hex[:6]
+    with session_scope() as session:
+        for first, consent in (("Ivy", True), ("Jon", False)):
+            create_customer(
+                session,
+                CustomerInput(
+                    first_name=first,
+                    last_name=f"Export{run}",
+                    email=f"{first.lower()}.{run}@example.com",
+                    email_consent=consent,
+                ),
+            )
+        create_customer(session, CustomerInput("=SUM(1)", f"Export{run}", f"sum.{run}@example.com"))
+        segment = create_segment(
+            session,
+            f"Export segment {run}",
+            {"type": "consent", "channel": "email", "value": True},
+        )
+        segment_name = segment.name
+
+    login(page, app_url, *ADMIN)
+    open_page(page, f"{app_url}/customers")
+    page.fill("#customer-search", f"Export{run}")
+    _wait_text(page, "#customers-total", "3")
+
+    page.click("#export-customers")
+    page.click("#export-filter")
+    page.click("#export-prepare")
+    link = page.locator("#export-download")
+    link.wait_for()
+    assert "Download 3 customers" in link.inner_text()
+    href = link.get_attribute("href")
+    assert href and run not in href  # the search stays on the server
+    response = page.request.get(href)
+    assert response.status == 200
+    assert "attachment" in response.headers["content-disposition"]
+    lines = response.text().lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("First name,Last name,Email,Phone,Email consent,SMS consent")
+    assert sorted(line.split(",")[0] for line in lines[1:]) == ["'=SUM(1)", "Ivy", "Jon"]
+    assert page.request.get(href).status == 404  # one ticket, one download
+
+    page.click("#export-segment")
+    page.click("#export-segment-pick")
+    page.get_by_role("option", name=segment_name).click()
+    page.click("#export-prepare")
+    page.locator("#export-download").wait_for()
+    body = page.request.get(page.locator("#export-download").get_attribute("href")).text()
+    assert f"ivy.{run}@example.com" in body and f"jon.{run}@example.com" not in body

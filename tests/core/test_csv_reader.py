@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from marketing_ui.core.csv_reader import (
+    MAX_COLUMNS,
+    CsvFileError,
     count_records,
     guess_mapping,
+    inspect_file,
     iter_records,
     parse_consent,
     read_headers,
@@ -96,6 +100,111 @@ def test_empty_and_header_only_files(tmp_path: Path) -> None:
     assert list(iter_records(_write(tmp_path, b"", "empty.csv"))) == []
     assert read_headers(_write(tmp_path, b"\n\n", "blank.csv")) == []
     assert list(iter_records(_write(tmp_path, b"email\r\n", "header.csv"))) == []
+
+
+TEXT = "email,first name\nzoë@example.com,Zoë\nb@example.com,Bø\n"
+ROWS = [
+    {"email": "zoë@example.com", "first name": "Zoë"},
+    {"email": "b@example.com", "first name": "Bø"},
+]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        TEXT.encode("utf-16"),  # Excel's "Unicode text": UTF-16 with a byte-order mark
+        TEXT.encode("utf-16-le"),  # no mark: told by its zero bytes
+        TEXT.encode("utf-16-be"),
+        TEXT.encode("utf-32"),
+        b"\xef\xbb\xbf" + TEXT.encode(),
+        TEXT.encode("latin-1"),
+        TEXT.encode("cp1252"),
+        TEXT.replace("\n", "\r").encode(),  # old Mac line ends
+        TEXT.replace("\n", "\r\n").encode("utf-16"),
+    ],
+    ids=[
+        "utf16-bom",
+        "utf16le",
+        "utf16be",
+        "utf32",
+        "utf8-bom",
+        "latin1",
+        "cp1252",
+        "cr",
+        "utf16-crlf",
+    ],
+)
+def test_encodings_and_line_ends_read_the_same(tmp_path: Path, data: bytes) -> None:
+    summary = inspect_file(_write(tmp_path, data))
+    assert (summary.headers, summary.rows, summary.first_rows) == (
+        ["email", "first name"],
+        2,
+        ROWS,
+    )
+    assert [line for line, _ in iter_records(tmp_path / "in.csv")] == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "not a CSV text file: it looks like a PNG"),
+        (b"PK\x03\x04" + bytes(range(256)), "looks like an Excel workbook (.xlsx)"),
+        (
+            bytes((i * 7919 + 13) % 256 for i in range(4000)),
+            "not a CSV text file (it contains binary",
+        ),
+        (
+            b"email\n" + b"\x01\x02\x03\x04\x05\x06x\n" * 50,
+            "not a CSV text file (it contains binary",
+        ),
+        (b"", "The file is empty."),
+        (b"\n\r\n  \n", "only blank lines"),
+        (b"email,name\r\n", "header line but no customer rows"),
+        (b"email,name\r\n,\r\n", "header line but no customer rows"),
+        (b"email," + b"a" * (1024 * 1024 + 10), "Line 1 is longer than 1 MB"),
+        (b"email\nx\n" + b"y" * (2 * 1024 * 1024) + b"\n", "Line 3 is longer than 1 MB"),
+        (
+            b'email,name\na@example.com,"never closed\n' + b"more\n" * 300_000,
+            "starting on line 2 has a cell longer than 1 MB",
+        ),
+        ((",".join(f"c{i}" for i in range(MAX_COLUMNS + 1)) + "\nx\n").encode(), "columns"),
+        (b"\xff\xfe" + "email\n".encode("utf-16-le") + b"\x00\xd8\x41\x00", "not valid UTF-16"),
+    ],
+    ids=[
+        "png",
+        "xlsx",
+        "random-bytes",
+        "control-chars",
+        "empty",
+        "blank",
+        "header-only",
+        "header-and-blank-row",
+        "one-gigantic-line",
+        "gigantic-line-later",
+        "unclosed-quote",
+        "too-many-columns",
+        "broken-utf16",
+    ],
+)
+def test_unreadable_files_raise_a_message_for_the_owner(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    path = _write(tmp_path, data)
+    with pytest.raises(CsvFileError, match=re.escape(message)):
+        inspect_file(path)
+
+
+def test_binary_data_after_the_sniffed_start_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    good = "".join(f"p{i}@example.com,P{i}\n" for i in range(5000))  # > 64 kB
+    path = _write(tmp_path, ("email,name\n" + good).encode() + b"x@example.com,\x00\x00\n")
+    with pytest.raises(CsvFileError, match="line 5002 contains binary data"):
+        count_records(path)
+
+
+def test_long_column_names_are_cut_and_stay_distinct(tmp_path: Path) -> None:
+    long = "x" * 300
+    headers = inspect_file(_write(tmp_path, f"{long},{long}\n1,2\n".encode())).headers
+    assert headers == ["x" * 100, "x" * 100 + " (2)"]
 
 
 def test_ten_megabyte_file_streams_in_bounded_memory(tmp_path: Path) -> None:

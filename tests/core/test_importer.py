@@ -18,8 +18,9 @@ from marketing_ui.core.customers import (
     customer_detail,
     list_customers,
 )
-from marketing_ui.core.importer import import_job, run_import, write_error_report
-from marketing_ui.core.models import ConsentEvent, ImportJob, Tag
+from marketing_ui.core.import_jobs import run_job
+from marketing_ui.core.importer import run_import, write_error_report
+from marketing_ui.core.models import ConsentEvent, ImportJob, InvalidPhone, Tag
 from marketing_ui.core.tags import list_tags_with_counts
 
 MAPPING = {
@@ -198,7 +199,7 @@ def test_chunks_and_import_job_row(engine: Engine, tmp_path: Path) -> None:
         session.add(job)
         session.commit()
         job_id = job.id
-    assert import_job(job_id, engine=engine) == "done"  # type: ignore[arg-type]
+    assert run_job(job_id, engine=engine) == "done"  # type: ignore[arg-type]
     with Session(engine) as session:
         job = session.get(ImportJob, job_id)
         assert job is not None
@@ -221,7 +222,7 @@ def test_chunks_and_import_job_row(engine: Engine, tmp_path: Path) -> None:
         session.add(broken)
         session.commit()
         broken_id = broken.id
-    assert import_job(broken_id, engine=engine) == "failed"  # type: ignore[arg-type]
+    assert run_job(broken_id, engine=engine) == "failed"  # type: ignore[arg-type]
     with Session(engine) as session:
         broken = session.get(ImportJob, broken_id)
         assert broken is not None and broken.status == "failed"
@@ -242,3 +243,70 @@ def test_mapping_errors_are_refused_before_any_row(sqlite_engine: Engine, tmp_pa
         run_import(sqlite_engine, path, {"first_name": "First name"}, "add_only", [])
     with pytest.raises(ValueError, match="mode"):
         run_import(sqlite_engine, path, MAPPING, "replace_all", [])
+
+
+FRENCH = "Amélie;Roux;amelie@example.com;01 23 45 67 89;;;\r\n"  # line 2: a French number
+NO_EMAIL = "Luc;Roux;;01 23 45 67 90;;;\r\n"  # line 3: nothing left without the phone
+
+
+def test_a_phone_that_does_not_parse_rejects_the_row_by_default(
+    engine: Engine, tmp_path: Path
+) -> None:
+    result = run_import(engine, _file(tmp_path, FRENCH + NO_EMAIL), MAPPING, "add_only", [])
+    assert (result.created, result.error_count) == (0, 2)
+    assert [e.reason.split(":")[0] for e in result.errors] == ["unparseable phone"] * 2
+
+
+def test_the_owner_can_import_such_rows_without_the_phone_and_the_report_says_so(
+    engine: Engine, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.csv"
+    result = run_import(
+        engine,
+        _file(tmp_path, FRENCH + NO_EMAIL),
+        {**MAPPING, "sms_consent": "Newsletter"},
+        "add_only",
+        [],
+        report_path=report,
+        invalid_phone=InvalidPhone.DROP_PHONE,
+    )
+    assert (result.created, result.phones_dropped, result.error_count) == (1, 1, 1)
+    assert "1 without their phone" in result.summary()
+    with Session(engine) as session:
+        (amelie,) = list_customers(session).rows
+        assert (amelie.email, amelie.phone, amelie.sms_consent) == ("amelie@example.com", "", False)
+    with report.open(encoding="utf-8-sig", newline="") as fh:
+        lines = [(r["line"], r["outcome"], r["reason"].split(":")[0]) for r in csv.DictReader(fh)]
+    assert lines == [
+        ("2", "imported", "imported without the phone"),
+        ("3", "rejected", "unparseable phone"),
+    ]
+
+
+def test_the_phone_region_is_chosen_per_import(engine: Engine, tmp_path: Path) -> None:
+    result = run_import(
+        engine, _file(tmp_path, FRENCH + NO_EMAIL), MAPPING, "add_only", [], region="FR"
+    )
+    assert (result.created, result.error_count) == (2, 0)
+    with Session(engine) as session:
+        phones = sorted(r.phone for r in list_customers(session).rows)
+    assert phones == ["+33123456789", "+33123456790"]
+    with pytest.raises(ValueError, match="not a country code"):
+        run_import(engine, _file(tmp_path, FRENCH), MAPPING, "add_only", [], region="XX")
+
+
+def test_the_error_report_neutralises_formulas_and_is_private(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    report = tmp_path / "reports" / "report.csv"
+    body = '=HYPERLINK("http://evil.example","x");@SUM(1);not-an-email;;;;+cmd\r\n'
+    result = run_import(
+        sqlite_engine, _file(tmp_path, body), MAPPING, "add_only", [], report_path=report
+    )
+    assert result.error_count == 1
+    with report.open(encoding="utf-8-sig", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["First name"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert (row["Surname"], row["Notes"]) == ("'@SUM(1)", "'+cmd")
+    assert report.stat().st_mode & 0o777 == 0o600
+    assert report.parent.stat().st_mode & 0o777 == 0o700
