@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from marketing_ui.api.app import ROUTES
 from marketing_ui.api.session import admin_or_refusal
+from marketing_ui.core import audit
 from marketing_ui.core.customer_export import csv_chunks, export_rows, redeem_ticket
 from marketing_ui.core.models import utcnow
 
@@ -30,7 +31,8 @@ def export_customers(request: Request) -> Response:
             status_code=404,
         )
     try:
-        rows = export_rows(scope, requested_by=user.id)
+        with audit.acting_as(audit.Actor(user.id, user.username)):
+            rows = export_rows(scope, requested_by=user.id)
     except LookupError:
         return PlainTextResponse("That segment no longer exists.", status_code=404)
     name = f"customers-{utcnow():%Y-%m-%d}.csv"

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.models import AppSetting, utcnow
 
 
@@ -183,6 +184,7 @@ def business_identity(session: Session) -> BusinessIdentity:
 
 
 def save_business_identity(session: Session, value: BusinessIdentity) -> None:
+    audit.record(session, "settings.business", "settings", "business")
     _save(session, "business", value)
 
 
@@ -198,6 +200,7 @@ def sending_limits(session: Session) -> SendingLimits:
 
 
 def save_sending_limits(session: Session, value: SendingLimits) -> None:
+    audit.record(session, "settings.sending", "settings", "sending")
     _save(session, "sending", value)
 
 

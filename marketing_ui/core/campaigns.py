@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.app_settings import business_identity, zone_or_utc
 from marketing_ui.core.audience import Audience
 from marketing_ui.core.messages import compiled_email
@@ -280,6 +281,10 @@ def create_campaign(
     for key, value in _check_fields(fields).items():
         setattr(campaign, key, value)
     session.add(campaign)
+    session.flush()
+    audit.record(
+        session, "campaign.create", "campaign", campaign.id, f"from template {template_name!r}"
+    )
     session.commit()
     session.refresh(campaign)
     return campaign
@@ -351,6 +356,9 @@ def update_campaign(
         raise CampaignError(
             "Someone else saved this campaign in the meantime; reload it to see their changes."
         )
+    audit.record(
+        session, "campaign.update", "campaign", campaign_id, "changed: " + ", ".join(sorted(values))
+    )
     session.commit()
     session.expire_all()
     return get_campaign(session, campaign_id)
@@ -373,6 +381,8 @@ def duplicate_campaign(session: Session, campaign_id: int) -> Campaign:
     )
     copy.name = _clean_name(f"Copy of {source.name}"[:200])
     session.add(copy)
+    session.flush()
+    audit.record(session, "campaign.duplicate", "campaign", copy.id, f"copy of #{campaign_id}")
     session.commit()
     session.refresh(copy)
     return copy
@@ -409,6 +419,7 @@ def delete_campaign(session: Session, campaign_id: int) -> None:
     if deleted.rowcount != 1:
         session.rollback()
         raise CampaignError("The campaign changed while deleting it; reload and try again.")
+    audit.record(session, "campaign.delete", "campaign", campaign_id, f"was {campaign.name!r}")
     session.commit()
     session.expunge_all()
 
@@ -423,6 +434,8 @@ def archive_campaign(session: Session, campaign_id: int, archived: bool = True) 
     campaign.archived = archived
     campaign.updated_at = utcnow()
     session.add(campaign)
+    action = "campaign.archive" if archived else "campaign.unarchive"
+    audit.record(session, action, "campaign", campaign_id)
     session.commit()
     session.refresh(campaign)
     return campaign
@@ -435,6 +448,7 @@ def save_audience(session: Session, campaign_id: int, audience: Audience) -> Cam
     campaign.audience_json = audience.to_json()
     campaign.updated_at = utcnow()
     session.add(campaign)
+    audit.record(session, "campaign.audience", "campaign", campaign_id)
     session.commit()
     session.refresh(campaign)
     return campaign

@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import (
     BlindIndexer,
@@ -623,6 +624,7 @@ def undo_redemption(
         )
         .execution_options(synchronize_session=False)
     )
+    audit.record(session, "coupon.undo_redemption", "coupon", coupon_id)
     session.commit()
     return UndoOutcome(UndoResult.OK, get_coupon(session, coupon_id))
 

@@ -17,7 +17,6 @@ import csv
 import hashlib
 import io
 import json
-import logging
 import re
 import secrets
 from collections.abc import Iterable, Iterator
@@ -28,6 +27,7 @@ from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.csv_safety import safe_row
 from marketing_ui.core.customers import CustomerFilter, filter_clause, row_select, rows_from_select
@@ -35,8 +35,6 @@ from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Customer, Segment, utcnow
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.segments import compile_rules, get_segment, segment_rules
-
-log = logging.getLogger(__name__)
 
 HEADER = (
     "First name",
@@ -101,7 +99,9 @@ def export_rows(
     row, so a deleted segment raises LookupError instead of a truncated file.
     """
     clause = _clause(scope, utcnow(), engine)  # relative segment dates fixed for the whole file
-    log.info("customer export (%s) started by user %s", scope.kind, requested_by)
+    with session_scope(engine) as session:
+        detail = f"segment #{scope.segment_id}" if scope.segment_id is not None else scope.kind
+        audit.record(session, "customer.export", "customer", None, f"{detail} as CSV")
     return _rows(clause, batch, engine)
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import (
     DecryptionError,
@@ -533,6 +534,7 @@ def create_customer(
     ):
         if granted:
             _record_consent(session, customer.id, channel.value, True, source, note)
+    audit.record(session, "customer.create", "customer", customer.id, f"source: {source}")
     session.flush()
     return customer
 
@@ -555,6 +557,20 @@ def update_customer(
     phone_bidx = bidx.phone(clean.phone) if clean.phone else None
     _refuse_duplicates(session, email_bidx, phone_bidx, customer_id)
     fc = cipher()
+    changed = [
+        name
+        for name, differs in (
+            (
+                "name",
+                (customer.first_name, customer.last_name) != (clean.first_name, clean.last_name),
+            ),
+            ("email", email_bidx != customer.email_bidx),
+            ("phone", phone_bidx != customer.phone_bidx),
+            ("email consent", customer.email_consent != clean.email_consent),
+            ("SMS consent", customer.sms_consent != clean.sms_consent),
+        )
+        if differs
+    ]
     customer.first_name = clean.first_name
     customer.last_name = clean.last_name
     if email_bidx != customer.email_bidx:
@@ -577,6 +593,10 @@ def update_customer(
             _record_consent(session, customer_id, channel.value, granted, source, note)
     customer.updated_at = utcnow()
     _set_tags(session, customer_id, clean.tag_ids)
+    summary = (
+        "changed: " + ", ".join(changed) if changed else "saved without changes to contact data"
+    )
+    audit.record(session, "customer.update", "customer", customer_id, summary)
     session.flush()
     return customer
 
@@ -708,6 +728,13 @@ def customer_detail(session: Session, customer_id: int) -> CustomerDetail:
 BulkTarget = list[int] | CustomerFilter
 
 
+def _target_text(target: BulkTarget, count: int) -> str:
+    """What a bulk action touched, for the audit log: a count, never the filter's search text."""
+    noun = "customer" if count == 1 else "customers"
+    how = "matching a filter" if isinstance(target, CustomerFilter) else "selected"
+    return f"{count} {noun} {how}"
+
+
 def target_clause(target: BulkTarget) -> ColumnElement[bool]:
     """A selection of ids, or everything a listing filter matches (never loaded into Python)."""
     if isinstance(target, CustomerFilter):
@@ -724,8 +751,10 @@ def bulk_add_tag(session: Session, target: BulkTarget, tag_id: int) -> int:
     source = select(Customer.id, literal(tag_id)).where(target_clause(target), ~already)
     stmt = insert(_links).from_select(["customer_id", "tag_id"], source)
     result = session.execute(stmt.execution_options(preserve_rowcount=True))
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    audit.record(session, "customer.tag", "tag", tag_id, f"added to {_target_text(target, count)}")
     session.flush()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return count
 
 
 def bulk_remove_tag(session: Session, target: BulkTarget, tag_id: int) -> int:
@@ -734,8 +763,12 @@ def bulk_remove_tag(session: Session, target: BulkTarget, tag_id: int) -> int:
     result = session.execute(
         delete(_links).where(_links.c.tag_id == tag_id, _links.c.customer_id.in_(ids))
     )
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    audit.record(
+        session, "customer.untag", "tag", tag_id, f"removed from {_target_text(target, count)}"
+    )
     session.flush()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return count
 
 
 def delete_customers(session: Session, target: BulkTarget) -> int:
@@ -760,6 +793,11 @@ def delete_customers(session: Session, target: BulkTarget) -> int:
     )
     session.execute(delete(Delivery.__table__).where(Delivery.customer_id.in_(ids_sel)))
     result = session.execute(delete(_customers).where(target_clause(target)))
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if isinstance(target, list) and len(target) == 1 and count == 1:
+        audit.record(session, "customer.delete", "customer", target[0], "erased with its history")
+    elif count:
+        audit.record(session, "customer.delete", "customer", None, _target_text(target, count))
     session.flush()
     session.expire_all()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return count

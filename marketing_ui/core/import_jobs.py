@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import normalize_phone
 from marketing_ui.core.csv_reader import (
@@ -346,6 +347,7 @@ def start_import(session: Session, job_id: int, options: ImportOptions) -> None:
     ).rowcount  # type: ignore[attr-defined]
     if not won:
         raise UploadError("This upload was started already.")
+    audit.record(session, "customer.import", "import", job_id, f"mode {clean.mode}")
     session.commit()
     try:
         _enqueue(job_id)

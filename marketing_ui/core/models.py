@@ -127,6 +127,24 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = _ts(nullable=True)
 
 
+class AuditEntry(SQLModel, table=True):
+    """Who changed what, and when: one row per admin write. Never holds a PII value."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_at", "at", "id"),
+        Index("ix_audit_object", "object_type", "object_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    actor_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    actor: str = Field(sa_column=Column(String(80), nullable=False))  # kept if the user goes
+    action: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    object_type: str = Field(sa_column=Column(String(24), nullable=False))
+    object_id: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    summary: str = Field(default="", sa_column=Column(String(300), nullable=False))
+
+
 class LoginSession(SQLModel, table=True):
     __tablename__ = "login_session"
     id: int | None = Field(default=None, primary_key=True)

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.customers import (
     CustomerRow,
     has_tag_clause,
@@ -279,6 +280,7 @@ def create_segment(session: Session, name: str, rules: Rules) -> Segment:
     segment = Segment(name=_clean_name(session, name), rules_json=json.dumps(rules))
     session.add(segment)
     session.flush()
+    audit.record(session, "segment.create", "segment", segment.id, f"named {segment.name!r}")
     return segment
 
 
@@ -292,12 +294,16 @@ def update_segment(
         validate_rules(rules)
         segment.rules_json = json.dumps(rules)
     segment.updated_at = utcnow()
+    changed = [w for w, v in (("name", name), ("rules", rules)) if v is not None]
+    audit.record(session, "segment.update", "segment", segment_id, "changed: " + ", ".join(changed))
     session.flush()
     return segment
 
 
 def delete_segment(session: Session, segment_id: int) -> None:
-    session.delete(get_segment(session, segment_id))
+    segment = get_segment(session, segment_id)
+    audit.record(session, "segment.delete", "segment", segment_id, f"was {segment.name!r}")
+    session.delete(segment)
     session.flush()
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.audience import Audience, audience_clause, channels_of
 from marketing_ui.core.config import get_settings
@@ -219,6 +220,9 @@ def start_send(session: Session, campaign_id: int) -> StartResult:
             .where(Campaign.id == campaign_id)
             .values(status=CampaignStatus.SENT.value, finished_at=now)
         )
+    audit.record(
+        session, "campaign.send", "campaign", campaign_id, f"{sum(counts.values())} messages"
+    )
     session.commit()
     session.refresh(campaign)
     for channel in channels:
@@ -259,6 +263,13 @@ def schedule_send(session: Session, campaign_id: int, when: datetime) -> Campaig
     campaign.scheduled_at = when.astimezone(UTC)
     campaign.updated_at = utcnow()
     session.add(campaign)
+    audit.record(
+        session,
+        "campaign.schedule",
+        "campaign",
+        campaign_id,
+        f"for {campaign.scheduled_at:%Y-%m-%d %H:%M} UTC",
+    )
     session.commit()
     return campaign
 
@@ -270,6 +281,8 @@ def unschedule(session: Session, campaign_id: int) -> bool:
         .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SCHEDULED)
         .values(status=CampaignStatus.DRAFT.value, scheduled_at=None, updated_at=utcnow())
     ).rowcount
+    if done:
+        audit.record(session, "campaign.unschedule", "campaign", campaign_id)
     session.commit()
     return bool(done)
 
@@ -331,6 +344,8 @@ def pause(session: Session, campaign_id: int) -> bool:
         .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
         .values(status=CampaignStatus.PAUSED.value, updated_at=utcnow())
     ).rowcount
+    if done:
+        audit.record(session, "campaign.pause", "campaign", campaign_id)
     session.commit()
     _forget_progress(campaign_id)
     return bool(done)
@@ -343,6 +358,8 @@ def resume(session: Session, campaign_id: int) -> bool:
         .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.PAUSED)
         .values(status=CampaignStatus.SENDING.value, updated_at=utcnow())
     ).rowcount
+    if done:
+        audit.record(session, "campaign.resume", "campaign", campaign_id)
     session.commit()
     if done:
         campaign = session.get(Campaign, campaign_id)
@@ -384,6 +401,9 @@ def cancel(session: Session, campaign_id: int) -> int:
             or 0
         )
         void_unsent_coupons(session, campaign_id)
+        audit.record(
+            session, "campaign.cancel", "campaign", campaign_id, f"{cancelled} messages not sent"
+        )
     session.commit()
     _forget_progress(campaign_id)
     return cancelled
@@ -431,6 +451,8 @@ def retry_failed(session: Session, campaign_id: int) -> int:
                 updated_at=now,
             )
         )
+    if count:
+        audit.record(session, "campaign.retry", "campaign", campaign_id, f"{count} failed messages")
     session.commit()
     get_redis().delete(_key(campaign_id, "counts"))
     if count:
@@ -799,4 +821,9 @@ def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
             results.append(f"{raw}: test {channel.value} sent.")
         else:
             results.append(f"{raw}: not sent ({outcome.error}).")
+    sent = sum(r.endswith(" sent.") for r in results)
+    audit.record(
+        session, "campaign.test_send", "campaign", campaign_id, f"{sent} of {len(results)} sent"
+    )
+    session.commit()
     return results

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.models import CustomerTag, Tag
 
 # Radix colour names, so the UI can pass them straight to a badge's color_scheme.
@@ -84,6 +85,7 @@ def create_tag(session: Session, name: str, color: str = "gray") -> Tag:
     tag = Tag(name=name, color=_check_color(color))
     session.add(tag)
     session.flush()
+    audit.record(session, "tag.create", "tag", tag.id, f"named {name!r}")
     return tag
 
 
@@ -92,7 +94,8 @@ def rename_tag(session: Session, tag_id: int, name: str) -> Tag:
     name = _clean_name(name)
     if _name_taken(session, name, except_id=tag_id):
         raise ValueError(f"A tag named {name!r} already exists.")
-    tag.name = name
+    old, tag.name = tag.name, name
+    audit.record(session, "tag.rename", "tag", tag_id, f"{old!r} to {name!r}")
     session.flush()
     return tag
 
@@ -100,6 +103,7 @@ def rename_tag(session: Session, tag_id: int, name: str) -> Tag:
 def set_tag_color(session: Session, tag_id: int, color: str) -> Tag:
     tag = _get(session, tag_id)
     tag.color = _check_color(color)
+    audit.record(session, "tag.color", "tag", tag_id, f"colour {tag.color}")
     session.flush()
     return tag
 
@@ -116,6 +120,7 @@ def delete_tag(session: Session, tag_id: int) -> int:
     affected = tag_usage(session, tag_id)
     session.execute(delete(CustomerTag).where(CustomerTag.tag_id == tag_id))
     session.execute(delete(Tag).where(Tag.id == tag_id))
+    audit.record(session, "tag.delete", "tag", tag_id, f"removed from {affected} customers")
     session.flush()
     return affected
 
