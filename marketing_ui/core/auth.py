@@ -13,12 +13,12 @@ from sqlmodel import Session
 
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import random_token, token_hash
+from marketing_ui.core.login_limits import LoginLimiter
 from marketing_ui.core.models import LoginSession, Role, User, utcnow
 
 _hasher = PasswordHasher()
 # A real hash to verify against when the user does not exist, so timing does not reveal names.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-LOGIN_WINDOW_S = 15 * 60
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -70,40 +70,24 @@ def set_password(session: Session, username: str, password: str) -> None:
         raise AuthError(f"No user '{username}'.")
 
 
-def _attempts_key(username: str, client_ip: str) -> list[str]:
-    ns = get_settings().queue_prefix  # one Redis may serve several deployments
-    return [f"{ns}:login:fail:user:{username}", f"{ns}:login:fail:ip:{client_ip}"]
-
-
-def _too_many_attempts(r: redis.Redis, keys: list[str]) -> int:
-    """Seconds until another attempt is allowed, or 0."""
-    limit = get_settings().login_attempts_per_15min
-    worst = 0
-    for key in keys:
-        count = int(r.get(key) or 0)
-        if count >= limit:
-            worst = max(worst, int(r.ttl(key)) or 1)
-    return worst
-
-
-def _record_failure(r: redis.Redis, keys: list[str]) -> None:
-    pipe = r.pipeline()
-    for key in keys:
-        pipe.set(key, 0, ex=LOGIN_WINDOW_S, nx=True)  # window starts at the first failure
-        pipe.incr(key)
-    pipe.execute()
-
-
 def login(
-    session: Session, r: redis.Redis, username: str, password: str, client_ip: str = "unknown"
+    session: Session,
+    r: redis.Redis,
+    username: str,
+    password: str,
+    client_ip: str = "unknown",
+    limiter: LoginLimiter | None = None,
 ) -> str:
-    """Check credentials and open a session; returns the session token (kept only by the browser)."""
+    """Check credentials and open a session; returns the session token (kept only by the browser).
+
+    `client_ip` must be the real client (core.client_ip behind proxies): failures are
+    limited per (username, IP), per IP and per username, see core/login_limits.py.
+    """
     username = username.strip().lower()
-    keys = _attempts_key(username, client_ip)
-    wait = _too_many_attempts(r, keys)
-    if wait:
-        minutes = max(1, round(wait / 60))
-        raise AuthError(f"Too many failed attempts. Try again in about {minutes} minute(s).")
+    limiter = limiter or LoginLimiter(r)
+    decision = limiter.attempt(username, client_ip)
+    if not decision.allowed:
+        raise AuthError(decision.message)
     user = session.execute(select(User).where(User.username == username)).scalars().first()
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -111,9 +95,8 @@ def login(
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        _record_failure(r, keys)
-        raise AuthError("Wrong username or password.")
-    r.delete(*keys)
+        raise AuthError("Wrong username or password.")  # already counted by attempt()
+    limiter.succeeded(username, client_ip)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     token = random_token(32)

@@ -77,7 +77,6 @@ class Settings(BaseSettings):
     send_lease_s: float = 120.0  # a claimed delivery is reclaimed after this (worker died)
     default_region: str = "US"
     session_hours: int = 12
-    login_attempts_per_15min: int = 5
 
     @field_validator("public_base_url", "public_api_url")
     @classmethod
@@ -111,7 +110,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a two-letter country code such as US or GB")
         return value
 
-    @field_validator("session_hours", "login_attempts_per_15min", "send_lease_s")
+    @field_validator("session_hours", "send_lease_s")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:
