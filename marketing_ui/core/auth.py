@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from marketing_ui.core.config import get_settings
@@ -58,16 +58,91 @@ def create_user(session: Session, username: str, password: str, role: str = Role
     return user
 
 
-def set_password(session: Session, username: str, password: str) -> None:
+@dataclass(frozen=True)
+class UserSummary:
+    """One account as the operator's `list-users` shows it."""
+
+    username: str
+    role: str
+    active: bool
+    last_login_at: datetime | None
+    sessions: int
+
+
+def _user(session: Session, username: str) -> User:
+    name = username.strip().lower()
+    user = session.execute(select(User).where(User.username == name)).scalars().first()
+    if user is None:
+        raise AuthError(f"No user '{name}'.")
+    return user
+
+
+def revoke_sessions(session: Session, user_id: int) -> int:
+    """Sign a user out everywhere; returns how many sessions ended. The caller commits."""
+    result = session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+    return result.rowcount or 0
+
+
+def set_password(session: Session, username: str, password: str) -> int:
+    """New password; every session of the user ends (a leaked one dies with the old password).
+
+    Returns the number of sessions ended; the caller commits.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AuthError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
-    result = session.execute(
-        update(User)
-        .where(User.username == username.strip().lower())
-        .values(password_hash=hash_password(password))
+    user = _user(session, username)
+    session.execute(
+        update(User).where(User.id == user.id).values(password_hash=hash_password(password))
     )
-    if result.rowcount == 0:
-        raise AuthError(f"No user '{username}'.")
+    return revoke_sessions(session, user.id)
+
+
+def disable_user(session: Session, username: str) -> int:
+    """Block an account and end its sessions; returns how many ended. The caller commits.
+
+    The last active admin cannot be disabled: nobody could then manage the app from the UI.
+    """
+    user = _user(session, username)
+    if user.role == Role.ADMIN and user.active:
+        others = session.execute(
+            select(func.count(User.id)).where(
+                User.role == Role.ADMIN, User.active.is_(True), User.id != user.id
+            )
+        ).scalar_one()
+        if not others:
+            raise AuthError(
+                f"'{user.username}' is the last active admin; enable or create another first."
+            )
+    session.execute(update(User).where(User.id == user.id).values(active=False))
+    return revoke_sessions(session, user.id)
+
+
+def enable_user(session: Session, username: str) -> bool:
+    """Let a disabled account sign in again; False when it was already active."""
+    user = _user(session, username)
+    if user.active:
+        return False
+    session.execute(update(User).where(User.id == user.id).values(active=True))
+    return True
+
+
+def list_users(session: Session) -> list[UserSummary]:
+    """Every account with its live session count, by username."""
+    live = (
+        select(LoginSession.user_id, func.count(LoginSession.id).label("n"))
+        .where(LoginSession.expires_at > utcnow())
+        .group_by(LoginSession.user_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(User.username, User.role, User.active, User.last_login_at, live.c.n)
+        .outerjoin(live, live.c.user_id == User.id)
+        .order_by(User.username)
+    ).all()
+    return [
+        UserSummary(row.username, row.role, bool(row.active), row.last_login_at, row.n or 0)
+        for row in rows
+    ]
 
 
 def login(
