@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
+from string import Formatter
 from typing import Any
 
 import jinja2
@@ -214,9 +215,54 @@ def _digits(value: int) -> int:
 # --------------------------------------------------------------------------- operators
 
 
-_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
-_BRACE_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")
-_NESTED_BRACE = re.compile(r"\{[^{}]*:[^{}]*\{")
+# Both scanners are linear on any input: templates can build 2 MB format strings.
+_PERCENT_KEY = re.compile(r"\([^()]*+\)")
+_PERCENT_TAIL = re.compile(r"[#0\- +]*+(\*|\d++)?(?:\.(\*|\d++)?)?")
+_DIGITS = re.compile(r"\d++")
+
+
+def _number(digits: str) -> int:
+    return int(digits) if len(digits) < 12 else MAX_OUTPUT_CHARS + 1
+
+
+def _percent_widths(fmt: str) -> tuple[int, bool]:
+    """Padding the `%` conversions of `fmt` ask for; True when one takes it from the arguments."""
+    total, starred, at, end = 0, False, 0, len(fmt)
+    while 0 < (at := fmt.find("%", at) + 1) < end:
+        if fmt[at] == "(":
+            key = _PERCENT_KEY.match(fmt, at)
+            if key is not None:
+                at = key.end()
+            else:  # a key with parentheses inside: Python's own rule, balanced parentheses
+                depth = 0
+                while at < end:
+                    depth += 1 if fmt[at] == "(" else -1 if fmt[at] == ")" else 0
+                    at += 1
+                    if depth == 0:
+                        break
+                if depth:
+                    break  # unclosed: Python refuses it before formatting anything
+        tail = _PERCENT_TAIL.match(fmt, at)
+        for number in tail.groups():
+            if number == "*":
+                starred = True
+            elif number:
+                total += _number(number)
+        at = tail.end() + 1  # past the conversion character
+    return total, starred
+
+
+def _brace_widths(fmt: str) -> tuple[int, bool]:
+    """Padding the `{...:spec}` fields of `fmt` ask for; True when a spec holds a nested field."""
+    total, nested = 0, False
+    try:
+        for _text, _field, spec, _conversion in Formatter().parse(fmt):
+            if spec:
+                nested = nested or "{" in spec
+                total += sum(_number(d) for d in _DIGITS.findall(spec))
+    except ValueError:
+        pass  # not a valid format string: str.format refuses it before allocating anything
+    return total, nested
 
 
 def format_size(fmt: str, args: Iterable[Any], kwargs: dict[str, Any] | None = None) -> int:
@@ -224,21 +270,12 @@ def format_size(fmt: str, args: Iterable[Any], kwargs: dict[str, Any] | None = N
     values = [*args, *(kwargs or {}).values()]
     if len(values) == 1 and isinstance(values[0], (tuple, dict)):
         values = list(values[0].values() if isinstance(values[0], dict) else values[0])
-    size = len(fmt) + sum(text_size(v) for v in values)
-    widths = 0
-    starred = False
-    for width, precision in _PERCENT_SPEC.findall(fmt):
-        for number in (width, precision):
-            if number == "*":
-                starred = True
-            elif number:
-                widths += int(number) if len(number) < 12 else MAX_OUTPUT_CHARS + 1
-    for spec in _BRACE_SPEC.findall(fmt):
-        for number in re.findall(r"\d+", spec):
-            widths += int(number) if len(number) < 12 else MAX_OUTPUT_CHARS + 1
-    if starred or _NESTED_BRACE.search(fmt):
-        widths += sum(abs(v) for v in values if isinstance(v, int))
-    return size + widths
+    percent, starred = _percent_widths(fmt)
+    braces, nested = _brace_widths(fmt)
+    size = len(fmt) + sum(text_size(v) for v in values) + percent + braces
+    if starred or nested:
+        size += sum(abs(v) for v in values if isinstance(v, int))
+    return size
 
 
 def check_binop(operator: str, left: Any, right: Any) -> None:

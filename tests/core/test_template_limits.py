@@ -170,6 +170,10 @@ def test_a_runaway_email_is_refused_when_it_is_checked() -> None:
             '{% set ns = namespace(s="x") %}{% for i in range(40) %}{% set t %}{{ ns.s }}{{ ns.s }}{% endset %}{% set ns.s = t %}{% endfor %}',
             SIZE,
         ),
+        # format strings built to make a size estimate slow: measured in linear time, then refused
+        ('{% set f = "{" ~ ":" * 1000000 ~ "}" %}{{ f.format(1) }}', "Invalid format specifier"),
+        ('{% set f = "%(" * 500000 %}{{ f % {} }}', "incomplete format key"),
+        ('{% set f = "%" * 999999 ~ "999999999d" %}{{ f % 1 }}', SIZE),
         # what the sandbox refuses outright
         ('{{ (1).to_bytes(10**9, "big") }}', "to_bytes"),
     ],
