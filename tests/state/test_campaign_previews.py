@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Coroutine
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -30,6 +32,15 @@ EDIT_HANDLERS = [
     "save",
 ]
 PREVIEW_HANDLERS = ["load", "choose_customer", "use_sample", "send_test"]
+
+
+def run_in_own_loop(make: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """asyncio.run on a thread of its own: browser tests may leave a loop running on this one."""
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(make())))
+    thread.start()
+    thread.join()
+    return result[0]
 
 
 @pytest.fixture
@@ -67,7 +78,7 @@ def test_the_editor_preview_renders_off_the_event_loop(render_threads: list[int]
         await campaign_edit.CampaignEditState.__dict__["_rebuild_preview"](editor)
         return threading.get_ident()
 
-    loop_thread = asyncio.run(rebuild())
+    loop_thread = run_in_own_loop(rebuild)
     assert render_threads and loop_thread not in render_threads
     assert "Alex" in editor.preview_html and editor.sms_preview.startswith("Hi Alex")
     assert editor.preview_error == ""
@@ -83,7 +94,7 @@ def test_the_preview_page_renders_off_the_event_loop(render_threads: list[int]) 
         await campaign_preview.CampaignPreviewState.__dict__["_render"](page)
         return threading.get_ident()
 
-    loop_thread = asyncio.run(render())
+    loop_thread = run_in_own_loop(render)
     assert render_threads and loop_thread not in render_threads
     assert page.not_found is False and page.name == "Monday"
     assert "Alex" in page.html and page.errors == ""
