@@ -37,18 +37,120 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_create_user(args: argparse.Namespace) -> int:
-    from marketing_ui.core.auth import AuthError, create_user
+def _new_password(args: argparse.Namespace) -> str:
+    """--password for scripts, else asked twice without echo (kept out of shell history)."""
+    from marketing_ui.core.auth import AuthError
+
+    if args.password:
+        return args.password
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise AuthError("The two passwords differ; nothing was changed.")
+    return first
+
+
+def _account_command(work) -> int:  # noqa: ANN001 - a function of a Session returning the message
+    """Run an account change in one transaction; an AuthError becomes `error: ...`, exit 2."""
+    from marketing_ui.core.auth import AuthError
     from marketing_ui.core.db import session_scope
 
-    password = args.password or getpass.getpass("Password: ")
     try:
         with session_scope() as session:
-            create_user(session, args.username, password, args.role)
+            message = work(session)
     except AuthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Created {args.role} '{args.username.strip().lower()}'.")
+    print(message)
+    return 0
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session{'' if count == 1 else 's'} signed out"
+
+
+def _name(args: argparse.Namespace) -> str:
+    return args.username.strip().lower()
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from marketing_ui.core.auth import AuthError, create_user
+
+    try:
+        password = _new_password(args)
+    except AuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def work(session) -> str:  # noqa: ANN001
+        create_user(session, args.username, password, args.role)
+        return f"Created {args.role} '{_name(args)}'."
+
+    return _account_command(work)
+
+
+def cmd_set_password(args: argparse.Namespace) -> int:
+    from marketing_ui.core.auth import AuthError, set_password
+
+    try:
+        password = _new_password(args)
+    except AuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def work(session) -> str:  # noqa: ANN001
+        ended = set_password(session, args.username, password)
+        return f"Password changed for '{_name(args)}'; {_sessions(ended)}."
+
+    return _account_command(work)
+
+
+def cmd_disable_user(args: argparse.Namespace) -> int:
+    from marketing_ui.core.auth import disable_user
+
+    def work(session) -> str:  # noqa: ANN001
+        ended = disable_user(session, args.username)
+        return f"Disabled '{_name(args)}'; {_sessions(ended)}. Undo with enable-user."
+
+    return _account_command(work)
+
+
+def cmd_enable_user(args: argparse.Namespace) -> int:
+    from marketing_ui.core.auth import enable_user
+
+    def work(session) -> str:  # noqa: ANN001
+        if enable_user(session, args.username):
+            return f"Enabled '{_name(args)}': it can sign in again."
+        return f"'{_name(args)}' is already enabled."
+
+    return _account_command(work)
+
+
+def cmd_list_users(_args: argparse.Namespace) -> int:
+    from marketing_ui.core.auth import list_users
+    from marketing_ui.core.db import session_scope
+
+    with session_scope() as session:
+        users = list_users(session)
+    if not users:
+        print("No users yet: run seed-demo or create-user.")
+        return 0
+    rows = [("username", "role", "status", "last login (UTC)", "sessions")]
+    for user in users:
+        last = user.last_login_at
+        rows.append(
+            (
+                user.username,
+                user.role,
+                "active" if user.active else "disabled",
+                last.strftime("%Y-%m-%d %H:%M") if last else "never",
+                str(user.sessions),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
     return 0
 
 
@@ -142,6 +244,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _operator():  # noqa: ANN202 - an audit.Actor
+    """Who the audit log names for a command run from a shell."""
+    from marketing_ui.core.audit import Actor
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Actor(None, f"cli:{who}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m marketing_ui.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,8 +262,21 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("create-user", help="create a dashboard account")
     p.add_argument("username")
     p.add_argument("--role", choices=["admin", "staff"], default="admin")
-    p.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
+    p.add_argument("--password", help="omit to be asked twice (keeps it out of shell history)")
     p.set_defaults(func=cmd_create_user)
+    p = sub.add_parser("set-password", help="new password for an account; signs it out everywhere")
+    p.add_argument("username")
+    p.add_argument("--password", help="omit to be asked twice (keeps it out of shell history)")
+    p.set_defaults(func=cmd_set_password)
+    p = sub.add_parser("disable-user", help="block an account and sign it out everywhere")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_disable_user)
+    p = sub.add_parser("enable-user", help="let a disabled account sign in again")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_enable_user)
+    sub.add_parser("list-users", help="accounts, roles, status and live sessions").set_defaults(
+        func=cmd_list_users
+    )
     p = sub.add_parser("reencrypt", help="re-encrypt all PII under the active key")
     p.add_argument("--batch-size", type=int, default=1000)
     p.set_defaults(func=cmd_reencrypt)
@@ -172,8 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dev", action="store_true", help="developer mode: hot reload, two ports")
     p.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
+    from marketing_ui.core import audit
+
     try:
-        return args.func(args)
+        with audit.acting_as(_operator()):
+            return args.func(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -10,18 +10,23 @@ import sys
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
 
 from marketing_ui.core.config import PROJECT_ROOT
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def _cli(env: dict[str, str], *args: str, typed: str = "") -> subprocess.CompletedProcess:
+    """Run a command as an operator would; `typed` is what they type at its prompts."""
     return subprocess.run(
         [sys.executable, "-m", "marketing_ui.cli", *args],
         cwd=PROJECT_ROOT,
         env=env,
+        input=typed,
         capture_output=True,
         text=True,
         timeout=120,
+        start_new_session=True,  # no terminal: the password prompts read what is typed above
     )
 
 
@@ -102,3 +107,112 @@ def test_raw_database_holds_no_plaintext_contact(cli_env: dict[str, str], tmp_pa
     assert re.search(rb"[a-z]+\.[a-z]+\d+@example\.com", raw) is None
     assert b"2025550" not in raw and b"555-01" not in raw
     assert b"Ava" in raw  # names are stored (sanity check that we read the right file)
+
+
+def _session_count(db: Path, username: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "select count(*) from login_session join user on user.id = login_session.user_id"
+            " where user.username = ?",
+            (username,),
+        ).fetchone()[0]
+
+
+def _sign_in(db: Path, username: str) -> None:
+    """A browser session for `username`, straight into the database (as a login would leave it)."""
+    with sqlite3.connect(db) as conn:
+        (user_id,) = conn.execute("select id from user where username = ?", (username,)).fetchone()
+        conn.execute(
+            "insert into login_session (token_hash, user_id, created_at, expires_at)"
+            " values (?, ?, '2026-01-01 00:00:00', '2999-01-01 00:00:00')",
+            (os.urandom(32).hex(), user_id),
+        )
+
+
+def _password_works(db: Path, username: str, password: str) -> bool:
+    """Whether `username` could sign in with `password`: active, and the hash matches."""
+    with sqlite3.connect(db) as conn:
+        password_hash, active = conn.execute(
+            "select password_hash, active from user where username = ?", (username,)
+        ).fetchone()
+    try:
+        PasswordHasher().verify(password_hash, password)
+    except VerificationError:
+        return False
+    return bool(active)
+
+
+def test_the_first_run_hint_names_a_command_that_works(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    db = tmp_path / "cli.db"
+    assert _cli(cli_env, "migrate").returncode == 0
+    seeded = _cli(cli_env, "seed-demo", "--admin-password", "first-run-pass")
+    hint = seeded.stdout.strip().splitlines()[-1]
+    assert hint == "Change them with: python -m marketing_ui.cli set-password NAME"
+    assert "set-password NAME" in (tmp_path / "first-login.txt").read_text()
+    _sign_in(tmp_path / "cli.db", "admin")
+    changed = _cli(cli_env, "set-password", "admin", typed="new-admin-pass\nnew-admin-pass\n")
+    assert changed.returncode == 0, changed.stderr
+    assert "Password changed for 'admin'; 1 session signed out." in changed.stdout
+    assert "new-admin-pass" not in changed.stdout + changed.stderr
+    assert _session_count(tmp_path / "cli.db", "admin") == 0
+    assert _password_works(db, "admin", "new-admin-pass")
+    assert not _password_works(db, "admin", "first-run-pass")
+
+
+def test_set_password_for_scripts_and_its_refusals(cli_env: dict[str, str], tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    assert _cli(cli_env, "migrate").returncode == 0
+    assert (
+        _cli(
+            cli_env, "create-user", "clerk", "--role", "staff", "--password", "long-enough-1"
+        ).returncode
+        == 0
+    )
+    ok = _cli(cli_env, "set-password", "Clerk", "--password", "long-enough-2")
+    assert (
+        ok.returncode == 0 and "Password changed for 'clerk'; 0 sessions signed out." in ok.stdout
+    )
+    assert _password_works(db, "clerk", "long-enough-2")
+    differ = _cli(cli_env, "set-password", "clerk", typed="long-enough-3\nlong-enough-4\n")
+    assert differ.returncode == 2 and "two passwords differ" in differ.stderr
+    assert _password_works(db, "clerk", "long-enough-2")  # nothing changed
+    short = _cli(cli_env, "set-password", "clerk", "--password", "short")
+    assert short.returncode == 2 and "at least 8" in short.stderr
+    ghost = _cli(cli_env, "set-password", "ghost", "--password", "long-enough-5")
+    assert ghost.returncode == 2 and "No user 'ghost'" in ghost.stderr
+
+
+def test_disable_enable_and_list_users(cli_env: dict[str, str], tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    assert _cli(cli_env, "migrate").returncode == 0
+    assert _cli(cli_env, "list-users").stdout.startswith("No users yet")
+    typed = "long-enough-1\nlong-enough-1\n"
+    assert _cli(cli_env, "create-user", "boss", typed=typed).returncode == 0
+    assert _cli(cli_env, "create-user", "clerk", "--role", "staff", typed=typed).returncode == 0
+    _sign_in(db, "clerk")
+    _sign_in(db, "clerk")
+
+    listed = _cli(cli_env, "list-users").stdout.splitlines()
+    assert listed[0].split() == ["username", "role", "status", "last", "login", "(UTC)", "sessions"]
+    assert listed[1].split() == ["boss", "admin", "active", "never", "0"]
+    assert listed[2].split() == ["clerk", "staff", "active", "never", "2"]
+
+    disabled = _cli(cli_env, "disable-user", "clerk")
+    assert disabled.returncode == 0
+    assert "Disabled 'clerk'; 2 sessions signed out." in disabled.stdout
+    assert _session_count(db, "clerk") == 0
+    assert not _password_works(db, "clerk", "long-enough-1")  # inactive
+    assert _cli(cli_env, "list-users").stdout.splitlines()[2].split()[2] == "disabled"
+
+    enabled = _cli(cli_env, "enable-user", "clerk")
+    assert enabled.returncode == 0 and "Enabled 'clerk'" in enabled.stdout
+    assert "already enabled" in _cli(cli_env, "enable-user", "clerk").stdout
+    assert _password_works(db, "clerk", "long-enough-1")
+
+    last_admin = _cli(cli_env, "disable-user", "boss")
+    assert last_admin.returncode == 2 and "last active admin" in last_admin.stderr
+    for command in ("disable-user", "enable-user"):
+        ghost = _cli(cli_env, command, "ghost")
+        assert ghost.returncode == 2 and "No user 'ghost'" in ghost.stderr

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from marketing_ui.api.app import ROUTES
 from marketing_ui.core import auth
 from marketing_ui.core.auth import SESSION_COOKIE, STAFF_HOME, CurrentUser, safe_next
+from marketing_ui.core.client_ip import client_ip
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
@@ -43,8 +44,10 @@ def admin_or_refusal(request: Request, what: str) -> CurrentUser | Response:
     return user
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def request_ip(request: Request) -> str:
+    """The client's address, believing X-Forwarded-For only from TRUSTED_PROXY_HOPS proxies."""
+    peer = request.client.host if request.client else "unknown"
+    return client_ip(peer, request.headers.get("x-forwarded-for"))
 
 
 def _site_origin(request: Request) -> str | None:
@@ -125,11 +128,10 @@ async def login(request: Request) -> Response:
     if not username.strip() or not password:
         return _back_to_login(origin, next_path, error="missing")
     try:  # argon2 takes tens of milliseconds: keep it off the event loop
-        token, user = await asyncio.to_thread(_login, username, password, client_ip(request))
+        token, user = await asyncio.to_thread(_login, username, password, request_ip(request))
     except auth.AuthError as exc:
         if exc.retry_after:
-            minutes = max(1, round(exc.retry_after / 60))
-            return _back_to_login(origin, next_path, error="limited", wait=str(minutes))
+            return _back_to_login(origin, next_path, error="limited", wait=str(exc.retry_after))
         return _back_to_login(origin, next_path, error="invalid")
     home = "/" if user is not None and user.is_admin else STAFF_HOME
     target = next_path if next_path != "/" else home

@@ -5,22 +5,23 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import random_token, token_hash
+from marketing_ui.core.login_limits import LoginLimiter
 from marketing_ui.core.models import LoginSession, Role, User, utcnow
 
 _hasher = PasswordHasher()
 # A real hash to verify against when the user does not exist, so timing does not reveal names.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-LOGIN_WINDOW_S = 15 * 60
 STAFF_HOME = "/redeem"  # the one page of the counter staff role
 SESSION_COOKIE = "mk_session"  # HttpOnly; set and cleared only by the HTTP login/logout endpoints
 MIN_PASSWORD_LENGTH = 8
@@ -64,57 +65,118 @@ def create_user(session: Session, username: str, password: str, role: str = Role
     user = User(username=username, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()
+    audit.record(session, "user.create", "user", user.id, f"{username!r} as {role}")
     return user
 
 
-def set_password(session: Session, username: str, password: str) -> None:
+@dataclass(frozen=True)
+class UserSummary:
+    """One account as the operator's `list-users` shows it."""
+
+    username: str
+    role: str
+    active: bool
+    last_login_at: datetime | None
+    sessions: int
+
+
+def _user(session: Session, username: str) -> User:
+    name = username.strip().lower()
+    user = session.execute(select(User).where(User.username == name)).scalars().first()
+    if user is None:
+        raise AuthError(f"No user '{name}'.")
+    return user
+
+
+def revoke_sessions(session: Session, user_id: int) -> int:
+    """Sign a user out everywhere; returns how many sessions ended. The caller commits."""
+    result = session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+    return result.rowcount or 0
+
+
+def set_password(session: Session, username: str, password: str) -> int:
+    """New password; every session of the user ends (a leaked one dies with the old password).
+
+    Returns the number of sessions ended; the caller commits.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AuthError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
-    result = session.execute(
-        update(User)
-        .where(User.username == username.strip().lower())
-        .values(password_hash=hash_password(password))
+    user = _user(session, username)
+    session.execute(
+        update(User).where(User.id == user.id).values(password_hash=hash_password(password))
     )
-    if result.rowcount == 0:
-        raise AuthError(f"No user '{username}'.")
+    audit.record(session, "user.set_password", "user", user.id, f"for {user.username!r}")
+    return revoke_sessions(session, user.id)
 
 
-def _attempts_key(username: str, client_ip: str) -> list[str]:
-    ns = get_settings().queue_prefix  # one Redis may serve several deployments
-    return [f"{ns}:login:fail:user:{username}", f"{ns}:login:fail:ip:{client_ip}"]
+def disable_user(session: Session, username: str) -> int:
+    """Block an account and end its sessions; returns how many ended. The caller commits.
+
+    The last active admin cannot be disabled: nobody could then manage the app from the UI.
+    """
+    user = _user(session, username)
+    if user.role == Role.ADMIN and user.active:
+        others = session.execute(
+            select(func.count(User.id)).where(
+                User.role == Role.ADMIN, User.active.is_(True), User.id != user.id
+            )
+        ).scalar_one()
+        if not others:
+            raise AuthError(
+                f"'{user.username}' is the last active admin; enable or create another first."
+            )
+    session.execute(update(User).where(User.id == user.id).values(active=False))
+    audit.record(session, "user.disable", "user", user.id, f"{user.username!r}")
+    return revoke_sessions(session, user.id)
 
 
-def _too_many_attempts(r: redis.Redis, keys: list[str]) -> int:
-    """Seconds until another attempt is allowed, or 0."""
-    limit = get_settings().login_attempts_per_15min
-    worst = 0
-    for key in keys:
-        count = int(r.get(key) or 0)
-        if count >= limit:
-            worst = max(worst, int(r.ttl(key)) or 1)
-    return worst
+def enable_user(session: Session, username: str) -> bool:
+    """Let a disabled account sign in again; False when it was already active."""
+    user = _user(session, username)
+    if user.active:
+        return False
+    session.execute(update(User).where(User.id == user.id).values(active=True))
+    audit.record(session, "user.enable", "user", user.id, f"{user.username!r}")
+    return True
 
 
-def _record_failure(r: redis.Redis, keys: list[str]) -> None:
-    pipe = r.pipeline()
-    for key in keys:
-        pipe.set(key, 0, ex=LOGIN_WINDOW_S, nx=True)  # window starts at the first failure
-        pipe.incr(key)
-    pipe.execute()
+def list_users(session: Session) -> list[UserSummary]:
+    """Every account with its live session count, by username."""
+    live = (
+        select(LoginSession.user_id, func.count(LoginSession.id).label("n"))
+        .where(LoginSession.expires_at > utcnow())
+        .group_by(LoginSession.user_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(User.username, User.role, User.active, User.last_login_at, live.c.n)
+        .outerjoin(live, live.c.user_id == User.id)
+        .order_by(User.username)
+    ).all()
+    return [
+        UserSummary(row.username, row.role, bool(row.active), row.last_login_at, row.n or 0)
+        for row in rows
+    ]
 
 
 def login(
-    session: Session, r: redis.Redis, username: str, password: str, client_ip: str = "unknown"
+    session: Session,
+    r: redis.Redis,
+    username: str,
+    password: str,
+    client_ip: str = "unknown",
+    limiter: LoginLimiter | None = None,
 ) -> str:
-    """Check credentials and open a session; returns the session token (kept only by the browser)."""
+    """Check credentials and open a session; returns the session token (kept only by the browser).
+
+    `client_ip` must be the real client (core.client_ip behind proxies): failures are
+    limited per (username, IP), per IP and per username, see core/login_limits.py.
+    """
     username = username.strip().lower()
-    keys = _attempts_key(username, client_ip)
-    wait = _too_many_attempts(r, keys)
-    if wait:
-        minutes = max(1, round(wait / 60))
-        raise AuthError(
-            f"Too many failed attempts. Try again in about {minutes} minute(s).", retry_after=wait
-        )
+    limiter = limiter or LoginLimiter(r)
+    decision = limiter.attempt(username, client_ip)
+    if not decision.allowed:
+        raise AuthError(decision.message, retry_after=decision.retry_after_s or 1)
     user = session.execute(select(User).where(User.username == username)).scalars().first()
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -122,9 +184,8 @@ def login(
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        _record_failure(r, keys)
-        raise AuthError("Wrong username or password.")
-    r.delete(*keys)
+        raise AuthError("Wrong username or password.")  # already counted by attempt()
+    limiter.succeeded(username, client_ip)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     token = random_token(32)

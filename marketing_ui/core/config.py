@@ -9,12 +9,15 @@ import secrets
 import threading
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GENERATED_SECRETS_FILE = "secrets.env"
+DEVELOPMENT_BASE_URL = "http://localhost:3000"
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class ConfigError(RuntimeError):
@@ -46,8 +49,13 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / "data"
     database_url: str = ""
     redis_url: str = ""
-    public_base_url: str = "http://localhost:3000"
+    public_base_url: str = DEVELOPMENT_BASE_URL
     public_api_url: str = ""
+    # Production refuses http:// public URLs unless this is set and the host is loopback
+    # (the project's own production-mode tests run on 127.0.0.1).
+    allow_insecure_http: bool = False
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted (core/client_ip.py).
+    trusted_proxy_hops: int = 0
 
     # "kid1:key1,kid2:key2" — urlsafe base64 of 32 bytes each; the active one encrypts.
     encryption_keys: str = ""
@@ -69,8 +77,6 @@ class Settings(BaseSettings):
     send_lease_s: float = 120.0  # a claimed delivery is reclaimed after this (worker died)
     default_region: str = "US"
     session_hours: int = 12
-    login_attempts_per_15min: int = 5
-    trusted_proxy_hops: int = 0  # reverse proxies whose X-Forwarded-For is believed
 
     @field_validator("public_base_url", "public_api_url")
     @classmethod
@@ -104,11 +110,18 @@ class Settings(BaseSettings):
             raise ValueError("must be a two-letter country code such as US or GB")
         return value
 
-    @field_validator("session_hours", "login_attempts_per_15min", "send_lease_s")
+    @field_validator("session_hours", "send_lease_s")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:
             raise ValueError("must be a positive number")
+        return value
+
+    @field_validator("trusted_proxy_hops")
+    @classmethod
+    def _hops(cls, value: int) -> int:
+        if not 0 <= value <= 10:
+            raise ValueError("must be a whole number from 0 (no proxy) to 10")
         return value
 
     @model_validator(mode="after")
@@ -129,8 +142,6 @@ class Settings(BaseSettings):
                     _decode_key(raw, name.upper())
                 except ValueError as exc:
                     problems.append(str(exc))
-        if self.blind_index_key and self.blind_index_key in self.encryption_keys:
-            problems.append("BLIND_INDEX_KEY: must differ from every encryption key")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -177,11 +188,15 @@ def parse_keyring(raw: str) -> dict[str, bytes]:
 _REQUIRED_IN_PRODUCTION = (
     "database_url",
     "redis_url",
-    "public_base_url",
     "encryption_keys",
     "blind_index_key",
     "signing_key",
 )
+_REQUIRED_BY_PROVIDER = {
+    # Without the webhook secret bounces and complaints are never processed.
+    ("email_provider", "resend"): ("resend_api_key", "resend_webhook_secret"),
+    ("sms_provider", "twilio"): ("twilio_account_sid", "twilio_auth_token", "twilio_from_number"),
+}
 
 
 def _format_validation_error(exc: ValidationError) -> str:
@@ -238,6 +253,57 @@ def write_secrets_file(data_dir: Path, values: dict[str, str]) -> None:
     path.chmod(0o600)
 
 
+def key_reuse(settings: Settings) -> list[str]:
+    """Each key serves one purpose: a signing key that is also the blind-index key (or an
+    encryption key) lets one leak break both. Names the pairs, never the values."""
+    ring = settings.keyring if settings.encryption_keys else {}
+    keys = [(f"ENCRYPTION_KEYS key {kid}", key) for kid, key in ring.items()]
+    keys += [
+        (name.upper(), _decode_key(getattr(settings, name), name.upper()))
+        for name in ("blind_index_key", "signing_key")
+        if getattr(settings, name)
+    ]
+    return [
+        f"{name}: must differ from {other}"
+        for at, (name, key) in enumerate(keys)
+        for other, other_key in keys[:at]
+        if secrets.compare_digest(key, other_key)
+    ]
+
+
+def _public_url_problem(settings: Settings, name: str) -> str:
+    """What is wrong with a public URL in production ("" when nothing is)."""
+    value = getattr(settings, name)
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return ""
+    if parts.scheme == "http" and settings.allow_insecure_http:
+        if parts.hostname in LOOPBACK_HOSTS:
+            return ""
+        return f"{name.upper()}: ALLOW_INSECURE_HTTP allows http:// only for localhost or 127.0.0.1"
+    return (
+        f"{name.upper()}: must start with https:// in production "
+        "(http:// only for localhost with ALLOW_INSECURE_HTTP=1)"
+    )
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Everything that makes these settings unsafe to run in production, one phrase each."""
+    missing = [n.upper() for n in _REQUIRED_IN_PRODUCTION if not getattr(settings, n)]
+    if "public_base_url" not in settings.model_fields_set or not settings.public_base_url:
+        missing.insert(2, "PUBLIC_BASE_URL")  # the development default would go into every link
+    for (provider, vendor), names in _REQUIRED_BY_PROVIDER.items():
+        if getattr(settings, provider) == vendor:
+            missing += [n.upper() for n in names if not getattr(settings, n)]
+    problems = [f"missing {', '.join(missing)}"] if missing else []
+    if "PUBLIC_BASE_URL" not in missing:
+        problems.append(_public_url_problem(settings, "public_base_url"))
+    problems.append(_public_url_problem(settings, "public_api_url"))
+    return [p for p in problems if p]
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings or raise ConfigError with one line naming every bad variable."""
     try:
@@ -245,19 +311,17 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"Invalid configuration: {_format_validation_error(exc)}") from None
     if settings.is_production:
-        missing = [n.upper() for n in _REQUIRED_IN_PRODUCTION if not getattr(settings, n)]
-        if settings.email_provider == "resend" and not settings.resend_api_key:
-            missing.append("RESEND_API_KEY")
-        if settings.sms_provider == "twilio":
-            for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from_number"):
-                if not getattr(settings, name):
-                    missing.append(name.upper())
-        if missing:
+        problems = production_problems(settings) + key_reuse(settings)
+        if problems:
             raise ConfigError(
-                "Production configuration is missing: " + ", ".join(missing) + " (see README)"
+                "Production configuration refused: " + "; ".join(problems) + " (see README)"
             )
         return settings
-    return _ensure_development_secrets(settings)
+    settings = _ensure_development_secrets(settings)
+    reused = key_reuse(settings)
+    if reused:
+        raise ConfigError("Invalid configuration: " + "; ".join(reused))
+    return settings
 
 
 _cache_lock = threading.Lock()

@@ -75,7 +75,7 @@ def seed_demo(session: Session, admin_password: str | None = None, customers: in
     session.commit()
     message = (
         f"First-run login: admin / {password}  (counter staff: counter / {staff_password})\n"
-        "Change them with: python -m marketing_ui.cli create-user NAME --role admin|staff"
+        "Change them with: python -m marketing_ui.cli set-password NAME"
     )
     path = get_settings().data_dir / FIRST_LOGIN_FILE
     path.write_text(message + "\n")

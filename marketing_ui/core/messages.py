@@ -33,6 +33,7 @@ from marketing_ui.core.rendering import (
     personalize,
 )
 from marketing_ui.core.sms import SmsInfo, analyze_sms, render_sms, with_stop_notice
+from marketing_ui.core.template_limits import time_limit
 
 _CACHE_SIZE = 64
 _PREVIEW_PIXEL = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
@@ -306,9 +307,16 @@ def preview(
 ) -> PreviewResult:
     """The campaign as one customer (or the sample customer) would get it, with a sample QR.
 
-    `campaign` may be unsaved (id None): the editor previews what is being typed.
+    `campaign` may be unsaved (id None): the editor previews what is being typed. All its
+    renders share one deadline, so a preview never takes much longer than MAX_SECONDS.
     """
-    settings = settings or get_settings()
+    with time_limit():
+        return _preview(session, campaign, customer_id, settings or get_settings())
+
+
+def _preview(
+    session: Session, campaign: Campaign, customer_id: int | None, settings: Settings
+) -> PreviewResult:
     business = business_identity(session)
     first, last = "Alex", "Rivera"
     if customer_id is not None:

@@ -6,7 +6,8 @@ The pipeline (see `compile_email`):
 3. swap every Jinja construct for an opaque token, so MJML can neither choke on `{% if a < b %}`
    nor mangle braces inside attributes, run MJML, and put the constructs back;
 4. resolve `asset:NAME` images, rewrite links for click tracking, add the open pixel;
-5. compile HTML (autoescaped), plain-text and subject templates in a sandboxed Jinja environment.
+5. compile HTML (autoescaped), plain-text and subject templates in a sandboxed Jinja environment
+   whose every render is bounded in steps, time and size (`template_limits`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,16 @@ from xml.parsers import expat
 import jinja2
 import mjml
 from jinja2 import meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
 
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.images import image_folders, resolve_image
+from marketing_ui.core.template_limits import (
+    MAX_SOURCE_CHARS,
+    BoundedEnvironment,
+    TemplateLimitError,
+    render_context,
+    time_limit,
+)
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
 
@@ -99,14 +106,14 @@ class RenderedEmail:
 # --------------------------------------------------------------------------- Jinja environments
 
 
-def _environment(*, autoescape: bool, strict: bool = False) -> SandboxedEnvironment:
-    """Sandboxed so a template cannot reach Python internals.
+def _environment(*, autoescape: bool, strict: bool = False) -> BoundedEnvironment:
+    """Sandboxed so a template cannot reach Python internals, bounded so it cannot run away.
 
     Strict environments serve the compile-time trial render, where every field has a value; at
     send time a field the customer lacks (no first name) renders empty, so `default()` applies,
     and the fields an email cannot do without are enforced by `personalize`.
     """
-    return SandboxedEnvironment(
+    return BoundedEnvironment(
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined if strict else jinja2.Undefined,
         keep_trailing_newline=True,
@@ -126,6 +133,8 @@ def check_fields(
     source: str, *, what: str = "template", allowed: Iterable[str] = FIELDS
 ) -> set[str]:
     """Parse Jinja and reject unknown names with their line; returns the fields the source uses."""
+    if len(source) > MAX_SOURCE_CHARS:
+        raise TemplateError(f"{what} is longer than {MAX_SOURCE_CHARS:,} characters")
     try:
         tree = _TEXT_ENV.parse(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -358,7 +367,7 @@ def _add_open_pixel(rendered: str) -> str:
 # --------------------------------------------------------------------------- compile and personalize
 
 
-def _compile(env: SandboxedEnvironment, source: str, what: str) -> jinja2.Template:
+def _compile(env: BoundedEnvironment, source: str, what: str) -> jinja2.Template:
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -409,7 +418,8 @@ def compile_email(
         required=tuple(REQUIRED_FIELDS),
         tracked=track_links,
     )
-    _trial_render(compiled, html_source, text_source, subject)
+    with time_limit():  # one deadline for all trial renders
+        _trial_render(compiled, html_source, text_source, subject)
     return compiled
 
 
@@ -419,6 +429,8 @@ def compile_text(source: str, *, what: str) -> jinja2.Template:
     template = _compile(_TEXT_ENV, source, what)
     try:
         _compile(_STRICT_TEXT_ENV, source, what).render(sample_context())
+    except TemplateLimitError as exc:
+        raise TemplateError(f"{what}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any runtime failure of author code is the author's
         raise TemplateError(f"{what} fails with a sample customer: {exc}") from None
     return template
@@ -437,6 +449,8 @@ def _trial_render(
         _STRICT_HTML_ENV.from_string(html_source).render(full)
         _STRICT_TEXT_ENV.from_string(text_source).render(full)
         _STRICT_TEXT_ENV.from_string(subject).render(full)
+    except TemplateLimitError as exc:
+        raise TemplateError(str(exc)) from None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"body fails with a sample customer: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any runtime failure of author code is the author's
@@ -445,6 +459,8 @@ def _trial_render(
         ) from None
     try:
         personalize(compiled, sparse)
+    except TemplateError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any runtime failure of author code is the author's
         raise TemplateError(f"body fails for a customer without optional fields: {exc}") from None
 
@@ -464,12 +480,7 @@ _JINJA_GLOBALS = dict(_HTML_ENV.globals)
 
 def _render(template: jinja2.Template, values: dict[str, Any]) -> str:
     """Template.render without re-merging the globals per call (a third of the per-recipient cost)."""
-    context = template.new_context(values, shared=True)
-    try:
-        return "".join(template.root_render_func(context))
-    except Exception:
-        template.environment.handle_exception()
-        raise  # unreachable: handle_exception always raises
+    return render_context(template, template.new_context(values, shared=True))
 
 
 def personalize(compiled: CompiledEmail, context: dict[str, Any]) -> RenderedEmail:
@@ -483,9 +494,13 @@ def personalize(compiled: CompiledEmail, context: dict[str, Any]) -> RenderedEma
         subject = _render(compiled.subject_template, values)
         body = _render(compiled.html_template, values)
         text = _render(compiled.text_template, values)
+    except TemplateLimitError as exc:
+        raise TemplateError(str(exc)) from None
     except jinja2.TemplateError as exc:
         hint = " (tracked emails need click_url and open_pixel_url)" if compiled.tracked else ""
         raise TemplateError(f"personalization failed: {exc}{hint}") from None
+    except Exception as exc:  # noqa: BLE001 - author code failing on this recipient's data
+        raise TemplateError(f"personalization failed: {type(exc).__name__}: {exc}") from None
     # A name with a line break must never become a second header line.
     return RenderedEmail(" ".join(subject.split()), body, _BLANK_LINES_RE.sub("\n\n", text))
 

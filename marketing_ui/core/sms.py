@@ -10,6 +10,7 @@ from typing import Any, Literal
 import jinja2
 
 from marketing_ui.core.rendering import TemplateError, compile_text
+from marketing_ui.core.template_limits import TemplateLimitError
 
 # GSM 03.38 basic character set (ESC excluded: it only introduces the extension table).
 GSM_BASIC = frozenset(
@@ -82,5 +83,9 @@ def render_sms(body_template: str, context: dict[str, Any]) -> str:
     values = {key: value for key, value in context.items() if value is not None}
     try:
         return compile_sms(body_template).render(values).strip()
+    except TemplateLimitError as exc:
+        raise TemplateError(f"SMS: {exc}") from None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"SMS personalization failed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - author code failing on this recipient's data
+        raise TemplateError(f"SMS personalization failed: {type(exc).__name__}: {exc}") from None

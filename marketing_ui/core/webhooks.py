@@ -1,13 +1,17 @@
 """Provider webhooks: verify Resend (Svix) and Twilio signatures, parse payloads, apply them.
 
 Verification always runs on the raw request (Svix signs the exact body bytes, Twilio the public
-URL plus the form fields), before anything is parsed or stored. Applying an event goes through
+URL plus the form fields), before anything is parsed or stored. Even a signed body is then
+treated as hostile: JSON nested deeper than MAX_JSON_DEPTH is refused before `json.loads`
+recurses into it, and text a database cannot hold (NUL, unpaired surrogates) is refused in forms
+and ignored in JSON fields, so the answer is a 4xx, never a 500. Applying an event goes through
 marketing_ui.core.events, which stores each provider event once.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +28,7 @@ from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import Channel, EventType
 
 MAX_FORM_FIELDS = 100
+MAX_JSON_DEPTH = 20  # Resend events nest 3 deep; json.loads recurses once per level
 
 STOP_KEYWORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPT OUT", "OPTOUT"}
@@ -85,8 +90,39 @@ def verify_resend(body: bytes, headers: Mapping[str, str], secret: str) -> Resen
     return _parse_resend(body, wanted["svix-id"])
 
 
+def storable(text: str) -> bool:
+    """Whether a database can hold it: no NUL (PostgreSQL refuses it), no unpaired surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(value: object, limit: int = 200) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    """A string field, or "" when it is missing, not a string or not storable."""
+    return value[:limit] if isinstance(value, str) and storable(value) else ""
+
+
+# A string, or an unterminated one up to the end: always matches at a quote, so never rescans.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"?')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text, without parsing it (no recursion)."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        depth += _BRACKET_STEP[byte]
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                break
+    return deepest
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -100,9 +136,11 @@ def _parse_time(value: object) -> datetime | None:
 
 
 def _parse_resend(body: bytes, event_id: str) -> ResendEvent:
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise WebhookError(400, f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise WebhookError(400, "body is not JSON") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
         raise WebhookError(400, "expected an object with type and data")
@@ -186,6 +224,8 @@ def parse_form(body: bytes) -> dict[str, str]:
     form = dict(pairs)
     if len(form) != len(pairs):
         raise WebhookError(400, "repeated form field")
+    if not all(storable(name) and storable(value) for name, value in pairs):
+        raise WebhookError(400, "malformed form body")
     return form
 
 

@@ -71,12 +71,7 @@ def _test_card() -> rx.Component:
                 rx.icon("send", size=14),
                 "Send test",
                 on_click=P.send_test,
-                disabled=~P.test_available,
                 id="send-test",
-            ),
-            rx.cond(
-                ~P.test_available,
-                rx.text("Sending is not available yet.", size="1", color=rx.color("gray", 10)),
             ),
             rx.cond(
                 P.test_message != "",

@@ -135,23 +135,12 @@ def _actions() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Send", size="4"),
-            rx.cond(
-                ~C.send_available,
-                rx.callout(
-                    "Sending is not available yet in this installation; the buttons stay off "
-                    "until the send pipeline is installed.",
-                    icon="info",
-                    color_scheme="gray",
-                    size="1",
-                    id="sending-unavailable",
-                ),
-            ),
             rx.hstack(
                 rx.button(
                     rx.icon("send", size=16),
                     "Send now",
                     size="3",
-                    disabled=~(C.can_send & C.send_available),
+                    disabled=~C.can_send,
                     on_click=C.open_confirm,
                     id="send-now",
                 ),
@@ -174,7 +163,7 @@ def _actions() -> rx.Component:
                     "Schedule",
                     size="3",
                     variant="soft",
-                    disabled=~(C.can_send & C.schedule_available),
+                    disabled=~C.can_send,
                     on_click=C.schedule,
                     id="schedule-send",
                 ),

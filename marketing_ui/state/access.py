@@ -26,6 +26,7 @@ from reflex.state import BaseState, State, StateUpdate
 from reflex_base.event import Event
 from reflex_base.registry import RegistrationContext
 
+from marketing_ui.core import audit
 from marketing_ui.core.auth import STAFF_HOME, CurrentUser, sessions, token_from_cookie_header
 
 if TYPE_CHECKING:
@@ -197,6 +198,7 @@ class AuthorizationMiddleware(Middleware):
         user = session_user(state)
         await _bind_to_session(state, user)
         if allows(audience, user):
+            audit.act_as(audit.Actor(user.id, user.username) if user else audit.SYSTEM)
             return None
         log.warning(
             "refused %s event %s for %s",

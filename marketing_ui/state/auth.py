@@ -10,13 +10,14 @@ from __future__ import annotations
 import reflex as rx
 
 from marketing_ui.core.auth import STAFF_HOME, safe_next
+from marketing_ui.core.login_limits import wait_text
 from marketing_ui.state.access import public, session_user, staff
 
 # Messages the login page shows for the codes the login endpoint redirects with.
 LOGIN_MESSAGES = {
     "invalid": "Wrong username or password.",
     "missing": "Enter your username and password.",
-    "limited": "Too many failed attempts. Try again in about {minutes} minute(s).",
+    "limited": "Too many failed attempts. Try again in {wait}.",
     "expired": "Your session ended. Log in again.",
     "origin": "That login form came from another site. Open the login page and try again.",
 }
@@ -59,7 +60,7 @@ class LoginState(AuthState):
             return rx.redirect(safe_next(query.get("next", ""), home))
         self.next_path = safe_next(query.get("next", ""))
         code = query.get("error", "")
-        minutes = query.get("wait", "1")
-        template = LOGIN_MESSAGES.get(code, "")
-        self.error = template.format(minutes=minutes if minutes.isdigit() else "1")
+        wait = query.get("wait", "")
+        seconds = int(wait) if wait.isdigit() and len(wait) < 7 else 60
+        self.error = LOGIN_MESSAGES.get(code, "").format(wait=wait_text(seconds))
         return None

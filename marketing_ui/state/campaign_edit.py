@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import datetime
@@ -36,6 +37,18 @@ CONTENT_FIELDS = (
     "sms_body",
     "offer_text",
 )
+
+
+def _preview_of(draft: Campaign) -> messages.PreviewResult:
+    """Runs in a worker thread: rendering must never hold up the event loop."""
+    with session_scope() as session:
+        return messages.preview(session, draft)
+
+
+def _save(campaign_id: int, changes: dict, version: int) -> Campaign:
+    """Runs in a worker thread: saving checks the template, which renders it."""
+    with session_scope() as session:
+        return campaigns.update_campaign(session, campaign_id, changes, expected_version=version)
 
 
 def campaign_id_from_path(path: str) -> int | None:
@@ -137,7 +150,7 @@ class CampaignEditState(AuthState):
     # Loading -------------------------------------------------------------------------
 
     @rx.event
-    def load(self):
+    async def load(self):
         self.save_message = self.save_error = self.image_message = self.image_error = ""
         campaign_id = campaign_id_from_path(self.router.url.path)
         with session_scope() as session:
@@ -148,7 +161,7 @@ class CampaignEditState(AuthState):
             return
         self._copy_from(campaign)
         self.images = list_images(get_settings())
-        self._rebuild_preview()
+        await self._rebuild_preview()
 
     def _copy_from(self, campaign: Campaign) -> None:
         self.campaign_id = campaign.id
@@ -188,9 +201,8 @@ class CampaignEditState(AuthState):
             track_opens_clicks=self.track_opens_clicks,
         )
 
-    def _rebuild_preview(self) -> None:
-        with session_scope() as session:
-            result = messages.preview(session, self._draft())
+    async def _rebuild_preview(self) -> None:
+        result = await asyncio.to_thread(_preview_of, self._draft())
         self.preview_html = result.html
         self.preview_subject = result.subject
         self.preview_error = "\n".join(result.errors)
@@ -215,10 +227,10 @@ class CampaignEditState(AuthState):
 
     # Editing ------------------------------------------------------------------------
 
-    def _changed(self) -> None:
+    async def _changed(self) -> None:
         self.dirty = True
         self.save_message = ""
-        self._rebuild_preview()
+        await self._rebuild_preview()
 
     @rx.event
     def set_name(self, value: str):
@@ -226,24 +238,24 @@ class CampaignEditState(AuthState):
         self.dirty = True
 
     @rx.event
-    def set_channel(self, value: str):
+    async def set_channel(self, value: str):
         self.channel = value
-        self._changed()
+        await self._changed()
 
     @rx.event
-    def set_subject(self, value: str):
+    async def set_subject(self, value: str):
         self.subject = value
-        self._changed()
+        await self._changed()
 
     @rx.event
-    def set_preheader(self, value: str):
+    async def set_preheader(self, value: str):
         self.preheader = value
-        self._changed()
+        await self._changed()
 
     @rx.event
-    def set_from_name(self, value: str):
+    async def set_from_name(self, value: str):
         self.from_name = value
-        self._changed()
+        await self._changed()
 
     @rx.event
     def set_from_email(self, value: str):
@@ -251,41 +263,41 @@ class CampaignEditState(AuthState):
         self.dirty = True
 
     @rx.event
-    def set_mjml_body(self, value: str):
+    async def set_mjml_body(self, value: str):
         self.mjml_body = value
-        self._changed()
+        await self._changed()
 
     @rx.event
-    def set_sms_body(self, value: str):
+    async def set_sms_body(self, value: str):
         self.sms_body = value
-        self._changed()
+        await self._changed()
 
     @rx.event
-    def set_has_qr_code(self, value: bool):
+    async def set_has_qr_code(self, value: bool):
         self.has_qr_code = bool(value)
-        self._changed()
+        await self._changed()
 
     @rx.event
-    def set_offer_text(self, value: str):
+    async def set_offer_text(self, value: str):
         self.offer_text = value
-        self._changed()
+        await self._changed()
 
     @rx.event
-    def set_offer_expires(self, value: str):
+    async def set_offer_expires(self, value: str):
         self.offer_expires = value
-        self._changed()
+        await self._changed()
 
     @rx.event
-    def set_track_opens_clicks(self, value: bool):
+    async def set_track_opens_clicks(self, value: bool):
         self.track_opens_clicks = bool(value)
-        self._changed()
+        await self._changed()
 
     @rx.event
     def set_insert_target(self, target: str):
         self.insert_target = target
 
     @rx.event
-    def insert_field(self, payload: str):
+    async def insert_field(self, payload: str):
         """Insert `{{ field }}` at the cursor; the browser sends [field, text, cursor]."""
         try:
             name, text, cursor = json.loads(payload)
@@ -302,10 +314,10 @@ class CampaignEditState(AuthState):
             self.sms_body = new_text
         else:
             self.mjml_body = new_text
-        self._changed()
+        await self._changed()
 
     @rx.event
-    def save(self):
+    async def save(self):
         try:
             expires = self._expires_at()
         except ValueError:
@@ -318,10 +330,7 @@ class CampaignEditState(AuthState):
             track_opens_clicks=self.track_opens_clicks,
         )
         try:
-            with session_scope() as session:
-                campaign = campaigns.update_campaign(
-                    session, self.campaign_id, changes, expected_version=self.version
-                )
+            campaign = await asyncio.to_thread(_save, self.campaign_id, changes, self.version)
         except campaigns.CampaignError as exc:
             self.save_error = str(exc)
             self.save_message = ""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 
-from marketing_ui.core import messages
+from marketing_ui.core import messages, sending
 from marketing_ui.core.campaigns import EDITABLE_STATUSES
 from marketing_ui.core.customers import CustomerFilter, list_customers
 from marketing_ui.core.db import session_scope
@@ -13,13 +15,21 @@ from marketing_ui.state.auth import AuthState
 from marketing_ui.state.campaign_edit import campaign_id_from_path
 
 
-def sending_module():  # noqa: ANN201 - a module or None
-    """The send pipeline's module once it is installed; None means "not available yet"."""
-    try:
-        from marketing_ui.core import sending
-    except ImportError:
-        return None
-    return sending
+def _preview_of(
+    campaign_id: int, customer_id: int | None
+) -> tuple[Campaign, messages.PreviewResult] | None:
+    """Runs in a worker thread: rendering must never hold up the event loop."""
+    with session_scope() as session:
+        campaign = session.get(Campaign, campaign_id) if campaign_id else None
+        if campaign is None:
+            return None
+        return campaign, messages.preview(session, campaign, customer_id)
+
+
+def _send_test(campaign_id: int, recipients: str) -> list[str]:
+    """Runs in a worker thread: a test send renders the message and calls the provider."""
+    with session_scope() as session:
+        return sending.send_test(session, campaign_id, recipients)
 
 
 class CampaignPreviewState(AuthState):
@@ -43,7 +53,6 @@ class CampaignPreviewState(AuthState):
     test_recipients: str = ""
     test_message: str = ""
     test_error: str = ""
-    test_available: bool = False
 
     @rx.var
     def frame_width(self) -> str:
@@ -58,26 +67,23 @@ class CampaignPreviewState(AuthState):
         return self.channel in ("sms", "both")
 
     @rx.event
-    def load(self):
+    async def load(self):
         self.campaign_id = campaign_id_from_path(self.router.url.path) or 0
         self.customer_id = 0
         self.customer_label = "Sample customer (Alex Rivera)"
         self.customer_options = []
         self.customer_query = ""
         self.test_message = self.test_error = ""
-        module = sending_module()
-        self.test_available = module is not None and hasattr(module, "send_test")
-        self._render()
+        await self._render()
 
-    def _render(self) -> None:
-        with session_scope() as session:
-            campaign = session.get(Campaign, self.campaign_id) if self.campaign_id else None
-            self.not_found = campaign is None
-            if campaign is None:
-                return
-            self.name, self.status, self.channel = campaign.name, campaign.status, campaign.channel
-            self.editable = campaign.status in EDITABLE_STATUSES
-            result = messages.preview(session, campaign, self.customer_id or None)
+    async def _render(self) -> None:
+        found = await asyncio.to_thread(_preview_of, self.campaign_id, self.customer_id or None)
+        self.not_found = found is None
+        if found is None:
+            return
+        campaign, result = found
+        self.name, self.status, self.channel = campaign.name, campaign.status, campaign.channel
+        self.editable = campaign.status in EDITABLE_STATUSES
         self.html, self.subject, self.text = result.html, result.subject, result.text
         self.sms_text = result.sms_text
         info = result.sms_info
@@ -104,7 +110,7 @@ class CampaignPreviewState(AuthState):
         self.customer_options = [{"id": str(r.id), "label": r.display_name} for r in page.rows]
 
     @rx.event
-    def choose_customer(self, customer_id: str):
+    async def choose_customer(self, customer_id: str):
         chosen = next((o for o in self.customer_options if o["id"] == customer_id), None)
         if chosen is None:
             return
@@ -112,27 +118,22 @@ class CampaignPreviewState(AuthState):
         self.customer_label = chosen["label"]
         self.customer_options = []
         self.customer_query = ""
-        self._render()
+        await self._render()
 
     @rx.event
-    def use_sample(self):
+    async def use_sample(self):
         self.customer_id = 0
         self.customer_label = "Sample customer (Alex Rivera)"
-        self._render()
+        await self._render()
 
     @rx.event
     def set_test_recipients(self, value: str):
         self.test_recipients = value
 
     @rx.event
-    def send_test(self):
-        module = sending_module()
-        if module is None or not hasattr(module, "send_test"):
-            self.test_error = "Sending is not available yet in this installation."
-            return
+    async def send_test(self):
         try:
-            with session_scope() as session:
-                outcomes = module.send_test(session, self.campaign_id, self.test_recipients)
+            outcomes = await asyncio.to_thread(_send_test, self.campaign_id, self.test_recipients)
         except ValueError as exc:
             self.test_error, self.test_message = str(exc), ""
             return

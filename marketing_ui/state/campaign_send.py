@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 import reflex as rx
 from sqlalchemy import select
 
-from marketing_ui.core import campaigns
+from marketing_ui.core import campaigns, sending
 from marketing_ui.core.app_settings import business_identity, sending_limits, zone_or_utc
 from marketing_ui.core.audience import Audience, recipient_counts
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, Segment, Tag
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.campaign_edit import campaign_id_from_path
-from marketing_ui.state.campaign_preview import sending_module
 
 MAX_CHOICES = 200
 CHANNEL_NAMES = {"email": "Email", "sms": "SMS"}
@@ -60,8 +59,6 @@ class CampaignSendState(AuthState):
     timezone: str = "UTC"
     schedule_date: str = ""
     schedule_time: str = "09:00"
-    send_available: bool = False
-    schedule_available: bool = False
     action_error: str = ""
     confirm_open: bool = False
 
@@ -74,9 +71,6 @@ class CampaignSendState(AuthState):
         self.campaign_id = campaign_id_from_path(self.router.url.path) or 0
         self.action_error = ""
         self.confirm_open = False
-        module = sending_module()
-        self.send_available = module is not None and hasattr(module, "start_send")
-        self.schedule_available = module is not None and hasattr(module, "schedule_send")
         with session_scope() as session:
             campaign = session.get(Campaign, self.campaign_id) if self.campaign_id else None
             self.not_found = campaign is None
@@ -207,16 +201,12 @@ class CampaignSendState(AuthState):
     @rx.event
     def send_now(self):
         self.confirm_open = False
-        module = sending_module()
-        if module is None or not hasattr(module, "start_send"):
-            self.action_error = "Sending is not available yet in this installation."
-            return None
         if not self.can_send:
             self.action_error = "Fix the problems listed above first."
             return None
         try:
             with session_scope() as session:
-                module.start_send(session, self.campaign_id)
+                sending.start_send(session, self.campaign_id)
         except ValueError as exc:  # CampaignError and the pipeline's own refusals
             self.action_error = str(exc)
             return None
@@ -224,10 +214,6 @@ class CampaignSendState(AuthState):
 
     @rx.event
     def schedule(self):
-        module = sending_module()
-        if module is None or not hasattr(module, "schedule_send"):
-            self.action_error = "Scheduling is not available yet in this installation."
-            return None
         if not self.can_send:
             self.action_error = "Fix the problems listed above first."
             return None
@@ -244,7 +230,7 @@ class CampaignSendState(AuthState):
             return None
         try:
             with session_scope() as session:
-                module.schedule_send(session, self.campaign_id, when_utc)
+                sending.schedule_send(session, self.campaign_id, when_utc)
         except ValueError as exc:
             self.action_error = str(exc)
             return None

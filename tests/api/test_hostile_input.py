@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from svix.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
+from marketing_ui.api.app import build_api
 from marketing_ui.api.tracking import PIXEL_GIF
 from marketing_ui.core.models import ConsentEvent, Customer, Delivery, Event, Suppression
 from marketing_ui.core.tracking import unsubscribe_token
@@ -253,3 +255,162 @@ def test_no_contact_data_in_logs(
         assert secret not in logged
         assert secret not in details
         assert secret not in notes
+
+
+# Signed but hostile: what a leaked webhook secret or a buggy provider could send -------------
+
+
+def _post_resend(client: TestClient, payload: bytes, msg_id: str = "msg_hostile"):  # noqa: ANN202
+    now = datetime.now(UTC)
+    signature = Webhook(RESEND_SECRET).sign(msg_id, now, payload.decode("utf-8"))
+    return client.post(
+        "/webhooks/resend",
+        content=payload,
+        headers={
+            "Content-Type": "application/json",
+            "svix-id": msg_id,
+            "svix-timestamp": str(int(now.timestamp())),
+            "svix-signature": signature,
+        },
+    )
+
+
+@pytest.fixture
+def lenient_client(api_db: Engine) -> Iterator[TestClient]:
+    """A client that reports a server error as a 500 instead of raising it in the test."""
+    with TestClient(build_api(), base_url=PUBLIC_API, raise_server_exceptions=False) as c:
+        yield c
+
+
+DELIVERED = '{"type": "email.delivered", "data": {"email_id": "re_1", "x": %s}}'
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, 400),  # deep arrays: RecursionError in json before
+        (b'{"a":' * 40_000 + b"1" + b"}" * 40_000, 400),
+        ((DELIVERED % ("[" * 40 + "]" * 40)).encode(), 400),  # a real event with a deep field
+        ((DELIVERED % ("9" * 5000)).encode(), 400),  # a number Python refuses to read
+        ((DELIVERED % "1e999999").encode(), 200),  # infinity is just an ignored field
+        (b"\xef\xbb\xbf{}", 400),  # a byte-order mark is not JSON
+        (b'{"type": "email.delivered", "data": {"email_id": "' + b"[" * 5000 + b'"}}', 200),
+        (b'{"type": "email.delivered", "data": {"email_id": "re_1\\u0000"}}', 200),
+        (b'{"type": "email.delivered", "data": {"email_id": "re_1\\udc80"}}', 200),
+        (b'{"type": "email.bounced\\u0000", "data": {"email_id": "re_1"}}', 200),
+        (
+            b'{"type": "email.clicked", "data": {"email_id": "re_2", "click": {"link": "\\ud800"}}}',
+            200,
+        ),
+        (b'{"type": "email.sent", "data": {"email_id": "re_1", "created_at": "\\u0000"}}', 200),
+    ],
+)
+def test_signed_hostile_json_gets_4xx_or_is_ignored(
+    lenient_client: TestClient,
+    api_db: Engine,
+    seeded,  # noqa: ANN001
+    payload: bytes,
+    status: int,
+) -> None:
+    before = _snapshot(api_db)
+    response = _post_resend(lenient_client, payload)
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert _snapshot(api_db) == before
+    assert "\\u0000" not in response.text and "re_1" not in response.text  # never echoed
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(
+    client: TestClient,
+    api_db: Engine,
+    seeded,  # noqa: ANN001
+) -> None:
+    deep_text = "[" * 50 + "{" * 50
+    payload = json.dumps({"type": "email.sent", "data": {"email_id": deep_text}}).encode()
+    response = _post_resend(client, payload, "msg_brackets")
+    assert response.status_code == 200 and response.json()["result"] == "unmatched"
+    nested = _post_resend(client, (DELIVERED % ("[" * 40 + "]" * 40)).encode(), "msg_nested")
+    assert nested.status_code == 400 and "nested" in nested.json()["error"]
+
+
+def _post_twilio(client: TestClient, path: str, form: dict[str, str]):  # noqa: ANN202
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC_API + path, form)
+    return client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "status"),
+    [
+        ("/webhooks/twilio/status", {"MessageSid": "SM\x00x", "MessageStatus": "delivered"}, 400),
+        ("/webhooks/twilio/status", {"MessageSid": "SM1", "MessageStatus": "failed\x00"}, 400),
+        ("/webhooks/twilio/status", {"MessageSid": "SM1", "MessageStatus": "x" * 33}, 400),
+        ("/webhooks/twilio/inbound", {"From": "+1202555\x000143", "Body": "STOP"}, 400),
+        (
+            "/webhooks/twilio/inbound",
+            {"From": "+12025550143", "Body": "STOP", "MessageSid": "S\x00"},
+            400,
+        ),
+        ("/webhooks/twilio/inbound", {"From": "not a phone", "Body": "STOP"}, 200),
+        ("/webhooks/twilio/inbound", {"From": "+", "Body": "START"}, 200),
+        ("/webhooks/twilio/inbound", {"From": "+12025550199", "Body": "x" * 200_000}, 200),
+    ],
+)
+def test_signed_hostile_forms_get_4xx_or_change_nothing(
+    lenient_client: TestClient,
+    api_db: Engine,
+    seeded,  # noqa: ANN001
+    path: str,
+    form: dict[str, str],
+    status: int,
+) -> None:
+    before = _snapshot(api_db)
+    response = _post_twilio(lenient_client, path, form)
+    assert response.status_code == status, response.text
+    assert _snapshot(api_db) == before
+
+
+@pytest.mark.parametrize("path_suffix", ["", "/resubscribe"])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"confirm=1%00", FORM),
+        (b"List-Unsubscribe=One-Click%00", FORM),
+        (b"--x\r\n\r\n--x--", "multipart/form-data; boundary=x"),
+        (b"[" * 4000, "application/json"),
+    ],
+)
+def test_unsubscribe_forms_refuse_garbage(
+    lenient_client: TestClient,
+    api_db: Engine,
+    seeded,  # noqa: ANN001
+    path_suffix: str,
+    body: bytes,
+    content_type: str,
+) -> None:
+    before = _snapshot(api_db)
+    token = unsubscribe_token(seeded.customer_uid, seeded.campaign_id)
+    response = lenient_client.post(
+        f"/u/{token}{path_suffix}", content=body, headers={"Content-Type": content_type}
+    )
+    assert 400 <= response.status_code < 500, (body, response.status_code)
+    assert _snapshot(api_db) == before
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'"\\' * 128 * 1024,  # a quote then backslashes: a naive string pattern rescans (minutes)
+        b'"' * 256 * 1024,
+        b'["a",' * 50 * 1024,
+    ],
+)
+def test_hostile_json_is_measured_in_linear_time(
+    client: TestClient,
+    api_db: Engine,
+    seeded,  # noqa: ANN001
+    payload: bytes,
+) -> None:
+    started = time.monotonic()
+    response = _post_resend(client, payload, "msg_linear")
+    assert response.status_code == 400
+    assert time.monotonic() - started < 2

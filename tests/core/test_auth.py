@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from marketing_ui.core import auth
+from marketing_ui.core.login_limits import LoginLimiter
 from marketing_ui.core.models import LoginSession, User, utcnow
 
 
@@ -51,13 +52,14 @@ def test_wrong_password_has_a_clear_message(session: Session, r: redis.Redis) ->
 def test_failed_logins_are_rate_limited(session: Session, r: redis.Redis) -> None:
     auth.create_user(session, "target", "password-1")
     session.commit()
-    ip = _ip(r)
-    for _ in range(5):
+    limiter = LoginLimiter(r, prefix=r.prefix)
+    for _ in range(3):
         with pytest.raises(auth.AuthError, match="Wrong"):
-            auth.login(session, r, "target", "guess", ip)
-    with pytest.raises(auth.AuthError, match="Too many failed attempts"):
-        auth.login(session, r, "target", "password-1", ip)  # even the right one waits
-    r.delete(*auth._attempts_key("target", ip))
+            auth.login(session, r, "target", "guess", "198.51.100.7", limiter)
+    with pytest.raises(auth.AuthError, match=r"Too many .* Try again in 2 seconds\."):
+        auth.login(
+            session, r, "target", "password-1", "198.51.100.7", limiter
+        )  # even the right one waits
 
 
 def test_sessions_expire(session: Session, r: redis.Redis) -> None:
@@ -98,3 +100,59 @@ def test_duplicate_usernames_refused(session: Session) -> None:
     auth.create_user(session, "dup", "password-1")
     with pytest.raises(auth.AuthError, match="already exists"):
         auth.create_user(session, "DUP", "password-2")
+
+
+def _signed_in(session: Session, r: redis.Redis, name: str, password: str) -> str:
+    return auth.login(session, r, name, password, _ip(r), LoginLimiter(r, prefix=r.prefix))
+
+
+def test_a_new_password_signs_the_user_out_everywhere(session: Session, r: redis.Redis) -> None:
+    auth.create_user(session, "owner", "password-1")
+    auth.create_user(session, "other", "password-1")
+    session.commit()
+    tokens = [_signed_in(session, r, "owner", "password-1") for _ in range(2)]
+    other = _signed_in(session, r, "other", "password-1")
+    assert auth.set_password(session, " Owner ", "password-2") == 2
+    session.commit()
+    assert [auth.user_for_session(session, t) for t in tokens] == [None, None]
+    assert auth.user_for_session(session, other) is not None  # nobody else is affected
+    with pytest.raises(auth.AuthError, match="Wrong"):
+        _signed_in(session, r, "owner", "password-1")
+    assert _signed_in(session, r, "owner", "password-2")
+    with pytest.raises(auth.AuthError, match="No user 'ghost'"):
+        auth.set_password(session, "ghost", "password-2")
+    with pytest.raises(auth.AuthError, match="at least 8"):
+        auth.set_password(session, "owner", "short")
+
+
+def test_disable_and_enable_a_user(session: Session, r: redis.Redis) -> None:
+    auth.create_user(session, "boss", "password-1", "admin")
+    auth.create_user(session, "clerk", "password-1", "staff")
+    session.commit()
+    token = _signed_in(session, r, "clerk", "password-1")
+    assert auth.disable_user(session, "clerk") == 1
+    session.commit()
+    assert auth.user_for_session(session, token) is None
+    with pytest.raises(auth.AuthError, match="Wrong username or password"):
+        _signed_in(session, r, "clerk", "password-1")  # the same answer as a wrong password
+    assert auth.enable_user(session, "clerk") is True
+    assert auth.enable_user(session, "clerk") is False
+    session.commit()
+    assert _signed_in(session, r, "clerk", "password-1")
+    with pytest.raises(auth.AuthError, match="last active admin"):
+        auth.disable_user(session, "boss")
+    with pytest.raises(auth.AuthError, match="No user"):
+        auth.disable_user(session, "ghost")
+
+
+def test_list_users(session: Session, r: redis.Redis) -> None:
+    auth.create_user(session, "zed", "password-1", "staff")
+    auth.create_user(session, "amy", "password-1", "admin")
+    session.commit()
+    _signed_in(session, r, "amy", "password-1")
+    users = auth.list_users(session)
+    assert [(u.username, u.role, u.active, u.sessions) for u in users] == [
+        ("amy", "admin", True, 1),
+        ("zed", "staff", True, 0),
+    ]
+    assert users[0].last_login_at is not None and users[1].last_login_at is None
