@@ -1,0 +1,119 @@
+"""Audit log: every admin write, who made it and when (admins only)."""
+
+import reflex as rx
+
+from marketing_ui.components.layout import register_nav, template
+from marketing_ui.state.audit_log import ANY_AREA, AREAS
+from marketing_ui.state.audit_log import AuditLogState as S
+
+register_nav("Audit log", "/audit", "scroll-text", 95)
+
+
+def _filters() -> rx.Component:
+    return rx.flex(
+        rx.vstack(
+            rx.text("Who", size="1", color=rx.color("gray", 11)),
+            rx.select(S.actors, value=S.actor, on_change=S.set_actor, id="audit-actor"),
+            spacing="1",
+        ),
+        rx.vstack(
+            rx.text("Area", size="1", color=rx.color("gray", 11)),
+            rx.select([ANY_AREA, *AREAS], value=S.area, on_change=S.set_area, id="audit-area"),
+            spacing="1",
+        ),
+        rx.vstack(
+            rx.text("Object #", size="1", color=rx.color("gray", 11)),
+            rx.input(
+                value=S.object_id,
+                on_change=S.set_object_id.debounce(400),
+                placeholder="e.g. 42",
+                width="90px",
+                id="audit-object",
+            ),
+            spacing="1",
+        ),
+        rx.vstack(
+            rx.text("From", size="1", color=rx.color("gray", 11)),
+            rx.input(type="date", value=S.since, on_change=S.set_since, id="audit-since"),
+            spacing="1",
+        ),
+        rx.vstack(
+            rx.text("To", size="1", color=rx.color("gray", 11)),
+            rx.input(type="date", value=S.until, on_change=S.set_until, id="audit-until"),
+            spacing="1",
+        ),
+        rx.button("Clear", on_click=S.clear_filters, variant="ghost", id="audit-clear"),
+        gap="12px",
+        wrap="wrap",
+        align="end",
+        margin_bottom="16px",
+    )
+
+
+def _row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(row["at"], size="2", white_space="nowrap")),
+        rx.table.cell(row["actor"]),
+        rx.table.cell(rx.code(row["action"])),
+        rx.table.cell(row["object"]),
+        rx.table.cell(rx.text(row["summary"], size="2")),
+        class_name="audit-row",
+    )
+
+
+@template(route="/audit", title="Audit log", on_load=S.load)
+def audit_log() -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            "Every change made by an admin, the command line or the system. Contact details "
+            "are never written here; entries name fields and counts.",
+            size="2",
+            color=rx.color("gray", 11),
+        ),
+        _filters(),
+        rx.cond(S.error != "", rx.callout(S.error, color_scheme="red", icon="triangle-alert")),
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("When"),
+                        rx.table.column_header_cell("Who"),
+                        rx.table.column_header_cell("Action"),
+                        rx.table.column_header_cell("Object"),
+                        rx.table.column_header_cell("Details"),
+                    )
+                ),
+                rx.table.body(rx.foreach(S.rows, _row)),
+                width="100%",
+                id="audit-table",
+            ),
+            overflow_x="auto",
+            width="100%",
+        ),
+        rx.cond(
+            S.rows.length() == 0,
+            rx.text("Nothing matches these filters.", color=rx.color("gray", 11), id="audit-empty"),
+        ),
+        rx.hstack(
+            rx.text("Page ", S.page_number, size="2", color=rx.color("gray", 11)),
+            rx.spacer(),
+            rx.button(
+                "Previous",
+                on_click=S.previous_page,
+                disabled=S.page_number <= 1,
+                variant="soft",
+                id="audit-previous",
+            ),
+            rx.button(
+                "Next",
+                on_click=S.next_page,
+                disabled=S.next_cursor == "",
+                variant="soft",
+                id="audit-next",
+            ),
+            width="100%",
+            align="center",
+        ),
+        width="100%",
+        spacing="3",
+    )
