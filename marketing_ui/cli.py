@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from marketing_ui.core.config import PROJECT_ROOT, ConfigError, get_settings
@@ -221,23 +222,29 @@ def serve_command(port: int, host: str, dev: bool) -> list[str]:
     ]  # fmt: skip
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    """Replace this process with the Reflex server, so signals reach it directly."""
-    settings = get_settings()  # refuse a bad configuration before building anything
-    env = dict(os.environ)
+def serve_env(environ: Mapping[str, str], redis_url: str, dev: bool) -> dict[str, str]:
+    """The environment the Reflex server gets: bun on PATH, web processes, what dev reloads."""
+    env = dict(environ)
     bun_dir = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"  # scripts/setup.sh puts bun here
     if (bun_dir / "bun").exists():
         env["PATH"] = f"{bun_dir}{os.pathsep}{env.get('PATH', '')}"
         env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
     # Reflex would start 2×cores+1 web processes (~190 MB each); a small business needs two.
     # Without Redis page state is in memory, so there must be one (Reflex's own fallback).
-    if settings.redis_url:
-        env.setdefault("GRANIAN_WORKERS", os.environ.get("WEB_WORKERS", "2"))
-    if args.dev:
+    if redis_url:
+        env.setdefault("GRANIAN_WORKERS", env.get("WEB_WORKERS", "2"))
+    if dev:
         # Hot reload watches the code only: never data/, uploads or page state.
         env["REFLEX_HOT_RELOAD_OVERRIDE_PATHS"] = os.pathsep.join(
             str(PROJECT_ROOT / name) for name in DEV_WATCHED
         )
+    return env
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Replace this process with the Reflex server, so signals reach it directly."""
+    settings = get_settings()  # refuse a bad configuration before building anything
+    env = serve_env(os.environ, settings.redis_url, args.dev)
     os.chdir(PROJECT_ROOT)
     command = serve_command(args.port, args.host, args.dev)
     os.execve(command[0], command, env)

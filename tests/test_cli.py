@@ -216,3 +216,39 @@ def test_disable_enable_and_list_users(cli_env: dict[str, str], tmp_path: Path) 
     for command in ("disable-user", "enable-user"):
         ghost = _cli(cli_env, command, "ghost")
         assert ghost.returncode == 2 and "No user 'ghost'" in ghost.stderr
+
+
+def test_serve_runs_the_production_build_on_one_port_and_dev_mode_watches_code_only() -> None:
+    from marketing_ui.cli import DEV_WATCHED, serve_command, serve_env
+    from marketing_ui.core.config import get_settings
+
+    prod = serve_command(3000, "127.0.0.1", dev=False)
+    assert prod[prod.index("--env") + 1] == "prod" and "--single-port" in prod
+    assert prod[prod.index("--frontend-port") + 1] == prod[prod.index("--backend-port") + 1]
+    assert (
+        serve_command(3000, "127.0.0.1", dev=True)[
+            serve_command(3000, "h", True).index("--env") + 1
+        ]
+        == "dev"
+    )
+
+    env = serve_env({"PATH": "/usr/bin"}, "redis://127.0.0.1:6379/0", dev=False)
+    assert env["GRANIAN_WORKERS"] == "2" and "REFLEX_HOT_RELOAD_OVERRIDE_PATHS" not in env
+    assert "GRANIAN_WORKERS" not in serve_env({}, "", dev=False)  # page state in memory: one
+
+    watched = serve_env({}, "", dev=True)["REFLEX_HOT_RELOAD_OVERRIDE_PATHS"].split(os.pathsep)
+    assert watched == [str(PROJECT_ROOT / name) for name in DEV_WATCHED]
+    data_dir = Path(get_settings().data_dir).resolve()
+    for path in map(Path, watched):  # data, uploads and the database live where no watcher looks
+        assert data_dir != path and path not in data_dir.parents
+
+
+def test_commands_are_audited_under_the_operators_name(cli_env: dict[str, str]) -> None:
+    assert _cli(cli_env, "migrate").returncode == 0
+    made = _cli(cli_env, "create-user", "second", "--password", "long-enough-pw")
+    assert made.returncode == 0, made.stderr
+    with sqlite3.connect(Path(cli_env["DATA_DIR"]) / "cli.db") as db:
+        rows = db.execute("select actor, action, object_type from audit_log").fetchall()
+    assert len(rows) == 1
+    actor, action, object_type = rows[0]
+    assert actor.startswith("cli:") and (action, object_type) == ("user.create", "user")

@@ -163,8 +163,14 @@ def topbar() -> rx.Component:
 
 
 def ready_marker() -> rx.Component:
-    """`data-ready` turns true once the page's on_load events are done (tests wait for it)."""
-    return rx.el.span(id="page-ready", data_ready=rx.State.is_hydrated, display="none")
+    """Which page's on_load events last finished, and whether hydration is done (tests wait
+    for `[data-path='/segments'][data-ready='true']` after clicking a link)."""
+    return rx.el.span(
+        id="page-ready",
+        data_ready=rx.State.is_hydrated,
+        data_path=AuthState.loaded_path,
+        display="none",
+    )
 
 
 def shell(content: rx.Component, title: str) -> rx.Component:
@@ -203,7 +209,8 @@ def template(
             return shell(content(), title)
 
         page.__name__ = content.__name__
-        rx.page(route=route, title=f"{title} · Campaigns", on_load=[guard, *extra])(page)
+        loads = [guard, *extra, AuthState.page_loaded]
+        rx.page(route=route, title=f"{title} · Campaigns", on_load=loads)(page)
         return page
 
     return decorator

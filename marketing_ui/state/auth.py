@@ -11,7 +11,7 @@ import reflex as rx
 
 from marketing_ui.core.auth import STAFF_HOME, safe_next
 from marketing_ui.core.login_limits import wait_text
-from marketing_ui.state.access import public, session_user, staff
+from marketing_ui.state.access import LOGIN_PATH, public, session_user, staff
 
 # Messages the login page shows for the codes the login endpoint redirects with.
 LOGIN_MESSAGES = {
@@ -28,6 +28,7 @@ class AuthState(rx.State):
 
     username: str = ""
     role: str = ""
+    loaded_path: str = ""  # the page whose on_load events last finished (see page_loaded)
     _owner: str = ""  # "user id:session id" this page state belongs to (access._bind_to_session)
 
     @rx.var
@@ -42,6 +43,12 @@ class AuthState(rx.State):
     @staff
     def require_staff(self):
         """on_load of counter pages: staff or admin."""
+
+    @rx.event
+    @staff
+    def page_loaded(self):
+        """The last on_load event of every page: everything the page loads is there."""
+        self.loaded_path = (self.router.url.path or "/").rstrip("/") or "/"
 
 
 class LoginState(AuthState):
@@ -59,6 +66,7 @@ class LoginState(AuthState):
             home = "/" if user.is_admin else STAFF_HOME
             return rx.redirect(safe_next(query.get("next", ""), home))
         self.next_path = safe_next(query.get("next", ""))
+        self.loaded_path = LOGIN_PATH
         code = query.get("error", "")
         wait = query.get("wait", "")
         seconds = int(wait) if wait.isdigit() and len(wait) < 7 else 60

@@ -142,10 +142,18 @@ def page(browser) -> Iterator[object]:  # noqa: ANN001
     context.close()
 
 
-def wait_ready(page) -> None:  # noqa: ANN001
+def wait_ready(page, path: str | None = None) -> None:  # noqa: ANN001
     """Wait until the page's on_load events have run (a user could act earlier; tests should not
-    race the page's own loading)."""
-    page.wait_for_selector("#page-ready[data-ready='true']", state="attached")
+    race the page's own loading). `path` defaults to wherever the browser is (after redirects)."""
+    page.wait_for_function(
+        """(wanted) => {
+            const marker = document.querySelector('#page-ready');
+            const here = location.pathname.replace(/[/]+$/, '') || '/';
+            return !!marker && marker.dataset.ready === 'true'
+                && marker.dataset.path === (wanted || here);
+        }""",
+        arg=path,
+    )
 
 
 def open_page(page, url: str) -> None:  # noqa: ANN001

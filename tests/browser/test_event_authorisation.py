@@ -176,6 +176,9 @@ def _login_cookie(url: str, username: str, password: str) -> str:
         headers={"Origin": url},
     )
     assert response.status_code == 303, response.text
+    # Set by the server, out of JavaScript's reach, never sent cross-site, https-only in production.
+    flags = response.headers["set-cookie"].lower()
+    assert "httponly" in flags and "samesite=strict" in flags and "secure" in flags
     return response.cookies["mk_session"]
 
 
