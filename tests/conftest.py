@@ -69,6 +69,43 @@ def drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
+LONG_SESSION = "tests/browser/test_long_session.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long-session test waits for a background session: it goes last."""
+    waiting = [item for item in items if item.nodeid.startswith(LONG_SESSION)]
+    for item in waiting:
+        items.remove(item)
+    items.extend(waiting)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the ten-minute browser session now, so it runs beside every other test."""
+    if not any(item.nodeid.startswith(LONG_SESSION) for item in session.items):
+        return
+    import subprocess
+    import sys
+
+    minutes = float(os.environ.get("LONG_SESSION_MINUTES", "10"))
+    report = _RUN_DIR / "long-session.json"
+    log = open(_RUN_DIR / "long-session.log", "wb")  # noqa: SIM115 - lives as long as the run
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.browser.long_session", "--minutes", str(minutes),
+         "--report", str(report)],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    session.config.long_session = (proc, report, minutes)  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    started = getattr(session.config, "long_session", None)
+    if started is not None and started[0].poll() is None:
+        started[0].terminate()  # the run stopped early (-x): do not leave it behind
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _migrated_default_db() -> None:
     """The run's default database (DATABASE_URL) is built by the real migrations, once."""

@@ -383,6 +383,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--report", type=Path, required=True)
     args = parser.parse_args()
+    # Stopped early (pytest -x): unwind, so the app and worker started here are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     run(args.minutes, args.report)
 
 
