@@ -375,6 +375,8 @@ def run(minutes: float, report_path: Path) -> dict[str, Any]:
         app.stop()
         report["log_tail"] = app.log.read_text(errors="replace")[-2000:] if app.log.exists() else ""
         report_path.write_text(json.dumps(report, indent=2))
+        if "crash" not in report and not report.get("failed_steps"):
+            shutil.rmtree(workdir, ignore_errors=True)  # kept only to look at a failure
     return report
 
 
