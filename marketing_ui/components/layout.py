@@ -235,10 +235,12 @@ def stat_card(
         rx.hstack(
             rx.box(rx.icon(icon, size=22), color=rx.color("accent", 11)),
             rx.vstack(*lines, spacing="1"),
-            spacing="4",
+            spacing=rx.breakpoints(initial="3", sm="4"),
             align="center",
         ),
-        min_width="200px",
+        # Two to a row on a phone, their own width on a desktop.
+        min_width=rx.breakpoints(initial="140px", sm="200px"),
+        flex=rx.breakpoints(initial="1 1 140px", md="0 0 auto"),
     )
 
 

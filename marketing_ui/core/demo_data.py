@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from marketing_ui.core import audit
 from marketing_ui.core.auth import create_user
 from marketing_ui.core.campaigns import create_campaign
 from marketing_ui.core.config import get_settings
@@ -66,12 +67,16 @@ def seed_demo(session: Session, admin_password: str | None = None, customers: in
     if session.execute(select(func.count(User.id))).scalar_one():
         return ""
     password = admin_password or random_token(9)
-    create_user(session, "admin", password, Role.ADMIN)
     staff_password = random_token(9)
-    create_user(session, "counter", staff_password, Role.STAFF)
-    if not session.execute(select(func.count(Customer.id))).scalar_one():
-        tag_ids = _demo_customers(session, customers)
-        _demo_segment_and_campaign(session, tag_ids)
+    with audit.summarised():
+        create_user(session, "admin", password, Role.ADMIN)
+        create_user(session, "counter", staff_password, Role.STAFF)
+        demo = not session.execute(select(func.count(Customer.id))).scalar_one()
+        if demo:
+            tag_ids = _demo_customers(session, customers)
+            _demo_segment_and_campaign(session, tag_ids)
+    what = f"admin and counter accounts{f', {customers} demo customers, a segment and a campaign' if demo else ''}"
+    audit.record(session, "setup.first_run", "user", None, what)
     session.commit()
     message = (
         f"First-run login: admin / {password}  (counter staff: counter / {staff_password})\n"

@@ -61,6 +61,27 @@ def _row(row: rx.Var) -> rx.Component:
     )
 
 
+def _card(row: rx.Var) -> rx.Component:
+    """The same entry on a phone: stacked instead of a wide row."""
+    return rx.box(
+        rx.hstack(
+            rx.code(row["action"]),
+            rx.spacer(),
+            rx.text(row["at"], size="1", color=rx.color("gray", 10)),
+            width="100%",
+            align="center",
+        ),
+        rx.text(row["actor"], " · ", row["object"], size="2", margin_top="4px"),
+        rx.cond(
+            row["summary"] != "", rx.text(row["summary"], size="2", color=rx.color("gray", 11))
+        ),
+        padding="10px 0",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        width="100%",
+        class_name="audit-card",
+    )
+
+
 @template(route="/audit", title="Audit log", on_load=S.load)
 def audit_log() -> rx.Component:
     return rx.vstack(
@@ -89,6 +110,13 @@ def audit_log() -> rx.Component:
             ),
             overflow_x="auto",
             width="100%",
+            display=rx.breakpoints(initial="none", md="block"),
+        ),
+        rx.vstack(
+            rx.foreach(S.rows, _card),
+            spacing="0",
+            width="100%",
+            display=rx.breakpoints(initial="flex", md="none"),
         ),
         rx.cond(
             S.rows.length() == 0,

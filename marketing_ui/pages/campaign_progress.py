@@ -92,7 +92,13 @@ def _summary() -> rx.Component:
             ),
             rx.hstack(
                 rx.progress(value=S.percent.to(int), max=100, size="3", width="100%"),
-                rx.text(S.percent_text, weight="bold", id="progress-percent", min_width="64px"),
+                rx.text(
+                    S.percent_text,
+                    weight="bold",
+                    id="progress-percent",
+                    min_width="64px",
+                    white_space="nowrap",
+                ),
                 align="center",
                 width="100%",
                 spacing="3",

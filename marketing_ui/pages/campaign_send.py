@@ -116,6 +116,28 @@ def _count_card(row: rx.Var) -> rx.Component:
 
 def _problems() -> rx.Component:
     return rx.cond(
+        ~C.editable,
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info")),
+            rx.hstack(
+                rx.text("This campaign is ", C.status, ": it cannot be sent again."),
+                rx.link(
+                    "See its progress", href="/campaigns/" + C.campaign_id.to(str) + "/progress"
+                ),
+                rx.text("or duplicate it from the campaign list to send a new version."),
+                spacing="1",
+                wrap="wrap",
+            ),
+            color_scheme="gray",
+            id="send-locked",
+            width="100%",
+        ),
+        _send_problems(),
+    )
+
+
+def _send_problems() -> rx.Component:
+    return rx.cond(
         C.problems.length() > 0,
         rx.callout.root(
             rx.callout.icon(rx.icon("octagon-alert")),

@@ -169,13 +169,3 @@ def login(page, app_url: str, username: str, password: str) -> None:  # noqa: AN
     page.click("#login-submit")
     page.wait_for_function("() => !location.pathname.startsWith('/login')")
     wait_ready(page)
-
-
-SCREENSHOTS_DIR = PROJECT_ROOT / "docs" / "screenshots"
-
-
-def keep_screenshot(page, name: str) -> None:  # noqa: ANN001
-    """Refresh docs/screenshots only when asked (SCREENSHOTS=1), never on an ordinary run."""
-    if os.environ.get("SCREENSHOTS") == "1":
-        SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS_DIR / name), full_page=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, Customer, Delivery, Event
-from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
+from tests.browser.conftest import ADMIN, login, open_page
 
 
 def _seed_sent_campaign() -> int:
@@ -70,7 +70,6 @@ def test_overview_and_campaign_funnel(app_url, page) -> None:  # noqa: ANN001
     row = page.locator(".campaign-row", has_text="Monday special")
     assert row.locator("td").nth(2).inner_text() == "15"  # 16 targeted, one failed unsent
     page.wait_for_selector("#trend-chart .js-plotly-plot")
-    keep_screenshot(page, "analytics.png")
 
     row.locator("a").click()
     page.wait_for_url(f"**/campaigns/{campaign_id}/analytics")
@@ -85,7 +84,6 @@ def test_overview_and_campaign_funnel(app_url, page) -> None:  # noqa: ANN001
     assert page.locator("#channels-table").is_visible()  # email and SMS side by side
     assert "mailbox does not exist" in page.locator("#failures-table").inner_text()
     assert page.locator(".link-row").first.inner_text().startswith("https://example.com/menu")
-    keep_screenshot(page, "campaign_analytics.png")
 
     # The channel filter narrows every number to SMS.
     page.click("#filter-channel")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
+from tests.browser.conftest import ADMIN, login, open_page
 
 
 def test_a_campaign_created_in_the_browser_shows_in_the_audit_log(app_url, page) -> None:  # noqa: ANN001
@@ -25,4 +25,3 @@ def test_a_campaign_created_in_the_browser_shows_in_the_audit_log(app_url, page)
     text = row.first.inner_text()
     assert ADMIN[0] in text and f"campaign #{campaign_id}" in text
     assert "newsletter" in text
-    keep_screenshot(page, "audit_log.png")

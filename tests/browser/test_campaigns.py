@@ -15,7 +15,7 @@ from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, utcnow
 from marketing_ui.core.rendering import TemplateError, check_template, load_template
-from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
+from tests.browser.conftest import ADMIN, login, open_page
 
 NAME = "Monday special — week 32"
 
@@ -107,7 +107,6 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
     page.click("#save-campaign")
     page.wait_for_selector("#save-message")
     assert "version 2" in page.locator("#save-message").inner_text()
-    keep_screenshot(page, "campaign_edit.png")
 
     # Broken MJML: the error names its line, live and on save, and nothing is stored.
     broken, line = _broken_mjml()
@@ -138,7 +137,6 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
     page.click("#send-test")
     page.wait_for_selector("#test-message")
     assert "test email sent" in page.locator("#test-message").inner_text()
-    keep_screenshot(page, "campaign_preview.png")
 
     # Duplicate it from the list, then delete the copy.
     open_page(page, f"{app_url}/campaigns")
@@ -149,7 +147,6 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
     assert copy.get_attribute("data-status") == "draft"
     sent_row = page.locator(".campaign-row[data-name='Spring newsletter']")
     assert "3" in sent_row.inner_text()  # recipients
-    keep_screenshot(page, "campaigns.png")
 
     copy.locator(".delete-campaign").click()
     page.click("#confirm-delete")
@@ -170,7 +167,6 @@ def test_write_preview_duplicate_and_delete_a_campaign(app_url, page) -> None:  
     count.wait_for()
     assert count.inner_text() == "3"
     assert page.locator("#schedule-timezone").inner_text() == "UTC"
-    keep_screenshot(page, "campaign_send.png")
 
 
 def _no_paragraph_in_a_paragraph(page) -> None:  # noqa: ANN001

@@ -8,7 +8,7 @@ from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.segments import create_segment
 from marketing_ui.core.tags import ensure_tags
-from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
+from tests.browser.conftest import ADMIN, login, open_page
 
 
 def _wait_text(page, selector: str, text: str, timeout: int = 20_000) -> None:  # noqa: ANN001
@@ -43,7 +43,6 @@ def test_import_csv_reports_bad_rows_and_imports_good_ones(
 
     # The guessed mapping and the consent warning show before anything runs.
     page.wait_for_selector("#start-import")
-    keep_screenshot(page, "import-mapping.png")
     notice = page.locator("#consent-notice").inner_text()
     assert "Rows without a consent column import as NOT subscribed" in notice
     assert "Email consent comes from column “Newsletter”" in notice
@@ -62,7 +61,6 @@ def test_import_csv_reports_bad_rows_and_imports_good_ones(
     assert "invalid email" in report["3"]
     assert "unparseable phone" in report["4"]
     assert "missing both email and phone" in report["5"]
-    keep_screenshot(page, "import.png")
 
     # The downloadable report carries the same lines, for this logged-in admin only.
     href = page.locator("#download-report").get_attribute("href")
@@ -86,7 +84,6 @@ def test_import_csv_reports_bad_rows_and_imports_good_ones(
     assert page.locator("#detail-email").inner_text() == f"ada.{run}@example.com"
     assert page.locator("#detail-deliveries").inner_text() == "None yet."
     page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
-    keep_screenshot(page, "customer-detail.png")
 
 
 def test_add_customer_then_duplicate_is_refused(app_url, page) -> None:  # noqa: ANN001
@@ -174,7 +171,6 @@ def test_add_customer_then_duplicate_is_refused(app_url, page) -> None:  # noqa:
     page.wait_for_function(
         "() => document.querySelectorAll('#customers-table .customer-row').length >= 5"
     )
-    keep_screenshot(page, "customers.png")
 
 
 def test_export_the_current_filter_or_a_segment_as_csv(app_url, page) -> None:  # noqa: ANN001

@@ -11,7 +11,7 @@ from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.system_status import dashboard_counts
-from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
+from tests.browser.conftest import ADMIN, login, open_page
 from workers.health import heartbeat_key
 from workers.queues import DEFAULT, get_queue
 
@@ -54,7 +54,6 @@ def test_login_dashboard_and_settings(app_url, page, worker_process) -> None:  #
         f"() => document.querySelector('#count-customers').innerText === '{expected.customers}'"
     )
     assert page.locator("#count-email").inner_text() == str(expected.email_subscribers)
-    keep_screenshot(page, "dashboard.png")
 
     # A live worker whose last proof of life is old (or missing) is checked, never shown red.
     _wait_until_registered(worker_process)
@@ -64,4 +63,3 @@ def test_login_dashboard_and_settings(app_url, page, worker_process) -> None:  #
     assert page.locator("#status-workers").get_attribute("data-state") != "down"
     page.wait_for_selector("#status-workers[data-state='ok']", timeout=30_000)  # asked by itself
     assert "answered" in page.locator("#health-message").inner_text()
-    keep_screenshot(page, "settings.png")

@@ -10,7 +10,7 @@ from datetime import timedelta
 from marketing_ui.core.coupons import issue_coupons, secrets_for_deliveries
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, Customer, Delivery, utcnow
-from tests.browser.conftest import ADMIN, STAFF, keep_screenshot, login, open_page
+from tests.browser.conftest import ADMIN, STAFF, login, open_page
 
 
 def _seed_campaign(first_names: list[str]) -> tuple[int, list[tuple[str, str]]]:
@@ -49,7 +49,6 @@ def test_customer_shows_coupon_and_staff_redeem_it_once(app_url, browser, page) 
     assert "Free dessert" in customer.locator("#offer").inner_text()
     assert customer.locator("#coupon-state").inner_text().startswith("Valid until")
     assert customer.locator(".qr svg").is_visible()
-    keep_screenshot(customer, "coupon_page.png")
 
     # Staff at the counter type the code the customer reads out (any case, no dash).
     login(page, app_url, *STAFF)
@@ -65,7 +64,6 @@ def test_customer_shows_coupon_and_staff_redeem_it_once(app_url, browser, page) 
     page.wait_for_selector("#redeem-result[data-result='ok']")
     assert "Redeemed" in page.locator("#redeem-result").inner_text()
     assert page.locator("#redeem-button").count() == 0
-    keep_screenshot(page, "redeem.png")
 
     # A second try with the same code is refused, saying when and by whom.
     page.fill("#code-input", code)
@@ -124,7 +122,6 @@ def test_scanned_qr_opens_redeem_after_login_and_admin_can_undo(
     owner.wait_for_selector(".coupon-row")
     assert owner.locator(".coupon-row").count() == 2
     assert owner.locator("#coupons-campaign").inner_text() == "Monday special"
-    keep_screenshot(owner, "campaign_coupons.png")
     owner.fill("#coupon-search", other_code.lower())
     owner.click("#coupon-search-submit")
     owner.wait_for_function("() => document.querySelectorAll('.coupon-row').length === 1")

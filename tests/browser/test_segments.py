@@ -7,7 +7,7 @@ import uuid
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.tags import create_tag
-from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
+from tests.browser.conftest import ADMIN, login, open_page
 
 
 def _wait_count(page, expected: int) -> None:  # noqa: ANN001
@@ -71,7 +71,6 @@ def test_build_segment_with_live_count(app_url, page) -> None:  # noqa: ANN001
     page.click("#add-rule")
     _pick(page, page.locator(".rule-item").nth(1).locator(".rule-type"), "Consent")
     _wait_count(page, 2)
-    keep_screenshot(page, "segments.png")
 
     page.click("#save-segment")
     row = page.locator(".segment-row", has_text=f"VIPs who get email {run}")

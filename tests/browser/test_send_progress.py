@@ -13,7 +13,7 @@ from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.core.rendering import load_template
-from tests.browser.conftest import ADMIN, keep_screenshot, login, open_page
+from tests.browser.conftest import ADMIN, login, open_page
 
 RECIPIENTS = 300
 
@@ -83,7 +83,6 @@ def test_progress_view_reaches_100_percent_without_reload(app_url, page, worker_
         # While sending, the pace is a real number of messages per second, never 0.0.
         assert any(re.fullmatch(r"[1-9][\d,.]*", r) for r in rates), f"no real rate: {rates}"
         assert "0.0" not in rates
-        keep_screenshot(page, "campaign_progress.png")
 
         open_page(page, f"{app_url}/outbox")
         page.wait_for_selector(".outbox-row")
@@ -94,7 +93,6 @@ def test_progress_view_reaches_100_percent_without_reload(app_url, page, worker_
         assert "/t/o/" not in shown and "/t/c/" not in shown  # looking is not opening
         assert "Friday" in page.inner_text("#outbox-subject")
         assert "@example.com" in page.inner_text("#outbox-to")
-        keep_screenshot(page, "outbox.png")
     finally:
         with session_scope() as session:
             save_sending_limits(session, saved)

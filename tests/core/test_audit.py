@@ -142,3 +142,14 @@ def test_listing_filters_and_pages_newest_first(session: Session) -> None:
     assert audit.actors(session) == ["helper", "owner"]
     with pytest.raises(ValueError, match="no longer available"):
         audit.list_entries(session, audit.AuditFilter(), "not-a-cursor")
+
+
+def test_the_first_run_seed_is_one_summary_entry(session: Session) -> None:
+    from marketing_ui.core.demo_data import seed_demo
+
+    assert seed_demo(session, admin_password="long-enough-pw", customers=5)
+    (entry,) = _entries(session)
+    assert entry.action == "setup.first_run"
+    assert entry.summary == "admin and counter accounts, 5 demo customers, a segment and a campaign"
+    tags.create_tag(session, "after")  # the seed's quiet spell is over
+    assert _actions(session)[-1] == "tag.create"
