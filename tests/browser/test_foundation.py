@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -63,3 +64,16 @@ def test_login_dashboard_and_settings(app_url, page, worker_process) -> None:  #
     assert page.locator("#status-workers").get_attribute("data-state") != "down"
     page.wait_for_selector("#status-workers[data-state='ok']", timeout=30_000)  # asked by itself
     assert "answered" in page.locator("#health-message").inner_text()
+
+
+def test_the_production_server_serves_email_images_and_public_endpoints(app_url) -> None:  # noqa: ANN001
+    """One port serves the frontend's bundles, the email images under /media and the API."""
+    import httpx
+
+    image = httpx.get(f"{app_url}/media/logo.png")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert httpx.get(f"{app_url}/api/health").json() == {"ok": True}
+    login_page = httpx.get(f"{app_url}/login/").text
+    bundles = re.findall(r'(?:src|href)="(/assets/[^"]+)"', login_page)
+    assert bundles, "the login page names its script bundles"
+    assert all(httpx.get(f"{app_url}{b}").status_code == 200 for b in bundles[:5])
