@@ -1,10 +1,18 @@
-"""How closely worker processes sharing one Redis limiter hold its rate, as senders see it."""
+"""How closely worker processes sharing one Redis request limiter hold the provider's limit.
+
+Each worker sends as fast as permits allow; every simulated request takes 0-40 ms to answer
+and "arrives" at a random moment in between (what a provider's own sliding window counts).
+Reports the achieved requests/s, its share of the limit, and the most arrivals in any sliding
+second (the provider's view: must never exceed the limit).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import multiprocessing
+import random
+import threading
 import time
 import uuid
 from multiprocessing.queues import Queue
@@ -12,58 +20,66 @@ from multiprocessing.synchronize import Barrier
 
 import redis
 
-from workers.rate_limiter import RateLimiter
+from workers.rate_limiter import Limit, RateLimited, RequestLimiter
 
 BENCH_PREFIX = "bench:"
+MAX_LATENCY_S = 0.04
 
 
-def _take_tokens(
-    redis_url: str,
-    key: str,
-    limit_per_s: float,
-    burst: int,
-    seconds: float,
-    start: Barrier,
-    out: Queue,
-) -> None:
-    """One worker: acquire as fast as allowed; sends back the wall-clock time of each grant."""
+def _send(redis_url: str, key: str, limit: int, seconds: float, start: Barrier, out: Queue) -> None:
+    """One worker process with two sending threads; sends back each request's arrival time."""
     client = redis.Redis.from_url(redis_url)
-    limiter = RateLimiter(client, key, limit_per_s, burst, prefix=BENCH_PREFIX)
-    granted: list[float] = []
+    limiter = RequestLimiter(client, key, Limit(limit, 1.0), prefix=BENCH_PREFIX)
+    rng = random.Random()
+    arrivals: list[float] = []
     start.wait()
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if limiter.acquire(1, max_wait_s=2.0):
-            granted.append(time.time())  # same host for every worker: one clock
+
+    def thread() -> None:
+        while time.monotonic() < deadline:
+            try:
+                permit = limiter.acquire(max_wait_s=2.0)
+            except RateLimited:
+                continue
+            latency = rng.uniform(0.0, MAX_LATENCY_S)
+            time.sleep(latency)
+            arrivals.append(permit.granted_at_s + rng.uniform(0.0, latency))
+            limiter.release(permit)
+
+    threads = [threading.Thread(target=thread) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     client.close()
-    out.put(granted)
+    out.put(arrivals)
 
 
 def worst_window(times_s: list[float], window_s: float = 1.0) -> int:
-    """Most grants in any closed window [t, t + window_s]."""
+    """Most arrivals in any half-open sliding window [t, t + window_s)."""
     times = sorted(times_s)
-    worst = end = 0
-    for begin, t in enumerate(times):
-        while end < len(times) and times[end] <= t + window_s:
-            end += 1
-        worst = max(worst, end - begin)
+    worst = begin = 0
+    for end, t in enumerate(times):
+        while t - times[begin] >= window_s:
+            begin += 1
+        worst = max(worst, end - begin + 1)
     return worst
 
 
 def measure_limiter(
-    redis_url: str, limit_per_s: float = 50, seconds: float = 60, workers: int = 4, burst: int = 1
+    redis_url: str, limit_per_s: int = 50, seconds: float = 60, workers: int = 4
 ) -> dict[str, float]:
-    """Run `workers` processes against one fresh limiter key for `seconds`; summarise grants."""
+    """Run `workers` processes against one fresh limiter key for `seconds`; summarise arrivals."""
     key = f"limiter:{uuid.uuid4().hex}"
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(workers)
     out = ctx.Queue()
-    args = (redis_url, key, limit_per_s, burst, seconds, start, out)
-    processes = [ctx.Process(target=_take_tokens, args=args) for _ in range(workers)]
+    args = (redis_url, key, limit_per_s, seconds, start, out)
+    processes = [ctx.Process(target=_send, args=args) for _ in range(workers)]
     try:
         for process in processes:
             process.start()
-        grants = sorted(t for _ in processes for t in out.get(timeout=seconds + 60))
+        arrivals = sorted(t for _ in processes for t in out.get(timeout=seconds + 60))
         for process in processes:
             process.join()
     finally:
@@ -71,31 +87,31 @@ def measure_limiter(
             if process.is_alive():
                 process.terminate()
         client = redis.Redis.from_url(redis_url)
-        client.delete(BENCH_PREFIX + key)
+        for suffix in (":active", ":meta"):
+            client.delete(BENCH_PREFIX + key + suffix)
         client.close()
-    span = grants[-1] - grants[0] if grants else 0.0
-    achieved = (len(grants) - 1) / span if span > 0 else 0.0
+    span = arrivals[-1] - arrivals[0] if arrivals else 0.0
+    achieved = (len(arrivals) - limit_per_s) / span if span > 0 else 0.0
     return {
         "limiter_limit_per_s": limit_per_s,
         "limiter_achieved_per_s": round(achieved, 2),
-        "limiter_worst_1s": worst_window(grants, 1.0),
+        "limiter_efficiency": round(achieved / limit_per_s, 3),
+        "limiter_worst_1s": worst_window(arrivals, 1.0),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--quick", action="store_true", help="10 s instead of 60 s")
-    parser.add_argument("--limit", type=float, default=50)
+    parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--burst", type=int, default=1)
     args = parser.parse_args()
     result = measure_limiter(
         args.redis_url,
         limit_per_s=args.limit,
         seconds=10 if args.quick else 60,
         workers=args.workers,
-        burst=args.burst,
     )
     print(json.dumps(result))
 

@@ -205,6 +205,36 @@ def cmd_embedded_redis(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_limits(args: argparse.Namespace) -> int:
+    """Show the sending limits in force; with options, change the stored ones."""
+    from marketing_ui.core import app_settings
+    from marketing_ui.core.db import session_scope
+
+    form = {
+        name: value
+        for name in app_settings.ENV_LIMITS
+        if (value := getattr(args, name)) is not None
+    }
+    try:
+        with session_scope() as session:
+            if form:
+                limits = app_settings.update_sending_limits(session, form)
+            else:
+                limits = app_settings.sending_limits(session)
+    except app_settings.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    fixed = app_settings.limits_from_environment()
+    for name in app_settings.ENV_LIMITS:
+        source = " (set by the environment)" if name in fixed else ""
+        print(
+            f"{app_settings.label(app_settings.SendingLimits, name)}: {getattr(limits, name):g}{source}"
+        )
+    ceilings = limits.describe()
+    print(f"Email: {ceilings['email']}\nSMS: {ceilings['sms']}")
+    return 0
+
+
 def cmd_check_config(_args: argparse.Namespace) -> int:
     settings = get_settings()
     print(f"Configuration OK ({settings.app_env}).")
@@ -299,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check-config", help="validate configuration").set_defaults(
         func=cmd_check_config
     )
+    p = sub.add_parser("limits", help="show or change the sending limits (provider terms)")
+    p.add_argument("--email-requests-per-s", dest="email_requests_per_s", type=float)
+    p.add_argument("--emails-per-request", dest="emails_per_request", type=int)
+    p.add_argument("--sms-segments-per-s", dest="sms_segments_per_s", type=float)
+    p.set_defaults(func=cmd_limits)
     p = sub.add_parser("serve", help="start the app (production build on one port)")
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))

@@ -26,8 +26,9 @@ from workers.claim import Claimed, claim, release, set_send_key, unreachable
 from workers.compose import Recipient, email_messages, load_recipients
 from workers.providers import SendResult, email_provider
 from workers.queues import EMAIL
+from workers.rate_limiter import RateLimited
 from workers.record import Retry, record, record_skipped
-from workers.throttle import email_limiter, take
+from workers.throttle import MAX_WAIT_S, email_limiter
 
 
 def group_key(campaign_id: int, ids: Sequence[int]) -> str:
@@ -101,37 +102,43 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
         fresh_ok = [r.delivery.id for r in wanted if r.delivery.send_key is None]
         fresh_ok = [i for i in fresh_ok if f"d{i}" in by_key]
         groups: dict[str, list[Recipient]] = {}
-        if fresh_ok:
-            key = group_key(campaign_id, fresh_ok)
-            set_send_key(session, fresh_ok, key)  # before the call: a crash replays this group
-            fresh_set = set(fresh_ok)
+        size = limits.emails_per_request  # one group is one request to the provider
+        for start in range(0, len(fresh_ok), size):
+            chunk = fresh_ok[start : start + size]
+            key = group_key(campaign_id, chunk)
+            set_send_key(session, chunk, key)  # before the call: a crash replays this group
+            chunk_set = set(chunk)
             for r in wanted:
-                if r.delivery.id in fresh_set:
+                if r.delivery.id in chunk_set:
                     groups.setdefault(key, []).append(r)
         for r in wanted:
             if r.delivery.send_key is not None and f"d{r.delivery.id}" in by_key:
                 groups.setdefault(r.delivery.send_key, []).append(r)
 
-        provider = email_provider(settings)
-        limiter = email_limiter(limits, provider.name)
-        if not limiter.unlimited:
-            provider = email_provider(settings, pace=lambda: limiter.acquire(1, 30.0))
+        limiter = email_limiter(limits, email_provider(settings).name)
+        provider = email_provider(settings, gate=limiter)  # a permit around every request
         items = list(groups.items())
         totals: dict[str, int] = {}
         for index, (send_key, members) in enumerate(items):
             batch = [by_key[f"d{r.delivery.id}"] for r in members]
-            wait = take(limiter, len(batch))
-            if wait:
-                # Do not hold the job hostage: give the rest back and come back when tokens are due.
+            ids = [r.delivery.id for r in members]
+            wait = limiter.wait_estimate()
+            results = None
+            if wait <= MAX_WAIT_S:
+                try:
+                    results = provider.send_batch(batch, idempotency_key(send_key, ids))
+                except RateLimited as exc:  # no permit in time: nothing was sent
+                    wait = exc.wait_s
+            if results is None:
+                # Do not hold the job hostage: give the rest back and come back when a permit
+                # is due (nothing of these reached the provider, so no attempt is used up).
                 later = [(r.delivery.id, key) for key, rs in items[index:] for r in rs]
                 release(session, [i for i, _ in later], now)
                 dispatch.enqueue_deliveries(
-                    campaign_id, EMAIL, later, at=utcnow() + timedelta(seconds=wait)
+                    campaign_id, EMAIL, later, at=utcnow() + timedelta(seconds=max(wait, 0.2))
                 )
                 summary["deferred"] += len(later)
                 break
-            ids = [r.delivery.id for r in members]
-            results = provider.send_batch(batch, idempotency_key(send_key, ids))
             pause_s = max((r.retry_after_s or 0.0 for r in results), default=0.0)
             if pause_s:
                 limiter.penalize(pause_s)  # everyone slows down, not just this worker

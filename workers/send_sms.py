@@ -24,9 +24,10 @@ from workers.compose import load_recipients, sms_bodies
 from workers.providers import OutgoingSms, ProviderUnavailable, SendResult, sms_provider
 from workers.queues import SMS
 from workers.quiet_hours import QUIET_REASON, next_allowed, recipient_zone
+from workers.rate_limiter import RateLimited
 from workers.record import Retry, record, record_skipped
 from workers.send_email import cancel_listed
-from workers.throttle import sms_limiter, take
+from workers.throttle import MAX_WAIT_S, sms_limiter
 
 LOOKUP_MARGIN = timedelta(seconds=5)
 
@@ -89,9 +90,9 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
         active = [r for r in active if r.delivery.id in bodies]
         reasons = unreachable(session, SMS, [r.delivery.customer_id for r in active])
 
-        provider = sms_provider(settings)
         from_number = settings.twilio_from_number
-        limiter = sms_limiter(limits, provider.name, from_number)
+        limiter = sms_limiter(limits, sms_provider(settings).name, from_number)
+        provider = sms_provider(settings, gate=limiter)  # a permit (by segments) per message
         callback = status_callback_url() if provider.name == "twilio" else None
         for index, r in enumerate(active):
             c, body = r.delivery, bodies[r.delivery.id]
@@ -108,24 +109,28 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
                 skipped.append((c, reasons[c.customer_id]))
                 continue
             if result is None:
-                wait = take(limiter, 1)
-                if wait:
+                wait = limiter.wait_estimate()
+                if wait <= MAX_WAIT_S:
+                    try:
+                        result = provider.send(
+                            OutgoingSms(
+                                key=f"d{c.id}",
+                                to=r.address,
+                                from_=from_number,
+                                body=body,
+                                status_callback=callback,
+                            )
+                        )
+                    except RateLimited as exc:  # no permit in time: nothing reached the provider
+                        wait = exc.wait_s
+                if result is None:
                     later = [x.delivery.id for x in active[index:]]
                     release(session, later, now)
                     dispatch.enqueue_deliveries(
-                        campaign_id, SMS, later, at=utcnow() + timedelta(seconds=wait)
+                        campaign_id, SMS, later, at=utcnow() + timedelta(seconds=max(wait, 0.2))
                     )
                     summary["deferred"] += len(later)
                     break
-                result = provider.send(
-                    OutgoingSms(
-                        key=f"d{c.id}",
-                        to=r.address,
-                        from_=from_number,
-                        body=body,
-                        status_callback=callback,
-                    )
-                )
                 if result.retry_after_s:
                     limiter.penalize(result.retry_after_s)
             done = record(session, campaign_id, SMS, [(c, result)], limits.max_attempts, utcnow())

@@ -20,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
 
 from marketing_ui.core import audit
+from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import AppSetting, utcnow
 
 
@@ -83,12 +84,26 @@ class BusinessIdentity:
             raise SettingsError(problems)
 
 
+# The largest batch each email provider takes in one request (Resend's batch endpoint: 100).
+MAX_EMAILS_PER_REQUEST = 100
+MAX_RATE = 10_000.0  # above any provider's documented limit: a typo, not a plan
+
+
 @dataclass
 class SendingLimits:
-    email_rate_per_s: float = field(default=10.0, metadata=_label("Email messages per second"))
-    email_burst: int = field(default=100, metadata=_label("Email burst"))
-    sms_rate_per_s: float = field(default=1.0, metadata=_label("SMS per second"))
-    sms_burst: int = field(default=1, metadata=_label("SMS burst"))
+    """Limits in the providers' own terms (defaults from their documents): Resend allows
+    5 API requests per second, each a batch of up to 100 emails; a Twilio long code sends
+    1 message segment per second. 0 requests (or segments) per second means unlimited."""
+
+    email_requests_per_s: float = field(
+        default=5.0, metadata=_label("Email API requests per second")
+    )
+    emails_per_request: int = field(
+        default=MAX_EMAILS_PER_REQUEST, metadata=_label("Emails per request (batch size)")
+    )
+    sms_segments_per_s: float = field(
+        default=1.0, metadata=_label("SMS segments per second, per sending number")
+    )
     max_attempts: int = field(default=5, metadata=_label("Attempts per message"))
     failure_threshold_pct: float = field(
         default=20.0, metadata=_label("Fail campaign above error %")
@@ -96,16 +111,44 @@ class SendingLimits:
     quiet_start_hour: int = field(default=21, metadata=_label("SMS quiet hours start"))
     quiet_end_hour: int = field(default=8, metadata=_label("SMS quiet hours end"))
 
+    @property
+    def email_ceiling_per_s(self) -> float:
+        """The most emails a second these limits allow (0: unlimited)."""
+        return self.email_requests_per_s * self.emails_per_request
+
+    def describe(self) -> dict[str, str]:
+        """The resulting ceilings, as the Settings page says them."""
+        email = (
+            f"up to {self.email_ceiling_per_s:,.0f} emails/s "
+            f"({self.email_requests_per_s:g} requests × {self.emails_per_request})"
+            if self.email_requests_per_s
+            else "no limit: use only with a provider that has none"
+        )
+        sms = (
+            f"up to {self.sms_segments_per_s * 60:,.0f} SMS segments a minute per sending number"
+            if self.sms_segments_per_s
+            else "no limit: use only with a provider that has none"
+        )
+        return {"email": email, "sms": sms}
+
     def validate(self) -> None:
         problems = []
-        for name in ("email_rate_per_s", "sms_rate_per_s"):
-            if getattr(self, name) < 0:
+        for name in ("email_requests_per_s", "sms_segments_per_s"):
+            value = getattr(self, name)
+            if value < 0 or value > MAX_RATE:
                 problems.append(
-                    f"{label(SendingLimits, name)}: expected 0 or more (0 = unlimited)."
+                    f"{label(SendingLimits, name)}: expected 0 (no limit) to {MAX_RATE:,.0f}."
                 )
-        for name in ("email_burst", "sms_burst"):
-            if getattr(self, name) < 1:
-                problems.append(f"{label(SendingLimits, name)}: expected at least 1.")
+            elif 0 < value < 1 / 3600:
+                problems.append(
+                    f"{label(SendingLimits, name)}: at least one an hour (0.0003), or 0 for no "
+                    "limit; a slower setting would look like a campaign that never sends."
+                )
+        if not 1 <= self.emails_per_request <= MAX_EMAILS_PER_REQUEST:
+            problems.append(
+                f"{label(SendingLimits, 'emails_per_request')}: expected 1 to "
+                f"{MAX_EMAILS_PER_REQUEST} (the provider's largest batch)."
+            )
         if not 1 <= self.max_attempts <= 20:
             problems.append(f"{label(SendingLimits, 'max_attempts')}: expected 1 to 20.")
         if not 0 < self.failure_threshold_pct <= 100:
@@ -195,8 +238,20 @@ def update_business_identity(session: Session, form: Mapping[str, Any]) -> Busin
     return value
 
 
+# Sending limits the environment may fix (EMAIL_REQUESTS_PER_S, ...): they win over the
+# Settings page, which shows them locked, so a deployment can pin its provider plan.
+ENV_LIMITS = ("email_requests_per_s", "emails_per_request", "sms_segments_per_s")
+
+
+def limits_from_environment() -> dict[str, float | int]:
+    settings = get_settings()
+    return {name: value for name in ENV_LIMITS if (value := getattr(settings, name)) is not None}
+
+
 def sending_limits(session: Session) -> SendingLimits:
-    return _load(session, "sending", SendingLimits)
+    """What the workers use: the stored limits with the environment's laid over them."""
+    stored = _load(session, "sending", SendingLimits)
+    return replace(stored, **limits_from_environment())
 
 
 def save_sending_limits(session: Session, value: SendingLimits) -> None:
@@ -205,7 +260,9 @@ def save_sending_limits(session: Session, value: SendingLimits) -> None:
 
 
 def update_sending_limits(session: Session, form: Mapping[str, Any]) -> SendingLimits:
-    """Save the fields a form sent over the stored limits; SettingsError if any is wrong."""
-    value = _merged(sending_limits(session), form)
+    """Save the fields a form sent over the stored limits; SettingsError if any is wrong.
+
+    Returns the limits in force (the environment's still win where it sets them)."""
+    value = _merged(_load(session, "sending", SendingLimits), form)
     save_sending_limits(session, value)
-    return value
+    return replace(value, **limits_from_environment())

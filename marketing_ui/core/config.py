@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     allow_insecure_http: bool = False
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted (core/client_ip.py).
     trusted_proxy_hops: int = 0
+    # Provider limits fixed by the deployment (else the Settings page decides); see README.
+    email_requests_per_s: float | None = None
+    emails_per_request: int | None = None
+    sms_segments_per_s: float | None = None
 
     # "kid1:key1,kid2:key2" — urlsafe base64 of 32 bytes each; the active one encrypts.
     encryption_keys: str = ""
@@ -115,6 +119,20 @@ class Settings(BaseSettings):
     def _positive(cls, value: int) -> int:
         if value <= 0:
             raise ValueError("must be a positive number")
+        return value
+
+    @field_validator("email_requests_per_s", "sms_segments_per_s")
+    @classmethod
+    def _rate(cls, value: float | None) -> float | None:
+        if value is not None and not 0 <= value <= 10_000:
+            raise ValueError("must be 0 (no limit) to 10000 per second")
+        return value
+
+    @field_validator("emails_per_request")
+    @classmethod
+    def _batch(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 100:
+            raise ValueError("must be 1 to 100 (Resend's largest batch)")
         return value
 
     @field_validator("trusted_proxy_hops")

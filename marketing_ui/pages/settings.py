@@ -41,6 +41,34 @@ def _field(form: type, name: str, value: rx.Var, hint: str = "", **props: object
     return rx.vstack(*parts, spacing="1", width="100%")
 
 
+def _limit_field(name: str, value: rx.Var, hint: str) -> rx.Component:
+    """A provider limit; read-only (with the variable's name) when the environment sets it."""
+    locked = SettingsState.locked.contains(name)
+    return rx.vstack(
+        rx.text(label(SendingLimits, name), size="2", weight="medium"),
+        rx.input(
+            name=name,
+            default_value=value,
+            width="100%",
+            id=f"setting-{name}",
+            read_only=locked,
+        ),
+        rx.text(
+            rx.cond(locked, f"Set by {name.upper()} in the environment.", hint),
+            size="1",
+            color=rx.color("gray", 10),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _ceiling(text: rx.Var, element_id: str) -> rx.Component:
+    return rx.callout(
+        text, icon="gauge", size="1", color_scheme="gray", id=element_id, width="100%"
+    )
+
+
 def _messages(ok: rx.Var, err: rx.Var) -> rx.Component:
     return rx.fragment(
         rx.cond(ok != "", rx.callout(ok, icon="check", color_scheme="grass", size="1")),
@@ -130,21 +158,41 @@ def settings() -> rx.Component:
                 rx.vstack(
                     rx.heading("Sending limits", size="4"),
                     rx.text(
-                        "Shared by every worker through Redis. 0 means unlimited.",
+                        "In each provider's own terms, shared by every worker through Redis: "
+                        "the provider never sees more in any second. 0 means no limit.",
                         size="2",
                         color=rx.color("gray", 11),
                     ),
+                    rx.heading("Email", size="3"),
+                    rx.grid(
+                        _limit_field(
+                            "email_requests_per_s",
+                            lim["email_requests_per_s"],
+                            "Resend allows 5 per second unless your plan says otherwise.",
+                        ),
+                        _limit_field(
+                            "emails_per_request",
+                            lim["emails_per_request"],
+                            "1 to 100 (Resend's batch endpoint takes up to 100).",
+                        ),
+                        columns=rx.breakpoints(initial="1", sm="2"),
+                        spacing="3",
+                        width="100%",
+                    ),
+                    _ceiling(SettingsState.ceilings["email"], "ceiling-email"),
+                    rx.heading("SMS", size="3"),
+                    _limit_field(
+                        "sms_segments_per_s",
+                        lim["sms_segments_per_s"],
+                        "A Twilio long code sends 1 segment per second; toll-free and short "
+                        "codes more. A 200-character text is 2 segments.",
+                    ),
+                    _ceiling(SettingsState.ceilings["sms"], "ceiling-sms"),
+                    rx.heading("Retries and quiet hours", size="3"),
                     rx.grid(
                         *[
                             _field(SendingLimits, name, lim[name])
-                            for name in (
-                                "email_rate_per_s",
-                                "email_burst",
-                                "sms_rate_per_s",
-                                "sms_burst",
-                                "max_attempts",
-                                "failure_threshold_pct",
-                            )
+                            for name in ("max_attempts", "failure_threshold_pct")
                         ],
                         _field(
                             SendingLimits,

@@ -134,7 +134,7 @@ class CampaignSendState(AuthState):
             self.counts, self.total = [], 0
             return
         self.audience_error = ""
-        rates = {"email": limits.email_rate_per_s, "sms": limits.sms_rate_per_s}
+        rates = {"email": limits.email_ceiling_per_s, "sms": limits.sms_segments_per_s}
         self.counts = [
             {
                 "channel": CHANNEL_NAMES.get(channel, channel),

@@ -33,6 +33,8 @@ class SettingsState(AuthState):
     health_running: bool = False
     business: dict[str, str] = {}
     limits: dict[str, str] = {}
+    ceilings: dict[str, str] = {}  # what the limits allow, in words ("up to 500 emails/s")
+    locked: list[str] = []  # limits the environment fixes (the form shows them read-only)
     business_message: str = ""
     business_error: str = ""
     limits_message: str = ""
@@ -47,7 +49,7 @@ class SettingsState(AuthState):
             identity = app_settings.business_identity(session)
             limits = app_settings.sending_limits(session)
         self.business = {k: str(v) for k, v in dataclasses.asdict(identity).items()}
-        self.limits = {k: str(v) for k, v in dataclasses.asdict(limits).items()}
+        self._show_limits(limits)
         if any(c["state"] == CHECKING for c in self.checks) and not self.health_running:
             return SettingsState.run_health_check  # a registered worker is asked, never shown red
         return None
@@ -93,6 +95,14 @@ class SettingsState(AuthState):
         self.business_error = ""
         self.business_message = "Business identity saved."
 
+    def _show_limits(self, limits: app_settings.SendingLimits) -> None:
+        self.limits = {
+            k: f"{v:g}" if isinstance(v, float) else str(v)
+            for k, v in dataclasses.asdict(limits).items()
+        }
+        self.ceilings = limits.describe()
+        self.locked = list(app_settings.limits_from_environment())
+
     @rx.event
     def save_limits(self, form: dict):
         try:
@@ -102,6 +112,6 @@ class SettingsState(AuthState):
             self.limits_error = f"Not saved: {exc}"
             self.limits_message = ""
             return
-        self.limits = {k: str(v) for k, v in dataclasses.asdict(value).items()}
+        self._show_limits(value)
         self.limits_error = ""
         self.limits_message = "Sending limits saved; workers use them from their next batch."

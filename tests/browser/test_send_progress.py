@@ -48,7 +48,7 @@ def test_progress_view_reaches_100_percent_without_reload(app_url, page, worker_
     with session_scope() as session:
         saved = sending_limits(session)
         # Slow enough to watch (about 3 s for 300), shared by every worker through Redis.
-        save_sending_limits(session, SendingLimits(email_rate_per_s=100.0, email_burst=10))
+        save_sending_limits(session, SendingLimits(email_requests_per_s=10, emails_per_request=10))
     try:
         login(page, app_url, *ADMIN)
         open_page(page, f"{app_url}/campaigns/{campaign_id}/progress")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,7 +49,10 @@ class FakeServer:
 
     Knobs: `fail_next(n, status, retry_after)` queues exact failures; `error_rate_500` and
     `error_rate_429` fail at random (seeded); `delay_s` stalls every response (client
-    timeouts); `accepted_then_500` records new messages but answers 500 (the crash window).
+    timeouts); `accepted_then_500` records new messages but answers 500 (the crash window);
+    `requests_per_s` enforces the provider's request limit the way providers count it: more
+    than that many requests arriving within any sliding second are answered 429.
+    `max_requests_in_window()` and `rate_limited` report what the provider saw.
     """
 
     def __init__(self, seed: int = 0) -> None:
@@ -56,6 +60,9 @@ class FakeServer:
         self.error_rate_429 = 0.0
         self.delay_s = 0.0
         self.accepted_then_500 = False
+        self.requests_per_s: int | None = None
+        self.rate_limited = 0  # requests answered 429 by the enforced limit
+        self._arrivals: list[float] = []  # monotonic arrival time of every request
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._lock = threading.RLock()
         self._random = random.Random(seed)
@@ -155,10 +162,45 @@ class FakeServer:
                 return 500, None
             return None
 
+    def arrivals(self) -> list[float]:
+        """Arrival times (monotonic seconds) of every request, in order."""
+        with self._lock:
+            return sorted(self._arrivals)
+
+    def max_requests_in_window(self, window_s: float = 1.0) -> int:
+        """The most requests that arrived within any sliding window of `window_s`."""
+        with self._lock:
+            times = sorted(self._arrivals)
+        worst = start = 0
+        for end, t in enumerate(times):
+            while t - times[start] >= window_s:
+                start += 1
+            worst = max(worst, end - start + 1)
+        return worst
+
+    def _over_limit(self, now: float) -> bool:
+        """Called under the lock with this request's arrival already counted."""
+        limit = self.requests_per_s
+        if not limit:
+            return False
+        recent = 0
+        for t in reversed(self._arrivals):
+            if now - t >= 1.0:
+                break
+            recent += 1
+        return recent > limit
+
     def _dispatch(self, request: Request) -> Reply:
         with self._lock:
             self._requests += 1
+            now = time.monotonic()
+            self._arrivals.append(now)
+            over = self._over_limit(now)
+            if over:
+                self.rate_limited += 1
             delay = self.delay_s
+        if over:
+            return self.error_reply(429, 1.0)
         if delay:
             self._stopping.wait(delay)
         fault = self._injected_fault()

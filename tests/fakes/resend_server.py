@@ -42,6 +42,8 @@ class FakeResend(FakeServer):
     def __init__(self, api_key: str = "re_test_key", seed: int = 0) -> None:
         super().__init__(seed)
         self.api_key = api_key
+        # Resend honours `x-batch-validation: permissive`; False plays a strict-only server.
+        self.permissive_supported = True
         self._messages: list[dict[str, Any]] = []
         self._by_id: dict[str, dict[str, Any]] = {}
         self._idempotent: dict[str, tuple[str, Reply]] = {}
@@ -108,11 +110,32 @@ class FakeResend(FakeServer):
                         "Same idempotency key used with a different request payload.",
                     )
                 return stored_reply
-            problem = self._validate(items)
-            if problem is not None:
-                return problem
-            ids = [self._record(item, key) for item in items]
-            reply = _json(200, {"data": [{"id": i} for i in ids]} if batch else {"id": ids[0]})
+            permissive = (
+                batch
+                and self.permissive_supported
+                and (request.header("x-batch-validation") or "").lower() == "permissive"
+            )
+            if permissive:
+                errors = []
+                ids = []
+                for index, item in enumerate(items):
+                    problem = self._validate([item])
+                    if problem is None:
+                        ids.append(self._record(item, key))
+                    else:
+                        errors.append(
+                            {"index": index, "message": json.loads(problem.body)["message"]}
+                        )
+                body: dict[str, Any] = {"data": [{"id": i} for i in ids]}
+                if errors:
+                    body["errors"] = errors
+                reply = _json(200, body)
+            else:
+                problem = self._validate(items)
+                if problem is not None:
+                    return problem
+                ids = [self._record(item, key) for item in items]
+                reply = _json(200, {"data": [{"id": i} for i in ids]} if batch else {"id": ids[0]})
             if key is not None:
                 self._idempotent[key] = (fingerprint, reply)
             if self.accepted_then_500:

@@ -93,7 +93,7 @@ def _cleanup_redis(prefix: str) -> None:
 
 
 def set_limits(session: Session, **changes: object) -> None:
-    values = {"email_rate_per_s": 0.0, "sms_rate_per_s": 0.0} | changes
+    values = {"email_requests_per_s": 0.0, "sms_segments_per_s": 0.0} | changes
     save_sending_limits(session, SendingLimits(**values))  # type: ignore[arg-type]
 
 

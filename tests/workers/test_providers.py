@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -26,6 +27,7 @@ from workers.providers import (
     read_outbox,
 )
 from workers.providers.base import redact
+from workers.rate_limiter import RateLimited
 
 UNSUBSCRIBE = {
     "List-Unsubscribe": "<https://cafe.example/u/tok123>, <mailto:unsub@cafe.example>",
@@ -130,29 +132,99 @@ def test_retrying_the_same_batch_returns_the_same_ids_and_sends_nothing(
     assert fake_resend.count_by_recipient() == {f"guest{i}@example.com": 1 for i in (1, 2, 3)}
 
 
-def test_one_invalid_address_fails_alone_and_is_suppressed(fake_resend: FakeResend) -> None:
-    bad = "bad-invalid@example.com"
-    batch = [
+class _CountingGate:
+    """A gate that counts the requests it lets through (what a limiter would be asked)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.requests = 0
+        self.refuse = refuse
+
+    @contextmanager
+    def request(self, weight: float = 1, max_wait_s: float = 0.0) -> Iterator[None]:
+        if self.refuse:
+            raise RateLimited(3.0)
+        self.requests += 1
+        yield
+
+
+def _batch_with_one_bad(bad: str) -> list[OutgoingEmail]:
+    return [
         email("d-1", "guest1@example.com"),
         email("d-2", bad),
         email("d-3", "guest3@example.com"),
     ]
-    paced: list[int] = []
-    provider = ResendEmailProvider(
-        fake_resend.api_key, fake_resend.url, pace=lambda: paced.append(fake_resend.requests)
-    )
 
-    results = provider.send_batch(batch, "batch-1")
+
+def test_one_invalid_address_fails_alone_in_the_same_request(fake_resend: FakeResend) -> None:
+    """Permissive validation: one request, the bad recipient named by index and reason."""
+    bad = "bad-invalid@example.com"
+    gate = _CountingGate()
+    provider = ResendEmailProvider(fake_resend.api_key, fake_resend.url, gate=gate)
+
+    results = provider.send_batch(_batch_with_one_bad(bad), "batch-1")
 
     assert [r.ok for r in results] == [True, False, True]
     assert results[1].suppress and not results[1].transient
-    assert "422" in results[1].error and bad not in results[1].error
-    assert "bad-invalid" not in results[1].error
-    assert [m["idempotency_key"] for m in fake_resend.messages] == ["batch-1:d-1", "batch-1:d-3"]
-    assert paced == [1, 2, 3]  # the rate limiter is asked before each fallback send
-    # A retry of the whole call (worker died before recording) still sends each good one once.
-    provider.send_batch(batch, "batch-1")
+    assert "rejected this recipient" in results[1].error and "`to`" in results[1].error
+    assert bad not in results[1].error and "bad-invalid" not in results[1].error
+    assert gate.requests == fake_resend.requests == 1
+    assert [m["idempotency_key"] for m in fake_resend.messages] == ["batch-1", "batch-1"]
+    # A retry of the whole call (worker died before recording) replays the stored answer.
+    again = provider.send_batch(_batch_with_one_bad(bad), "batch-1")
+    assert [r.provider_id for r in again] == [r.provider_id for r in results]
     assert fake_resend.count_by_recipient() == {"guest1@example.com": 1, "guest3@example.com": 1}
+
+
+def test_a_strict_server_gets_the_named_recipient_taken_out(fake_resend: FakeResend) -> None:
+    """A server that rejects the whole batch anyway: the one it names fails, the rest go in
+    one more request (not one request per recipient)."""
+    fake_resend.permissive_supported = False
+    bad = "bad-invalid@example.com"
+    gate = _CountingGate()
+    provider = ResendEmailProvider(fake_resend.api_key, fake_resend.url, gate=gate)
+    batch = [email(f"d-{i}", f"guest{i}@example.com") for i in range(40)]
+    batch[17] = email("d-17", bad)
+
+    results = provider.send_batch(batch, "batch-1")
+
+    assert [i for i, r in enumerate(results) if not r.ok] == [17]
+    assert results[17].suppress and "rejected this recipient" in results[17].error
+    assert bad not in results[17].error
+    assert gate.requests == fake_resend.requests == 2
+    assert sum(fake_resend.count_by_recipient().values()) == 39
+
+
+def test_a_strict_server_that_names_no_one_is_halved_until_it_does(
+    fake_resend: FakeResend,
+) -> None:
+    """Without the address in the answer the batch is split in halves: a few requests, each
+    gated, and every good recipient sent exactly once."""
+    fake_resend.permissive_supported = False
+    gate = _CountingGate()
+    provider = ResendEmailProvider(fake_resend.api_key, fake_resend.url, gate=gate)
+    batch = [email(f"d-{i}", f"guest{i}@example.com") for i in range(32)]
+    batch[5] = email("d-5", "Invalid Name <x>")  # the fake's message does not quote it
+    original = fake_resend._validate
+
+    def anonymous(items):  # noqa: ANN001, ANN202 - the fake's own signature
+        problem = original(items)
+        return None if problem is None else fake_resend.error_reply(422)
+
+    fake_resend._validate = anonymous  # type: ignore[method-assign]
+    results = provider.send_batch(batch, "batch-1")
+
+    assert [i for i, r in enumerate(results) if not r.ok] == [5]
+    assert gate.requests == fake_resend.requests <= 12  # log2(32) levels, two halves each
+    assert sorted(fake_resend.count_by_recipient().values()) == [1] * 31
+
+
+def test_no_permit_for_the_first_request_sends_nothing(fake_resend: FakeResend) -> None:
+    provider = ResendEmailProvider(
+        fake_resend.api_key, fake_resend.url, gate=_CountingGate(refuse=True)
+    )
+    with pytest.raises(RateLimited) as refused:
+        provider.send_batch(three_emails(), "batch-1")
+    assert refused.value.wait_s == 3.0 and fake_resend.requests == 0
 
 
 def test_rate_limit_is_transient_with_retry_after(

@@ -225,7 +225,7 @@ def test_unsubscribed_or_suppressed_after_freeze_get_nothing(
 def test_429_with_retry_after_slows_everyone_and_sends_once(
     env: Session, fake_resend: FakeResend
 ) -> None:
-    set_limits(env, email_rate_per_s=1000.0, email_burst=100)
+    set_limits(env, email_requests_per_s=1000.0)
     seed_customers(env, 60)
     campaign_id = make_campaign(env)
     fake_resend.fail_next(1, 429, retry_after=1)
@@ -233,7 +233,7 @@ def test_429_with_retry_after_slows_everyone_and_sends_once(
     sending.start_send(env, campaign_id)
     run_worker_once()
 
-    limiter_key = [k for k in get_redis().scan_iter(match="*:rl:email:resend")]
+    limiter_key = [k for k in get_redis().scan_iter(match="*:rl:email:resend:meta")]
     assert limiter_key, "the shared limiter holds the provider's pause"
     assert float(get_redis().hget(limiter_key[0], "until")) > 0
     retry_at = env.execute(select(func.min(Delivery.next_attempt_at))).scalar_one()
@@ -277,10 +277,38 @@ def test_permanent_failure_fails_that_one_and_suppresses_the_address(
 
     assert statuses(env, campaign_id) == {"sent": 10, "failed": 1}
     failed = env.execute(select(Delivery).where(Delivery.customer_id == bad.id)).scalar_one()
-    assert "422" in failed.error and "invalid-box" not in failed.error  # reason kept, PII not
+    assert "rejected this recipient" in failed.error and "`to`" in failed.error  # the reason
+    assert "invalid-box" not in failed.error  # not the address
     assert env.execute(
         select(Suppression).where(Suppression.value_bidx == bad.email_bidx)
     ).scalar_one()
+    assert set(fake_resend.count_by_recipient().values()) == {1}
+
+
+@SQLITE_ONLY
+def test_the_provider_never_sees_more_than_its_request_limit_in_any_second(
+    env: Session, fake_resend: FakeResend
+) -> None:
+    """A Resend that answers 429 above 5 requests in any sliding second: 600 emails in batches
+    of 25 (24 requests) go out paced at its limit, with one bad stored address failing alone."""
+    fake_resend.requests_per_s = 5
+    set_limits(env, email_requests_per_s=5, emails_per_request=25)
+    seed_customers(env, 599)
+    bad = create_customer(env, CustomerInput(email="invalid-box@example.com", email_consent=True))
+    env.commit()
+    campaign_id = make_campaign(env)
+
+    started = time.monotonic()
+    sending.start_send(env, campaign_id)
+    assert drain(env, campaign_id, timeout_s=60) == "sent"
+
+    assert fake_resend.rate_limited == 0  # never over
+    assert fake_resend.max_requests_in_window(1.0) <= 5
+    assert fake_resend.requests == 24  # one request per 25 emails, the bad one inside its batch
+    assert time.monotonic() - started >= 3.5  # 24 requests at 5 per second: paced, not burst
+    assert statuses(env, campaign_id) == {"sent": 599, "failed": 1}
+    failed = env.execute(select(Delivery).where(Delivery.customer_id == bad.id)).scalar_one()
+    assert "rejected this recipient" in failed.error
     assert set(fake_resend.count_by_recipient().values()) == {1}
 
 

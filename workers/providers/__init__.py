@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy.engine import Engine
 
 from marketing_ui.core.config import Settings, get_settings
 from marketing_ui.core.db import get_engine
 from workers.providers.base import (
+    OPEN_GATE,
     EmailProvider,
     OutgoingEmail,
     OutgoingSms,
     ProviderUnavailable,
+    RequestGate,
     SendResult,
     SmsProvider,
 )
@@ -39,17 +39,23 @@ __all__ = [
 def email_provider(
     settings: Settings | None = None,
     engine: Engine | None = None,
-    pace: Callable[[], None] | None = None,
+    gate: RequestGate = OPEN_GATE,
 ) -> EmailProvider:
-    """The provider named by EMAIL_PROVIDER (outbox in development); see ResendEmailProvider for `pace`."""
+    """The provider named by EMAIL_PROVIDER (outbox in development); `gate` holds every request
+    to the provider's limit (workers.throttle.email_limiter)."""
     settings = settings or get_settings()
     if settings.email_provider == "resend":
-        return ResendEmailProvider(settings.resend_api_key, settings.resend_base_url, pace=pace)
-    return OutboxProvider(engine or get_engine())
+        return ResendEmailProvider(settings.resend_api_key, settings.resend_base_url, gate=gate)
+    return OutboxProvider(engine or get_engine(), gate=gate)
 
 
-def sms_provider(settings: Settings | None = None, engine: Engine | None = None) -> SmsProvider:
-    """The provider named by SMS_PROVIDER (outbox in development)."""
+def sms_provider(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    gate: RequestGate = OPEN_GATE,
+) -> SmsProvider:
+    """The provider named by SMS_PROVIDER (outbox in development); `gate` is the sending
+    number's limit in segments per second (workers.throttle.sms_limiter)."""
     settings = settings or get_settings()
     if settings.sms_provider == "twilio":
         return TwilioSmsProvider(
@@ -57,5 +63,6 @@ def sms_provider(settings: Settings | None = None, engine: Engine | None = None)
             settings.twilio_auth_token,
             settings.twilio_base_url,
             settings.twilio_from_number,
+            gate=gate,
         )
-    return OutboxProvider(engine or get_engine())
+    return OutboxProvider(engine or get_engine(), gate=gate)

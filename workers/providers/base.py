@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 MAX_ERROR_CHARS = 300
 
@@ -48,6 +49,45 @@ class SendResult:
     error: str = ""
     retry_after_s: float | None = None
     suppress: bool = False
+
+
+class RequestGate(Protocol):
+    """Held around every HTTP request to a provider: the shared limit counts requests as the
+    provider does (workers.rate_limiter.RequestLimiter); raises RateLimited before any request."""
+
+    def request(
+        self, weight: float = 1, max_wait_s: float = ...
+    ) -> AbstractContextManager[Any]: ...
+
+
+class _OpenGate:
+    """No limit (tests, or a limit of 0)."""
+
+    def request(self, weight: float = 1, max_wait_s: float = 0.0) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
+OPEN_GATE: RequestGate = _OpenGate()
+GATE_WAIT_S = (
+    15.0  # inside a provider call: wait this long for a permit, then report "rate limited"
+)
+
+
+def rate_limited(key: str, wait_s: float) -> SendResult:
+    """Not sent: no permit in time. Nothing reached the provider, so retrying is always safe."""
+    return SendResult(
+        key=key,
+        ok=False,
+        transient=True,
+        error=f"rate limit: not sent yet, next request in {wait_s:.0f} s",
+    )
+
+
+def sms_weight(body: str) -> int:
+    """An SMS counts by its segments: a sending number's limit is in segments per second."""
+    from marketing_ui.core.sms import analyze_sms
+
+    return max(1, analyze_sms(body).segments)
 
 
 class ProviderUnavailable(RuntimeError):

@@ -24,7 +24,15 @@ from marketing_ui.core.models import (
     OutboxMessage,
     new_uid,
 )
-from workers.providers.base import OutgoingEmail, OutgoingSms, SendResult
+from workers.providers.base import (
+    GATE_WAIT_S,
+    OPEN_GATE,
+    OutgoingEmail,
+    OutgoingSms,
+    RequestGate,
+    SendResult,
+    sms_weight,
+)
 
 _KEY_COLUMN_CHARS = 128
 _INSERT_ATTEMPTS = 3
@@ -36,8 +44,10 @@ class OutboxProvider:
     name = "outbox"
     max_batch = 100
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, gate: RequestGate = OPEN_GATE) -> None:
+        """`gate`: the configured limits apply here too, so development paces like production."""
         self._engine = engine
+        self._gate = gate
 
     def send_batch(
         self, messages: Sequence[OutgoingEmail], idempotency_key: str
@@ -46,7 +56,8 @@ class OutboxProvider:
             _row_key(f"{idempotency_key}:{m.key}"): _email_row(m, f"{idempotency_key}:{m.key}")
             for m in messages
         }
-        stored = self._store(rows)
+        with self._gate.request(max_wait_s=GATE_WAIT_S):  # RateLimited: nothing stored
+            stored = self._store(rows)
         return [
             SendResult(
                 key=m.key,
@@ -58,7 +69,8 @@ class OutboxProvider:
 
     def send(self, message: OutgoingSms) -> SendResult:
         full_key = f"sms:{message.key}"
-        stored = self._store({_row_key(full_key): _sms_row(message)})
+        with self._gate.request(sms_weight(message.body), max_wait_s=GATE_WAIT_S):
+            stored = self._store({_row_key(full_key): _sms_row(message)})
         return SendResult(key=message.key, ok=True, provider_id=stored[_row_key(full_key)])
 
     def find_sent(self, to: str, body: str, since: datetime) -> str | None:

@@ -9,9 +9,10 @@ serialized, which matches RQ's one-job-per-process model.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -21,12 +22,17 @@ from resend.exceptions import ResendError
 from resend.http_client_requests import RequestsClient
 
 from workers.providers.base import (
+    GATE_WAIT_S,
+    OPEN_GATE,
     OutgoingEmail,
+    RequestGate,
     SendResult,
     is_transient_status,
     parse_retry_after,
+    rate_limited,
     redact,
 )
+from workers.rate_limiter import RateLimited
 
 _SDK_LOCK = threading.Lock()
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -35,7 +41,14 @@ _TO_FIELD = re.compile(r"`to`|'to'|\"to\"|\bto field\b|\brecipient", re.IGNORECA
 
 
 class ResendEmailProvider:
-    """Sends up to 100 emails per call; a rejected batch falls back to one-by-one sends."""
+    """Sends up to 100 emails per request; one bad recipient never sinks the other 99.
+
+    Batches go out in Resend's permissive validation mode: valid emails are sent, invalid ones
+    come back by index with the reason, in the same single request. A server that validates
+    strictly anyway (the whole batch rejected, 422) gets the named recipient taken out and the
+    rest sent again, or, when the answer names no one, the batch split in halves until it does;
+    every one of those requests goes through the same gate as the first.
+    """
 
     name = "resend"
     max_batch = 100
@@ -45,12 +58,9 @@ class ResendEmailProvider:
         api_key: str,
         base_url: str,
         timeout_s: float = 10,
-        pace: Callable[[], None] | None = None,
+        gate: RequestGate = OPEN_GATE,
     ) -> None:
-        """`pace` is called before each one-by-one send of a rejected batch (the batch call
-        itself is paced by the caller), so a shared rate limiter can block instead of
-        letting up to 100 extra requests run into 429s."""
-        self._pace = pace
+        self._gate = gate
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._http = RequestsClient(timeout=timeout_s)  # type: ignore[arg-type]  # float is fine
@@ -70,55 +80,93 @@ class ResendEmailProvider:
             return []
         if len(messages) > self.max_batch:
             raise ValueError(f"at most {self.max_batch} messages per batch")
+        return self._send(list(messages), idempotency_key, first=True)
+
+    def _send(
+        self, messages: list[OutgoingEmail], idempotency_key: str, first: bool = False
+    ) -> list[SendResult]:
+        """One request (permissive), then what a strict rejection needs, each request gated.
+
+        No permit for the first request raises RateLimited (nothing was sent: the caller gives
+        the batch back); for a later one, the messages it carried wait as rate limited.
+        """
+        params = [_params(m) for m in messages]  # built before the permit: it is held briefly
         try:
-            with self._sdk():
+            with self._gate.request(max_wait_s=GATE_WAIT_S), self._sdk():
                 response = resend.Batch.send(
-                    [_params(m) for m in messages],  # type: ignore[misc]
-                    {"idempotency_key": idempotency_key},
+                    params,  # type: ignore[arg-type]
+                    {"idempotency_key": idempotency_key, "batch_validation": "permissive"},
                 )
+        except RateLimited as exc:
+            if first:
+                raise
+            return [rate_limited(m.key, exc.wait_s) for m in messages]
         except ResendError as exc:
             status = _status(exc)
             if status in (400, 422):
-                return self._send_one_by_one(messages, idempotency_key)
+                return self._without_rejected(messages, idempotency_key, exc)
             failure = _failure(exc, status, messages)
             return [replace(failure, key=m.key) for m in messages]
-        ids = [item.get("id") for item in response.get("data") or []]
-        if len(ids) != len(messages):
-            # Cannot map ids to messages; the same key makes a retry return the stored answer.
-            return [
-                SendResult(key=m.key, ok=False, transient=True, error="batch response mismatch")
-                for m in messages
-            ]
-        return [
-            SendResult(key=m.key, ok=True, provider_id=i)
-            for m, i in zip(messages, ids, strict=True)
-        ]
+        return _results(messages, response)
 
-    def _send_one_by_one(
-        self, messages: Sequence[OutgoingEmail], idempotency_key: str
+    def _without_rejected(
+        self, messages: list[OutgoingEmail], idempotency_key: str, exc: ResendError
     ) -> list[SendResult]:
-        """One bad address must not sink the other 99; each send has its own derived key."""
-        results: list[SendResult] = []
-        for index, message in enumerate(messages):
-            if self._pace is not None:
-                self._pace()
-            try:
-                with self._sdk():
-                    response = resend.Emails.send(
-                        _params(message),  # type: ignore[arg-type]
-                        {"idempotency_key": f"{idempotency_key}:{message.key}"},
-                    )
-            except ResendError as exc:
-                status = _status(exc)
-                failure = _failure(exc, status, [message])
-                results.append(replace(failure, key=message.key))
-                if failure.transient:
-                    # The provider is struggling; the rest would only add load. Retry them later.
-                    results.extend(replace(failure, key=m.key) for m in messages[index + 1 :])
-                    return results
-                continue
-            results.append(SendResult(key=message.key, ok=True, provider_id=response["id"]))
-        return results
+        """A strict 422 sent nothing: fail the recipient it names and send the others again."""
+        text = exc.message or ""
+        named = {i for i, m in enumerate(messages) if m.to and m.to in text}
+        if not named and len(messages) == 1:
+            named = {0}
+        if named:
+            rejected = {i: _rejection(text, messages[i]) for i in named}
+            rest = [m for i, m in enumerate(messages) if i not in named]
+            sent = iter(self._send(rest, _derived_key(idempotency_key, rest)) if rest else [])
+            return [rejected[i] if i in rejected else next(sent) for i in range(len(messages))]
+        half = len(messages) // 2
+        first, second = messages[:half], messages[half:]
+        return self._send(first, _derived_key(idempotency_key, first)) + self._send(
+            second, _derived_key(idempotency_key, second)
+        )
+
+
+def _derived_key(idempotency_key: str, messages: Sequence[OutgoingEmail]) -> str:
+    """The key of a retry with fewer members: deterministic, so a replay repeats it exactly."""
+    digest = hashlib.sha256(",".join(m.key for m in messages).encode()).hexdigest()[:16]
+    return f"{idempotency_key[:64]}-{digest}"
+
+
+def _results(messages: list[OutgoingEmail], response: Any) -> list[SendResult]:
+    """Permissive answer: ids for the created emails in request order, errors by index."""
+    errors = {
+        e["index"]: str(e.get("message") or "rejected")
+        for e in (response.get("errors") or [])
+        if isinstance(e, dict) and isinstance(e.get("index"), int)
+    }
+    ids = [item.get("id") for item in response.get("data") or []]
+    accepted = [i for i in range(len(messages)) if i not in errors]
+    if len(ids) != len(accepted):
+        # Cannot map ids to messages; the same key makes a retry return the stored answer.
+        return [
+            SendResult(key=m.key, ok=False, transient=True, error="batch response mismatch")
+            for m in messages
+        ]
+    by_index = dict(zip(accepted, ids, strict=True))
+    return [
+        SendResult(key=m.key, ok=True, provider_id=by_index[i])
+        if i in by_index
+        else _rejection(errors[i], m)
+        for i, m in enumerate(messages)
+    ]
+
+
+def _rejection(reason: str, message: OutgoingEmail) -> SendResult:
+    """One recipient Resend will not take, with its reason (the address itself redacted)."""
+    return SendResult(
+        key=message.key,
+        ok=False,
+        error=redact(f"resend rejected this recipient: {reason}", message.to),
+        suppress=bool(_TO_FIELD.search(reason)),
+    )
 
 
 def _params(message: OutgoingEmail) -> dict[str, Any]:

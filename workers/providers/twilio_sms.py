@@ -18,12 +18,16 @@ from typing import Any
 import httpx
 
 from workers.providers.base import (
+    GATE_WAIT_S,
+    OPEN_GATE,
     OutgoingSms,
     ProviderUnavailable,
+    RequestGate,
     SendResult,
     is_transient_status,
     parse_retry_after,
     redact,
+    sms_weight,
 )
 
 # Invalid 'To' number, not a mobile number, recipient replied STOP: the address itself is bad.
@@ -59,8 +63,10 @@ class TwilioSmsProvider:
         base_url: str,
         from_number: str,
         timeout_s: float = 10,
+        gate: RequestGate = OPEN_GATE,
     ) -> None:
         self.from_number = from_number
+        self._gate = gate  # the sending number's limit, in message segments per second
         self._messages_path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -76,8 +82,9 @@ class TwilioSmsProvider:
         form = {"To": message.to, "From": message.from_ or self.from_number, "Body": message.body}
         if message.status_callback:
             form["StatusCallback"] = message.status_callback
-        try:
-            response = self._client.post(self._messages_path, data=form)
+        try:  # RateLimited (no permit in time) propagates: nothing reached Twilio
+            with self._gate.request(sms_weight(message.body), max_wait_s=GATE_WAIT_S):
+                response = self._client.post(self._messages_path, data=form)
         except httpx.TransportError as exc:
             return SendResult(
                 key=message.key,
