@@ -1,4 +1,4 @@
-"""Owner-editable settings kept in the DB: business identity and sending limits.
+"""Owner-editable settings kept in the DB: business identity, sending limits, deliverability guard.
 
 Forms save through `update_business_identity` / `update_sending_limits`: the typed values are
 laid over what is stored (a form that shows only some fields never drops the others), each
@@ -20,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
 
 from marketing_ui.core import audit
+from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import AppSetting, utcnow
 
 
@@ -120,6 +121,50 @@ class SendingLimits:
             raise SettingsError(problems)
 
 
+@dataclass
+class DeliverabilityLimits:
+    """When the deliverability guard pauses a campaign (core/deliverability.py).
+
+    Each field can also be fixed from the environment (`env` below); the environment wins
+    over what the Settings page saved, and the page shows such a field read-only.
+    """
+
+    complaint_limit_pct: float = field(
+        default=0.3,
+        metadata={"label": "Pause above spam complaints %", "env": "GUARD_COMPLAINT_PCT"},
+    )
+    hard_bounce_limit_pct: float = field(
+        default=5.0,
+        metadata={"label": "Pause above hard bounces %", "env": "GUARD_HARD_BOUNCE_PCT"},
+    )
+    min_sample: int = field(
+        default=200,
+        metadata={"label": "Judge after messages sent", "env": "GUARD_MIN_SENT"},
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, what it expects) for each wrong value: the form and the environment both
+        report these, each under its own name for the field."""
+        out = []
+        for name in ("complaint_limit_pct", "hard_bounce_limit_pct"):
+            value = getattr(self, name)
+            if not (0 < value <= 100 and math.isfinite(value)):
+                out.append((name, "expected a share of sent messages, more than 0, at most 100."))
+        if not 1 <= self.min_sample <= 1_000_000:
+            out.append(("min_sample", "expected a whole number from 1 to 1,000,000."))
+        return out
+
+    def validate(self) -> None:
+        problems = [f"{label(DeliverabilityLimits, n)}: {text}" for n, text in self.problems()]
+        if problems:
+            raise SettingsError(problems)
+
+
+def env_name(cls: type, name: str) -> str:
+    """The environment variable that can fix a field ("" when none can)."""
+    return next(f.metadata.get("env", "") for f in fields(cls) if f.name == name)
+
+
 def label(cls: type, name: str) -> str:
     """The field's name as the Settings form shows it (one home for forms and messages)."""
     return next(f.metadata.get("label", name) for f in fields(cls) if f.name == name)
@@ -193,6 +238,46 @@ def update_business_identity(session: Session, form: Mapping[str, Any]) -> Busin
     value = _merged(business_identity(session), form)
     save_business_identity(session, value)
     return value
+
+
+def deliverability_from_environment() -> dict[str, float | int]:
+    """The guard's fields fixed by the environment (GUARD_*), by field name."""
+    settings = get_settings()
+    values = {
+        f.name: getattr(settings, env_name(DeliverabilityLimits, f.name).lower())
+        for f in fields(DeliverabilityLimits)
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def deliverability_limits(session: Session) -> DeliverabilityLimits:
+    """What the guard uses: the environment over the Settings page over the defaults."""
+    return replace(
+        _load(session, "deliverability", DeliverabilityLimits), **deliverability_from_environment()
+    )
+
+
+def update_deliverability_limits(session: Session, form: Mapping[str, Any]) -> DeliverabilityLimits:
+    """Save the fields a form sent; one fixed by the environment cannot be changed here."""
+    fixed = deliverability_from_environment()
+    stored = _load(session, "deliverability", DeliverabilityLimits)
+    problems = []
+    for name, value in fixed.items():
+        if name not in form:
+            continue
+        typed, _ = _converted(form[name], type(value), label(DeliverabilityLimits, name))
+        if typed != value:
+            problems.append(
+                f"{label(DeliverabilityLimits, name)}: set by "
+                f"{env_name(DeliverabilityLimits, name)} in the environment; change it there."
+            )
+    if problems:
+        raise SettingsError(problems)
+    value = _merged(stored, {k: v for k, v in form.items() if k not in fixed})
+    replace(value, **fixed).validate()
+    audit.record(session, "settings.deliverability", "settings", "deliverability")
+    _save(session, "deliverability", value)
+    return replace(value, **fixed)
 
 
 def sending_limits(session: Session) -> SendingLimits:
