@@ -3,7 +3,12 @@
 import reflex as rx
 
 from marketing_ui.components.layout import status_dot, template
-from marketing_ui.core.app_settings import BusinessIdentity, SendingLimits, label
+from marketing_ui.core.app_settings import (
+    BusinessIdentity,
+    DeliverabilityLimits,
+    SendingLimits,
+    label,
+)
 from marketing_ui.state.settings import SettingsState
 
 
@@ -39,6 +44,62 @@ def _field(form: type, name: str, value: rx.Var, hint: str = "", **props: object
     if hint:
         parts.append(rx.text(hint, size="1", color=rx.color("gray", 10)))
     return rx.vstack(*parts, spacing="1", width="100%")
+
+
+def _guard_field(name: str, hint: str) -> rx.Component:
+    """A guard limit; read-only, saying so, when the environment fixes it."""
+    fixed = SettingsState.guard_fixed[name]
+    return rx.vstack(
+        rx.text(label(DeliverabilityLimits, name), size="2", weight="medium"),
+        rx.input(
+            name=name,
+            default_value=SettingsState.guard[name],
+            disabled=fixed != "",
+            width="100%",
+            id=f"setting-{name}",
+        ),
+        rx.text(
+            rx.cond(fixed != "", "Set by " + fixed + " in the environment.", hint),
+            size="1",
+            color=rx.color("gray", 10),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _guard_card() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Deliverability guard", size="4"),
+                rx.text(
+                    "A sending campaign pauses itself, with the reason on its progress page, "
+                    "when spam complaints or hard bounces on a channel pass these shares of its "
+                    "messages sent. Resuming is up to you; after that only newer messages count.",
+                    size="2",
+                    color=rx.color("gray", 11),
+                ),
+                rx.grid(
+                    _guard_field("complaint_limit_pct", "Mailbox providers filter above 0.3%."),
+                    _guard_field("hard_bounce_limit_pct", "Hard bounces of messages sent."),
+                    _guard_field("min_sample", "Fewer messages than this are too few to judge by."),
+                    columns=rx.breakpoints(initial="1", sm="2", md="3"),
+                    spacing="3",
+                    width="100%",
+                ),
+                _messages(SettingsState.guard_message, SettingsState.guard_error),
+                rx.button("Save guard limits", type="submit", id="save-guard"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=SettingsState.save_guard,
+            reset_on_submit=False,
+            key=SettingsState.guard.to_string(),
+        ),
+        width="100%",
+        id="guard-settings",
+    )
 
 
 def _messages(ok: rx.Var, err: rx.Var) -> rx.Component:
@@ -173,6 +234,7 @@ def settings() -> rx.Component:
             ),
             width="100%",
         ),
+        _guard_card(),
         spacing="5",
         width="100%",
     )

@@ -37,6 +37,23 @@ class SettingsState(AuthState):
     business_error: str = ""
     limits_message: str = ""
     limits_error: str = ""
+    guard: dict[str, str] = {}
+    guard_fixed: dict[str, str] = {}  # field -> the environment variable that fixes it, or ""
+    guard_message: str = ""
+    guard_error: str = ""
+
+    def _show_guard(self, value: app_settings.DeliverabilityLimits) -> None:
+        fixed = app_settings.deliverability_from_environment()
+        self.guard = {
+            k: f"{v:g}" if isinstance(v, float) else str(v)
+            for k, v in dataclasses.asdict(value).items()
+        }
+        self.guard_fixed = {
+            name: app_settings.env_name(app_settings.DeliverabilityLimits, name)
+            if name in fixed
+            else ""
+            for name in self.guard
+        }
 
     @rx.event
     def load(self):
@@ -46,6 +63,7 @@ class SettingsState(AuthState):
         with session_scope() as session:
             identity = app_settings.business_identity(session)
             limits = app_settings.sending_limits(session)
+            self._show_guard(app_settings.deliverability_limits(session))
         self.business = {k: str(v) for k, v in dataclasses.asdict(identity).items()}
         self.limits = {k: str(v) for k, v in dataclasses.asdict(limits).items()}
         if any(c["state"] == CHECKING for c in self.checks) and not self.health_running:
@@ -105,3 +123,18 @@ class SettingsState(AuthState):
         self.limits = {k: str(v) for k, v in dataclasses.asdict(value).items()}
         self.limits_error = ""
         self.limits_message = "Sending limits saved; workers use them from their next batch."
+
+    @rx.event
+    def save_guard(self, form: dict):
+        try:
+            with session_scope() as session:
+                value = app_settings.update_deliverability_limits(session, form)
+        except app_settings.SettingsError as exc:
+            self.guard_error = f"Not saved: {exc}"
+            self.guard_message = ""
+            return
+        self._show_guard(value)
+        self.guard_error = ""
+        self.guard_message = (
+            "Deliverability limits saved; sending campaigns are judged by them now."
+        )
