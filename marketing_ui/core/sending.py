@@ -711,7 +711,7 @@ def progress(session: Session, campaign_id: int) -> Progress | None:
     if cached is not None:
         data = json.loads(cached)
         data["channels"] = [ChannelProgress(**c) for c in data["channels"]]
-        data["health"] = [ChannelHealth(**h) for h in data["health"]]
+        data["health"] = [ChannelHealth(**h) for h in data.get("health", [])]
         return Progress(**data)
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
