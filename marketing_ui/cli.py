@@ -207,14 +207,15 @@ def cmd_embedded_redis(_args: argparse.Namespace) -> int:
 
 def cmd_limits(args: argparse.Namespace) -> int:
     """Show the sending limits in force; with options, change the stored ones."""
+    import dataclasses
+
     from marketing_ui.core import app_settings
     from marketing_ui.core.db import session_scope
 
-    form = {
-        name: value
-        for name in app_settings.ENV_LIMITS
-        if (value := getattr(args, name)) is not None
-    }
+    names = [
+        f.name for f in dataclasses.fields(app_settings.SendingLimits) if f.metadata.get("env")
+    ]
+    form = {name: value for name in names if (value := getattr(args, name)) is not None}
     try:
         with session_scope() as session:
             if form:
@@ -224,8 +225,8 @@ def cmd_limits(args: argparse.Namespace) -> int:
     except app_settings.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    fixed = app_settings.limits_from_environment()
-    for name in app_settings.ENV_LIMITS:
+    fixed = app_settings.fixed_by_environment(app_settings.SendingLimits)
+    for name in names:
         source = " (set by the environment)" if name in fixed else ""
         print(
             f"{app_settings.label(app_settings.SendingLimits, name)}: {getattr(limits, name):g}{source}"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, inspect, text
 from sqlmodel import Session, SQLModel
 
 from marketing_ui.cli import migrate
@@ -56,14 +56,16 @@ def _coupon_on_old_schema(url: str) -> tuple[str, str]:
     command.upgrade(_alembic_config(url), "a7511d1e0122")
     fc, uid, token, code = cipher(), "c" * 32, "tok_ABCDEFGHIJKLMNOPQRST", "ABCD2345"
     engine = make_engine(url)
-    with Session(engine) as session:  # these tables are the same in both schemas
-        campaign = Campaign(name="Old", has_qr_code=True, offer_text="Tea")
-        customer = Customer(first_name="Ana")
-        session.add_all([campaign, customer])
-        session.flush()
-        session.add(Delivery(campaign_id=campaign.id, customer_id=customer.id, channel="email"))
-        session.commit()
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # rows as today's models build them, in the old tables' columns
+        old = MetaData()
+        old.reflect(conn, only=["campaign", "customer", "delivery"])
+        for row in (
+            Campaign(id=1, name="Old", has_qr_code=True, offer_text="Tea"),
+            Customer(id=1, first_name="Ana"),
+            Delivery(id=1, campaign_id=1, customer_id=1, channel="email"),
+        ):
+            table = old.tables[type(row).__tablename__]
+            conn.execute(table.insert().values({c.name: getattr(row, c.name) for c in table.c}))
         conn.execute(
             text(
                 "INSERT INTO coupon (campaign_id, delivery_id, customer_id, uid, token_hash,"
@@ -112,6 +114,47 @@ def test_coupons_issued_before_the_secret_column_still_work(tmp_path: Path, back
         engine = make_engine(url)
         with Session(engine) as session:
             assert secrets_for_deliveries(session, [1])[1].short_code == format_short_code(code)
+        engine.dispose()
+    finally:
+        if backend == "postgres":
+            drop_pg_database(url)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_suppression_reasons_become_a_vocabulary_with_the_providers_words_kept(
+    tmp_path: Path, backend: str
+) -> None:
+    """Rows the send worker stored with the provider's refusal as the reason become "invalid"."""
+    from alembic import command
+
+    from marketing_ui.cli import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else create_pg_database()
+    try:
+        command.upgrade(_alembic_config(url), "4221afcbfc99")
+        engine = make_engine(url)
+        refusal = "resend 422: Invalid `to` field"
+        with engine.begin() as conn:
+            for bidx, reason in (("a" * 64, "bounce"), ("b" * 64, "stop"), ("c" * 64, refusal)):
+                conn.execute(
+                    text(
+                        "INSERT INTO suppression (channel, value_bidx, reason, created_at)"
+                        " VALUES ('email', :bidx, :reason, :now)"
+                    ),
+                    {"bidx": bidx, "reason": reason, "now": utcnow()},
+                )
+        migrate(url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT reason, detail FROM suppression ORDER BY value_bidx")
+            ).all()
+        assert [tuple(r) for r in rows] == [("bounce", ""), ("stop", ""), ("invalid", refusal)]
+        command.downgrade(_alembic_config(url), "4221afcbfc99")
+        with engine.connect() as conn:
+            reasons = conn.execute(text("SELECT reason FROM suppression ORDER BY value_bidx"))
+            assert list(reasons.scalars()) == ["bounce", "stop", refusal]
         engine.dispose()
     finally:
         if backend == "postgres":

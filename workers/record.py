@@ -25,6 +25,7 @@ from marketing_ui.core.models import (
     Event,
     EventType,
     Suppression,
+    SuppressionReason,
 )
 from marketing_ui.core.sending import note_errors, note_outcomes
 from workers.claim import Claimed
@@ -184,7 +185,13 @@ def _suppress(
         select(Customer.id, column).where(Customer.id.in_(list(reasons)), column.is_not(None))
     ).all()
     values = [
-        {"channel": channel, "value_bidx": bidx, "reason": reasons[cid][:255], "created_at": now}
+        {
+            "channel": channel,
+            "value_bidx": bidx,
+            "reason": SuppressionReason.INVALID.value,
+            "detail": reasons[cid][:255],
+            "created_at": now,
+        }
         for cid, bidx in rows
     ]
     if not values:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from marketing_ui.core import import_jobs
+from marketing_ui.core import deliverability, import_jobs
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
@@ -31,6 +31,10 @@ def tick() -> None:
         if started:
             log.info("started scheduled campaigns %s", started)
         sweep(session)
+    with session_scope() as session:
+        paused = deliverability.enforce_sending(session)  # sample sizes grow with every send
+        if paused:
+            log.warning("deliverability guard paused campaigns %s", paused)
     with session_scope() as session:
         import_jobs.sweep(session)  # uploads kept no longer than needed, lost imports recovered
     promote_overdue()

@@ -437,6 +437,16 @@ class Funnel:
         return self.rate(self.clicked_unique)
 
     @property
+    def hard_bounce_rate(self) -> float | None:
+        """Hard bounces of messages sent (the deliverability guard's measure)."""
+        return self.rate(self.bounced)
+
+    @property
+    def complaint_rate(self) -> float | None:
+        """Spam complaints of emails sent; None for SMS alone (no complaints there)."""
+        return self.rate(self.complaints, self.email_sent)
+
+    @property
     def redemption_rate(self) -> float | None:
         """Redeemed coupons of coupons issued."""
         return self.rate(self.redeemed, self.coupons_issued)

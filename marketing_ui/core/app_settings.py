@@ -1,4 +1,4 @@
-"""Owner-editable settings kept in the DB: business identity and sending limits.
+"""Owner-editable settings kept in the DB: business identity, sending limits, deliverability guard.
 
 Forms save through `update_business_identity` / `update_sending_limits`: the typed values are
 laid over what is stored (a form that shows only some fields never drops the others), each
@@ -96,13 +96,19 @@ class SendingLimits:
     1 message segment per second. 0 requests (or segments) per second means unlimited."""
 
     email_requests_per_s: float = field(
-        default=5.0, metadata=_label("Email API requests per second")
+        default=5.0,
+        metadata={"label": "Email API requests per second", "env": "EMAIL_REQUESTS_PER_S"},
     )
     emails_per_request: int = field(
-        default=MAX_EMAILS_PER_REQUEST, metadata=_label("Emails per request (batch size)")
+        default=MAX_EMAILS_PER_REQUEST,
+        metadata={"label": "Emails per request (batch size)", "env": "EMAILS_PER_REQUEST"},
     )
     sms_segments_per_s: float = field(
-        default=1.0, metadata=_label("SMS segments per second, per sending number")
+        default=1.0,
+        metadata={
+            "label": "SMS segments per second, per sending number",
+            "env": "SMS_SEGMENTS_PER_S",
+        },
     )
     max_attempts: int = field(default=5, metadata=_label("Attempts per message"))
     failure_threshold_pct: float = field(
@@ -161,6 +167,50 @@ class SendingLimits:
                 problems.append(f"{label(SendingLimits, name)}: expected an hour from 0 to 23.")
         if problems:
             raise SettingsError(problems)
+
+
+@dataclass
+class DeliverabilityLimits:
+    """When the deliverability guard pauses a campaign (core/deliverability.py).
+
+    Each field can also be fixed from the environment (`env` below); the environment wins
+    over what the Settings page saved, and the page shows such a field read-only.
+    """
+
+    complaint_limit_pct: float = field(
+        default=0.3,
+        metadata={"label": "Pause above spam complaints %", "env": "GUARD_COMPLAINT_PCT"},
+    )
+    hard_bounce_limit_pct: float = field(
+        default=5.0,
+        metadata={"label": "Pause above hard bounces %", "env": "GUARD_HARD_BOUNCE_PCT"},
+    )
+    min_sample: int = field(
+        default=200,
+        metadata={"label": "Judge after messages sent", "env": "GUARD_MIN_SENT"},
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, what it expects) for each wrong value: the form and the environment both
+        report these, each under its own name for the field."""
+        out = []
+        for name in ("complaint_limit_pct", "hard_bounce_limit_pct"):
+            value = getattr(self, name)
+            if not (0 < value <= 100 and math.isfinite(value)):
+                out.append((name, "expected a share of sent messages, more than 0, at most 100."))
+        if not 1 <= self.min_sample <= 1_000_000:
+            out.append(("min_sample", "expected a whole number from 1 to 1,000,000."))
+        return out
+
+    def validate(self) -> None:
+        problems = [f"{label(DeliverabilityLimits, n)}: {text}" for n, text in self.problems()]
+        if problems:
+            raise SettingsError(problems)
+
+
+def env_name(cls: type, name: str) -> str:
+    """The environment variable that can fix a field ("" when none can)."""
+    return next(f.metadata.get("env", "") for f in fields(cls) if f.name == name)
 
 
 def label(cls: type, name: str) -> str:
@@ -238,20 +288,61 @@ def update_business_identity(session: Session, form: Mapping[str, Any]) -> Busin
     return value
 
 
-# Sending limits the environment may fix (EMAIL_REQUESTS_PER_S, ...): they win over the
-# Settings page, which shows them locked, so a deployment can pin its provider plan.
-ENV_LIMITS = ("email_requests_per_s", "emails_per_request", "sms_segments_per_s")
-
-
-def limits_from_environment() -> dict[str, float | int]:
+def fixed_by_environment(cls: type) -> dict[str, Any]:
+    """The fields of a settings dataclass that the environment fixes (their `env` variable is
+    set), by field name. They win over the Settings page, which shows them read-only, so a
+    deployment can pin its provider plan or its guard."""
     settings = get_settings()
-    return {name: value for name in ENV_LIMITS if (value := getattr(settings, name)) is not None}
+    values = {
+        f.name: getattr(settings, env.lower())
+        for f in fields(cls)
+        if (env := f.metadata.get("env"))
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _effective(session: Session, key: str, cls: type):  # noqa: ANN202 - an instance of cls
+    """What the app uses: the environment over the Settings page over the defaults."""
+    return replace(_load(session, key, cls), **fixed_by_environment(cls))
+
+
+def _update_fixed_aware(
+    session: Session, key: str, cls: type, form: Mapping[str, Any], action: str
+):  # noqa: ANN202
+    """Save the fields a form sent; a field the environment fixes cannot be changed here."""
+    fixed = fixed_by_environment(cls)
+    problems = []
+    for name, value in fixed.items():
+        if name not in form:
+            continue
+        typed, _ = _converted(form[name], type(value), label(cls, name))
+        if typed != value:
+            problems.append(
+                f"{label(cls, name)}: set by {env_name(cls, name)} in the environment; "
+                "change it there."
+            )
+    if problems:
+        raise SettingsError(problems)
+    value = _merged(_load(session, key, cls), {k: v for k, v in form.items() if k not in fixed})
+    replace(value, **fixed).validate()
+    audit.record(session, action, "settings", key)
+    _save(session, key, value)
+    return replace(value, **fixed)
+
+
+def deliverability_limits(session: Session) -> DeliverabilityLimits:
+    return _effective(session, "deliverability", DeliverabilityLimits)
+
+
+def update_deliverability_limits(session: Session, form: Mapping[str, Any]) -> DeliverabilityLimits:
+    return _update_fixed_aware(
+        session, "deliverability", DeliverabilityLimits, form, "settings.deliverability"
+    )
 
 
 def sending_limits(session: Session) -> SendingLimits:
-    """What the workers use: the stored limits with the environment's laid over them."""
-    stored = _load(session, "sending", SendingLimits)
-    return replace(stored, **limits_from_environment())
+    """What the workers use."""
+    return _effective(session, "sending", SendingLimits)
 
 
 def save_sending_limits(session: Session, value: SendingLimits) -> None:
@@ -260,9 +351,5 @@ def save_sending_limits(session: Session, value: SendingLimits) -> None:
 
 
 def update_sending_limits(session: Session, form: Mapping[str, Any]) -> SendingLimits:
-    """Save the fields a form sent over the stored limits; SettingsError if any is wrong.
-
-    Returns the limits in force (the environment's still win where it sets them)."""
-    value = _merged(_load(session, "sending", SendingLimits), form)
-    save_sending_limits(session, value)
-    return replace(value, **limits_from_environment())
+    """Save the fields a form sent over the stored limits; SettingsError if any is wrong."""
+    return _update_fixed_aware(session, "sending", SendingLimits, form, "settings.sending")

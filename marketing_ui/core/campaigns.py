@@ -19,6 +19,7 @@ from sqlmodel import Session
 from marketing_ui.core import audit
 from marketing_ui.core.app_settings import business_identity, zone_or_utc
 from marketing_ui.core.audience import Audience
+from marketing_ui.core.deliverability import campaign_pause_message
 from marketing_ui.core.messages import compiled_email
 from marketing_ui.core.models import (
     Campaign,
@@ -86,6 +87,7 @@ class CampaignRow:
     recipients: int = 0
     sent: int = 0
     failed: int = 0
+    pause_message: str = ""  # why the deliverability guard paused it ("" if it did not)
 
     @property
     def has_history(self) -> bool:
@@ -194,6 +196,7 @@ def list_campaigns(
             sent_at=as_utc(c.sent_at),
             scheduled_at=as_utc(c.scheduled_at),
             has_qr_code=c.has_qr_code,
+            pause_message=campaign_pause_message(c),
             **vars(numbers.get(c.id, HeadlineNumbers())),
         )
         for c in campaigns

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     default_region: str = "US"
     session_hours: int = 12
 
+    # Deliverability guard limits (core/app_settings.DeliverabilityLimits); unset: Settings page.
+    guard_complaint_pct: float | None = None
+    guard_hard_bounce_pct: float | None = None
+    guard_min_sent: int | None = None
+
     @field_validator("public_base_url", "public_api_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -141,6 +146,21 @@ class Settings(BaseSettings):
         if not 0 <= value <= 10:
             raise ValueError("must be a whole number from 0 (no proxy) to 10")
         return value
+
+    @model_validator(mode="after")
+    def _guard_limits(self) -> Settings:
+        """The same rules as the Settings page, reported under the variables' names."""
+        from marketing_ui.core.app_settings import DeliverabilityLimits, env_name
+
+        names = {
+            f: env_name(DeliverabilityLimits, f) for f in DeliverabilityLimits.__dataclass_fields__
+        }
+        given = {f: getattr(self, env.lower()) for f, env in names.items()}
+        given = {f: v for f, v in given.items() if v is not None}
+        problems = DeliverabilityLimits(**given).problems()
+        if problems := [f"{names[f]}: {text}" for f, text in problems if f in given]:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _keys_well_formed(self) -> Settings:

@@ -33,6 +33,7 @@ from marketing_ui.core.models import (
     Event,
     EventType,
     Suppression,
+    SuppressionReason,
     utcnow,
 )
 
@@ -316,11 +317,21 @@ def mark_failed(
     return True
 
 
-def _suppress(session: Session, channel: str, value_bidx: str | None, reason: str) -> None:
+def _suppress(
+    session: Session,
+    channel: str,
+    value_bidx: str | None,
+    reason: SuppressionReason,
+    detail: str = "",
+) -> None:
     if value_bidx:
         session.execute(
             _insert_ignore(session, _suppressions).values(
-                channel=channel, value_bidx=value_bidx, reason=reason, created_at=utcnow()
+                channel=channel,
+                value_bidx=value_bidx,
+                reason=reason.value,
+                detail=detail[:255],
+                created_at=utcnow(),
             )
         )
 
@@ -339,9 +350,11 @@ def _skip_pending(session: Session, customer_id: int, channel: str, reason: str)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _email_bidx(session: Session, customer_id: int) -> str | None:
+def _contact_bidx(session: Session, customer_id: int, channel: str) -> str | None:
+    """The blind index of the customer's address on a channel (email or phone)."""
+    column = _customers.c.email_bidx if channel == Channel.EMAIL else _customers.c.phone_bidx
     return session.execute(
-        select(_customers.c.email_bidx).where(_customers.c.id == customer_id)
+        select(column).where(_customers.c.id == customer_id)
     ).scalar_one_or_none()
 
 
@@ -354,7 +367,11 @@ def apply_bounce(
     provider_event_id: str,
     at: datetime | None = None,
 ) -> bool:
-    """Hard bounce: delivery bounced, address suppressed, email consent withdrawn ('bounce')."""
+    """Hard bounce: delivery bounced, address suppressed, consent withdrawn ('bounce').
+
+    Email: a permanent bounce; SMS: Twilio reports the number does not exist. Either way the
+    channel of the delivery is the one suppressed.
+    """
     if not record_event(
         session,
         EventType.BOUNCED,
@@ -365,12 +382,12 @@ def apply_bounce(
     ):
         return False
     if hard:
+        channel = delivery.channel
         _set_status(session, delivery, DeliveryStatus.BOUNCED, _FAILED_FROM, error=reason)
-        _suppress(
-            session, Channel.EMAIL.value, _email_bidx(session, delivery.customer_id), "bounce"
-        )
-        set_consent(session, delivery.customer_id, "email", False, "bounce", reason[:255])
-        _skip_pending(session, delivery.customer_id, Channel.EMAIL.value, "bounced address")
+        bidx = _contact_bidx(session, delivery.customer_id, channel)
+        _suppress(session, channel, bidx, SuppressionReason.BOUNCE, reason)
+        set_consent(session, delivery.customer_id, channel, False, "bounce", reason[:255])
+        _skip_pending(session, delivery.customer_id, channel, "bounced address")
     session.flush()
     return True
 
@@ -383,7 +400,8 @@ def apply_complaint(
         session, EventType.COMPLAINED, delivery=delivery, provider_event_id=provider_event_id, at=at
     ):
         return False
-    _suppress(session, Channel.EMAIL.value, _email_bidx(session, delivery.customer_id), "complaint")
+    bidx = _contact_bidx(session, delivery.customer_id, Channel.EMAIL.value)
+    _suppress(session, Channel.EMAIL.value, bidx, SuppressionReason.COMPLAINT)
     set_consent(session, delivery.customer_id, "email", False, "complaint", "spam complaint")
     _skip_pending(session, delivery.customer_id, Channel.EMAIL.value, "spam complaint")
     session.flush()
@@ -465,7 +483,7 @@ def sms_opt_out(
         detail=keyword,
     ):
         return 0
-    _suppress(session, Channel.SMS.value, blind_indexer().phone(e164), "stop")
+    _suppress(session, Channel.SMS.value, blind_indexer().phone(e164), SuppressionReason.STOP)
     changed = 0
     for customer_id in customer_ids_by_phone(session, e164):
         if set_consent(session, customer_id, Channel.SMS.value, False, "stop", f"{keyword} reply"):
@@ -485,7 +503,7 @@ def sms_opt_in(session: Session, phone: str, *, keyword: str = "START") -> int:
         delete(_suppressions).where(
             _suppressions.c.channel == Channel.SMS.value,
             _suppressions.c.value_bidx == blind_indexer().phone(e164),
-            _suppressions.c.reason == "stop",
+            _suppressions.c.reason == SuppressionReason.STOP.value,
         )
     )
     changed = 0

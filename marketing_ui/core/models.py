@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     String,
@@ -77,6 +78,22 @@ class DeliveryStatus(StrEnum):
     BOUNCED = "bounced"
     SKIPPED = "skipped"  # consent withdrawn / suppressed at send time
     CANCELLED = "cancelled"
+
+
+class PauseReason(StrEnum):
+    """Why the deliverability guard paused a campaign ("" on Campaign: it did not)."""
+
+    COMPLAINTS = "complaints"  # spam complaints passed their limit
+    HARD_BOUNCES = "hard_bounces"  # hard bounces (email) or non-existent numbers (SMS)
+
+
+class SuppressionReason(StrEnum):
+    """Why an address is suppressed; the provider's own words, if any, are in `detail`."""
+
+    BOUNCE = "bounce"  # accepted, then bounced hard (email) or the number does not exist (SMS)
+    COMPLAINT = "complaint"  # the recipient marked a message as spam
+    STOP = "stop"  # the recipient texted STOP (lifted only by their START)
+    INVALID = "invalid"  # the provider refused the address when sending
 
 
 class CouponStatus(StrEnum):
@@ -213,14 +230,42 @@ class ConsentEvent(SQLModel, table=True):
 
 
 class Suppression(SQLModel, table=True):
-    """Addresses that must never be messaged again (hard bounce, complaint, invalid number)."""
+    """Addresses that must never be messaged again (hard bounce, complaint, STOP, invalid).
 
-    __table_args__ = (UniqueConstraint("channel", "value_bidx", name="uq_suppression_value"),)
+    Only the blind index is kept: the address itself lives (encrypted) on the customer, so
+    deleting a customer erases it while the suppression still holds.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("channel", "value_bidx", name="uq_suppression_value"),
+        Index("ix_suppression_created", "created_at", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(sa_column=Column(String(8), nullable=False))
     value_bidx: str = Field(sa_column=Column(String(64), nullable=False))
-    reason: str = Field(sa_column=Column(String(255), nullable=False))
+    reason: str = Field(sa_column=Column(String(255), nullable=False))  # a SuppressionReason
+    detail: str = Field(
+        default="", sa_column=Column(String(255), nullable=False, server_default="")
+    )  # the provider's words (bounce type, refusal), never the address
     created_at: datetime = _ts()
+
+
+class SuppressionLift(SQLModel, table=True):
+    """A suppression an admin lifted: who, when, why, and what it was (the history of lifts)."""
+
+    __tablename__ = "suppression_lift"
+    __table_args__ = (Index("ix_suppression_lift_value", "channel", "value_bidx"),)
+    id: int | None = Field(default=None, primary_key=True)
+    suppression_id: int  # the deleted row's id, as the audit log names it
+    channel: str = Field(sa_column=Column(String(8), nullable=False))
+    value_bidx: str = Field(sa_column=Column(String(64), nullable=False))
+    reason: str = Field(sa_column=Column(String(255), nullable=False))
+    detail: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    suppressed_at: datetime = _ts()
+    lifted_at: datetime = _ts(index=True)
+    lifted_by_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    lifted_by: str = Field(sa_column=Column(String(80), nullable=False))  # kept if the user goes
+    note: str = Field(sa_column=Column(String(255), nullable=False))  # the admin's reason
 
 
 class Segment(SQLModel, table=True):
@@ -316,6 +361,25 @@ class Campaign(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)  # when sending started ("sent date")
     finished_at: datetime | None = _ts(nullable=True)
     failure_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # Set by the deliverability guard when it pauses the campaign (a PauseReason; "" when the
+    # owner paused it): what passed which limit, on which channel, out of how many messages.
+    auto_pause_reason: str = Field(
+        default="", sa_column=Column(String(16), nullable=False, server_default="")
+    )
+    auto_pause_channel: str = Field(
+        default="", sa_column=Column(String(8), nullable=False, server_default="")
+    )
+    auto_pause_count: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    auto_pause_sample: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    auto_pause_limit_pct: float = Field(
+        default=0.0, sa_column=Column(Float, nullable=False, server_default="0")
+    )
+    # The guard judges messages sent from this moment on (its last automatic pause; NULL: all).
+    guard_since: datetime | None = _ts(nullable=True)
     archived: bool = False
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

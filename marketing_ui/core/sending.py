@@ -26,6 +26,13 @@ from marketing_ui.core.config import get_settings
 from marketing_ui.core.coupons import issue_coupons, void_unsent_coupons
 from marketing_ui.core.crypto import blind_indexer
 from marketing_ui.core.customers import CustomerError, check_email, check_phone, looks_like_phone
+from marketing_ui.core.deliverability import (
+    OWNER_PAUSE,
+    AutoPause,
+    ChannelHealth,
+    campaign_pause_message,
+    channel_health,
+)
 from marketing_ui.core.messages import (
     compiled_email,
     email_headers,
@@ -337,15 +344,22 @@ def enqueue_pending(session: Session, campaign_id: int, channel: str) -> int:
 # Control -------------------------------------------------------------------------------------
 
 
-def pause(session: Session, campaign_id: int) -> bool:
-    """Stop claiming new deliveries; batches already at the provider finish. Commits."""
+def pause(session: Session, campaign_id: int, auto: AutoPause | None = None) -> bool:
+    """Stop claiming new deliveries; batches already at the provider finish. Commits.
+
+    `auto` is the deliverability guard's reason, stored on the campaign; a pause by the owner
+    (None) clears any earlier one.
+    """
+    now = utcnow()
+    reason = auto.columns(now) if auto else OWNER_PAUSE
     done = session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
-        .values(status=CampaignStatus.PAUSED.value, updated_at=utcnow())
+        .values(status=CampaignStatus.PAUSED.value, updated_at=now, **reason)
     ).rowcount
     if done:
-        audit.record(session, "campaign.pause", "campaign", campaign_id)
+        summary = f"automatic: {auto.summary}" if auto else ""
+        audit.record(session, "campaign.pause", "campaign", campaign_id, summary)
     session.commit()
     _forget_progress(campaign_id)
     return bool(done)
@@ -590,6 +604,9 @@ class Progress:
     failure_reason: str = ""
     channels: list[ChannelProgress] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    pause_message: str = ""  # why the deliverability guard paused it ("" if it did not)
+    health: list[ChannelHealth] = field(default_factory=list)  # bounce and complaint rates
+    guard_since: str = ""  # ISO time the guard's window starts ("" : the whole send)
 
     @property
     def total(self) -> int:
@@ -680,6 +697,9 @@ def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
         campaign.failure_reason,
         list(by_channel.values()),
         recent_errors(campaign.id),
+        campaign_pause_message(campaign),
+        channel_health(session, campaign),
+        as_utc(campaign.guard_since).isoformat() if campaign.guard_since else "",
     )
 
 
@@ -691,6 +711,7 @@ def progress(session: Session, campaign_id: int) -> Progress | None:
     if cached is not None:
         data = json.loads(cached)
         data["channels"] = [ChannelProgress(**c) for c in data["channels"]]
+        data["health"] = [ChannelHealth(**h) for h in data.get("health", [])]
         return Progress(**data)
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:

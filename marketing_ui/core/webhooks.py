@@ -22,7 +22,7 @@ from sqlmodel import Session
 from svix.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
-from marketing_ui.core import events
+from marketing_ui.core import deliverability, events
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import Channel, EventType
@@ -35,6 +35,13 @@ STOP_KEYWORDS = frozenset(
 )
 START_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+
+# Twilio error codes in an `undelivered`/`failed` status report that mean the number itself is
+# bad (a hard bounce: suppressed, counted by the deliverability guard): unknown handset,
+# landline or unreachable carrier, invalid number, not a mobile number. Others (unreachable
+# handset 30003, carrier filtering 30007, ...) are a failure of that one message.
+# (workers/providers/twilio_sms.SUPPRESS_CODES is the list for refusals at send time.)
+TWILIO_BAD_NUMBER_CODES = frozenset({"30005", "30006", "21211", "21614"})
 
 TWILIO_STATUS_PATH = "/webhooks/twilio/status"
 TWILIO_INBOUND_PATH = "/webhooks/twilio/inbound"
@@ -180,8 +187,12 @@ def apply_resend_event(session: Session, event: ResendEvent) -> str:
             hard = event.bounce_type.lower() not in ("transient", "undetermined")
             reason = "/".join(filter(None, (event.bounce_type, event.bounce_subtype))) or "bounce"
             stored = events.apply_bounce(session, delivery, hard=hard, reason=reason, **kw)
+            if stored and hard:
+                deliverability.after_signal(session, delivery.campaign_id)
         case "email.complained":
             stored = events.apply_complaint(session, delivery, **kw)
+            if stored:
+                deliverability.after_signal(session, delivery.campaign_id)
         case "email.opened":
             stored = events.record_provider_event(
                 session, delivery, EventType.OPENED, detail="resend", **kw
@@ -239,7 +250,10 @@ def verify_twilio(url: str, form: Mapping[str, str], signature: str, auth_token:
 
 
 def apply_twilio_status(session: Session, form: Mapping[str, str]) -> str:
-    """delivered / undelivered / failed -> delivery status and an event, once per (sid, status)."""
+    """delivered / undelivered / failed -> delivery status and an event, once per (sid, status).
+
+    A number that does not exist (TWILIO_BAD_NUMBER_CODES) is a hard bounce, like an email's.
+    """
     sid = form.get("MessageSid", "")
     status = form.get("MessageStatus", "").lower()
     if not sid or len(sid) > 64 or not status or len(status) > 32:
@@ -255,7 +269,14 @@ def apply_twilio_status(session: Session, form: Mapping[str, str]) -> str:
     else:
         code = form.get("ErrorCode", "")[:12]
         reason = f"{status}" + (f" (Twilio error {code})" if code.isdigit() else "")
-        stored = events.mark_failed(session, delivery, reason, provider_event_id=event_id)
+        if code in TWILIO_BAD_NUMBER_CODES:
+            stored = events.apply_bounce(
+                session, delivery, hard=True, reason=reason, provider_event_id=event_id
+            )
+            if stored:
+                deliverability.after_signal(session, delivery.campaign_id)
+        else:
+            stored = events.mark_failed(session, delivery, reason, provider_event_id=event_id)
     return "stored" if stored else "duplicate"
 
 

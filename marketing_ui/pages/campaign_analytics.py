@@ -82,7 +82,19 @@ def _problems() -> rx.Component:
             ),
             rx.hstack(
                 rx.badge("Bounced ", f["bounced"], color_scheme="orange", id="stat-bounced"),
+                rx.badge(
+                    "Hard bounce rate ",
+                    f["bounce_rate"],
+                    color_scheme="orange",
+                    id="stat-bounce-rate",
+                ),
                 rx.badge("Complaints ", f["complaints"], color_scheme="red", id="stat-complaints"),
+                rx.badge(
+                    "Complaint rate ",
+                    f["complaint_rate"],
+                    color_scheme="red",
+                    id="stat-complaint-rate",
+                ),
                 rx.badge(
                     "Unsubscribes ", f["unsubscribes"], color_scheme="gray", id="stat-unsubscribes"
                 ),  # fmt: skip

@@ -104,6 +104,16 @@ def _summary() -> rx.Component:
                 spacing="3",
             ),
             rx.cond(
+                S.pause_message != "",
+                rx.callout(
+                    S.pause_message,
+                    icon="shield-alert",
+                    color_scheme="orange",
+                    width="100%",
+                    id="auto-pause-reason",
+                ),
+            ),
+            rx.cond(
                 S.failure_reason != "",
                 rx.callout(
                     S.failure_reason, icon="triangle-alert", color_scheme="red", width="100%"
@@ -187,6 +197,40 @@ def _channels() -> rx.Component:
     )
 
 
+def _deliverability() -> rx.Component:
+    """Hard bounces and complaints as they arrive, and the limits that pause the send."""
+    return rx.card(
+        rx.heading("Bounces and complaints", size="4", margin_bottom="8px"),
+        rx.vstack(
+            rx.foreach(
+                S.health,
+                lambda h: rx.flex(
+                    rx.badge(h["channel"], variant="surface"),
+                    rx.text(h["sent"], size="2"),
+                    rx.text(h["bounced"], size="2", class_name="health-bounced"),
+                    rx.cond(
+                        h["complained"] != "",
+                        rx.text(h["complained"], size="2", class_name="health-complained"),
+                    ),
+                    gap="4px 16px",
+                    wrap="wrap",
+                    align="center",
+                    class_name="health-row",
+                ),
+            ),
+            rx.text(S.guard_limits, size="1", color=rx.color("gray", 10)),
+            rx.cond(
+                S.guard_note != "",
+                rx.text(S.guard_note, size="1", color=rx.color("gray", 10), id="guard-note"),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        id="deliverability",
+    )
+
+
 def _errors() -> rx.Component:
     return rx.card(
         rx.heading("Last errors", size="4", margin_bottom="8px"),
@@ -232,6 +276,7 @@ def campaign_progress() -> rx.Component:
             _summary(),
             _stats(),
             _channels(),
+            _deliverability(),
             _errors(),
             rx.link("Back to campaigns", href="/campaigns", size="2"),
             spacing="5",

@@ -52,6 +52,17 @@ def _row(row: rx.Var) -> rx.Component:
                     class_name="campaign-name",
                 ),
                 rx.text(row["audience"], size="1", color=rx.color("gray", 10)),
+                rx.cond(
+                    row["pause_note"] != "",
+                    rx.text(
+                        row["pause_note"],
+                        size="1",
+                        color=rx.color("orange", 11),
+                        min_width="200px",
+                        max_width="420px",
+                        class_name="campaign-pause-note",
+                    ),
+                ),
                 spacing="0",
             )
         ),

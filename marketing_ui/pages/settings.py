@@ -3,7 +3,12 @@
 import reflex as rx
 
 from marketing_ui.components.layout import status_dot, template
-from marketing_ui.core.app_settings import BusinessIdentity, SendingLimits, label
+from marketing_ui.core.app_settings import (
+    BusinessIdentity,
+    DeliverabilityLimits,
+    SendingLimits,
+    label,
+)
 from marketing_ui.state.settings import SettingsState
 
 
@@ -41,20 +46,20 @@ def _field(form: type, name: str, value: rx.Var, hint: str = "", **props: object
     return rx.vstack(*parts, spacing="1", width="100%")
 
 
-def _limit_field(name: str, value: rx.Var, hint: str) -> rx.Component:
-    """A provider limit; read-only (with the variable's name) when the environment sets it."""
-    locked = SettingsState.locked.contains(name)
+def _fixable_field(cls: type, name: str, values: rx.Var, fixed: rx.Var, hint: str) -> rx.Component:
+    """A setting the environment may fix: read-only then, naming the variable that does."""
+    env = fixed[name]
     return rx.vstack(
-        rx.text(label(SendingLimits, name), size="2", weight="medium"),
+        rx.text(label(cls, name), size="2", weight="medium"),
         rx.input(
             name=name,
-            default_value=value,
+            default_value=values[name],
+            disabled=env != "",
             width="100%",
             id=f"setting-{name}",
-            read_only=locked,
         ),
         rx.text(
-            rx.cond(locked, f"Set by {name.upper()} in the environment.", hint),
+            rx.cond(env != "", "Set by " + env + " in the environment.", hint),
             size="1",
             color=rx.color("gray", 10),
         ),
@@ -66,6 +71,59 @@ def _limit_field(name: str, value: rx.Var, hint: str) -> rx.Component:
 def _ceiling(text: rx.Var, element_id: str) -> rx.Component:
     return rx.callout(
         text, icon="gauge", size="1", color_scheme="gray", id=element_id, width="100%"
+    )
+
+
+def _guard_card() -> rx.Component:
+    G, GF = SettingsState.guard, SettingsState.guard_fixed  # noqa: N806 - short names for the grid
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Deliverability guard", size="4"),
+                rx.text(
+                    "A sending campaign pauses itself, with the reason on its progress page, "
+                    "when spam complaints or hard bounces on a channel pass these shares of its "
+                    "messages sent. Resuming is up to you; after that only newer messages count.",
+                    size="2",
+                    color=rx.color("gray", 11),
+                ),
+                rx.grid(
+                    _fixable_field(
+                        DeliverabilityLimits,
+                        "complaint_limit_pct",
+                        G,
+                        GF,
+                        "Mailbox providers filter above 0.3%.",
+                    ),
+                    _fixable_field(
+                        DeliverabilityLimits,
+                        "hard_bounce_limit_pct",
+                        G,
+                        GF,
+                        "Hard bounces of messages sent.",
+                    ),
+                    _fixable_field(
+                        DeliverabilityLimits,
+                        "min_sample",
+                        G,
+                        GF,
+                        "Fewer messages than this are too few to judge by.",
+                    ),
+                    columns=rx.breakpoints(initial="1", sm="2", md="3"),
+                    spacing="3",
+                    width="100%",
+                ),
+                _messages(SettingsState.guard_message, SettingsState.guard_error),
+                rx.button("Save guard limits", type="submit", id="save-guard"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=SettingsState.save_guard,
+            reset_on_submit=False,
+            key=SettingsState.guard.to_string(),
+        ),
+        width="100%",
+        id="guard-settings",
     )
 
 
@@ -165,14 +223,18 @@ def settings() -> rx.Component:
                     ),
                     rx.heading("Email", size="3"),
                     rx.grid(
-                        _limit_field(
+                        _fixable_field(
+                            SendingLimits,
                             "email_requests_per_s",
-                            lim["email_requests_per_s"],
+                            lim,
+                            SettingsState.limits_fixed,
                             "Resend allows 5 per second unless your plan says otherwise.",
                         ),
-                        _limit_field(
+                        _fixable_field(
+                            SendingLimits,
                             "emails_per_request",
-                            lim["emails_per_request"],
+                            lim,
+                            SettingsState.limits_fixed,
                             "1 to 100 (Resend's batch endpoint takes up to 100).",
                         ),
                         columns=rx.breakpoints(initial="1", sm="2"),
@@ -181,9 +243,11 @@ def settings() -> rx.Component:
                     ),
                     _ceiling(SettingsState.ceilings["email"], "ceiling-email"),
                     rx.heading("SMS", size="3"),
-                    _limit_field(
+                    _fixable_field(
+                        SendingLimits,
                         "sms_segments_per_s",
-                        lim["sms_segments_per_s"],
+                        lim,
+                        SettingsState.limits_fixed,
                         "A Twilio long code sends 1 segment per second; toll-free and short "
                         "codes more. A 200-character text is 2 segments.",
                     ),
@@ -221,6 +285,7 @@ def settings() -> rx.Component:
             ),
             width="100%",
         ),
+        _guard_card(),
         spacing="5",
         width="100%",
     )

@@ -12,7 +12,17 @@ from marketing_ui.state.customers import when
 
 ANYONE = "anyone"
 ANY_AREA = "all"
-AREAS = ["customer", "tag", "segment", "campaign", "coupon", "import", "settings", "user"]
+AREAS = [
+    "customer",
+    "tag",
+    "segment",
+    "campaign",
+    "coupon",
+    "import",
+    "settings",
+    "suppression",
+    "user",
+]
 
 
 class AuditLogState(AuthState):

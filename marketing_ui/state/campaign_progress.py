@@ -11,7 +11,9 @@ import re
 
 import reflex as rx
 
-from marketing_ui.core import sending
+from marketing_ui.components import charts
+from marketing_ui.core import deliverability, sending
+from marketing_ui.core.app_settings import DeliverabilityLimits, deliverability_limits
 from marketing_ui.core.db import session_scope
 from marketing_ui.state.access import still_allowed
 from marketing_ui.state.auth import AuthState
@@ -42,6 +44,25 @@ def _rate_text(rate: float | None) -> str:
     return f"{rate:.1f}" if rate >= 1 else f"{rate:.2g}"
 
 
+def _health_rows(p: sending.Progress) -> list[dict[str, str]]:
+    """Hard bounces and complaints of each channel, as shares of its messages sent."""
+    rows = []
+    for h in p.health:
+        sms = h.channel == "sms"
+        rows.append(
+            {
+                "channel": h.channel.upper(),
+                "sent": f"{h.sent:,} sent",
+                "bounced": f"{'Numbers that do not exist' if sms else 'Hard bounces'} "
+                f"{h.hard_bounced:,} ({charts.pct(h.hard_bounce_rate)})",
+                "complained": ""
+                if sms
+                else f"Spam complaints {h.complained:,} ({charts.pct(h.complaint_rate)})",
+            }
+        )
+    return rows
+
+
 def _read(campaign_id: int) -> sending.Progress | None:
     with session_scope() as session:
         return sending.progress(session, campaign_id)
@@ -67,6 +88,11 @@ class CampaignProgressState(AuthState):
     channels: list[dict[str, str]] = []
     errors: list[dict[str, str]] = []
     message: str = ""
+    pause_message: str = ""  # why the deliverability guard paused it
+    health: list[dict[str, str]] = []
+    guard_limits: str = ""
+    guard_note: str = ""
+    _limits: DeliverabilityLimits = DeliverabilityLimits()
     updates: int = 0  # how many times the numbers were refreshed (tests watch it move)
     _generation: int = 0
 
@@ -107,6 +133,13 @@ class CampaignProgressState(AuthState):
             }
             for c in p.channels
         ]
+        self.pause_message = p.pause_message
+        self.health = _health_rows(p)
+        self.guard_note = (
+            deliverability.guard_note(p.health, self._limits, bool(p.guard_since))
+            if p.status in _LIVE
+            else ""
+        )
         self.errors = [
             {
                 "at": e.get("at", "")[11:19],
@@ -124,6 +157,13 @@ class CampaignProgressState(AuthState):
         self.message = ""
         self.errors, self.channels = [], []
         self._generation += 1
+        with session_scope() as session:
+            self._limits = deliverability_limits(session)
+        self.guard_limits = (
+            f"The send pauses itself when, after {self._limits.min_sample:,} messages of a "
+            f"channel, spam complaints pass {self._limits.complaint_limit_pct:g}% or hard "
+            f"bounces pass {self._limits.hard_bounce_limit_pct:g}% of them (Settings)."
+        )
         self._apply(_read(self.campaign_id) if self.campaign_id else None)
         if self.found:
             return CampaignProgressState.watch

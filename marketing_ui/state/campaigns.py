@@ -79,6 +79,7 @@ class CampaignsState(AuthState):
                 "progress": "1" if row.status in PROGRESS_STATUSES and row.has_history else "",
                 "archived": "1" if row.archived else "",
                 "coupons": "1" if row.has_qr_code and row.has_history else "",
+                "pause_note": row.pause_message,
             }
             for row in page.rows
         ]

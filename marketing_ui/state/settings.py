@@ -26,6 +26,17 @@ def _checks(health_unanswered_s: float | None = None) -> list[dict[str, str]]:
     ]
 
 
+def _form_values(value: object) -> tuple[dict[str, str], dict[str, str]]:
+    """A settings dataclass as the form shows it, and which fields the environment fixes."""
+    cls = type(value)
+    fixed = app_settings.fixed_by_environment(cls)
+    shown = {
+        k: f"{v:g}" if isinstance(v, float) else str(v)
+        for k, v in dataclasses.asdict(value).items()  # type: ignore[call-overload]
+    }
+    return shown, {k: app_settings.env_name(cls, k) if k in fixed else "" for k in shown}
+
+
 class SettingsState(AuthState):
     checks: list[dict[str, str]] = []
     environment: str = ""
@@ -34,11 +45,18 @@ class SettingsState(AuthState):
     business: dict[str, str] = {}
     limits: dict[str, str] = {}
     ceilings: dict[str, str] = {}  # what the limits allow, in words ("up to 500 emails/s")
-    locked: list[str] = []  # limits the environment fixes (the form shows them read-only)
+    limits_fixed: dict[str, str] = {}  # field -> the environment variable that fixes it, or ""
     business_message: str = ""
     business_error: str = ""
     limits_message: str = ""
     limits_error: str = ""
+    guard: dict[str, str] = {}
+    guard_fixed: dict[str, str] = {}  # field -> the environment variable that fixes it, or ""
+    guard_message: str = ""
+    guard_error: str = ""
+
+    def _show_guard(self, value: app_settings.DeliverabilityLimits) -> None:
+        self.guard, self.guard_fixed = _form_values(value)
 
     @rx.event
     def load(self):
@@ -48,6 +66,7 @@ class SettingsState(AuthState):
         with session_scope() as session:
             identity = app_settings.business_identity(session)
             limits = app_settings.sending_limits(session)
+            self._show_guard(app_settings.deliverability_limits(session))
         self.business = {k: str(v) for k, v in dataclasses.asdict(identity).items()}
         self._show_limits(limits)
         if any(c["state"] == CHECKING for c in self.checks) and not self.health_running:
@@ -96,12 +115,8 @@ class SettingsState(AuthState):
         self.business_message = "Business identity saved."
 
     def _show_limits(self, limits: app_settings.SendingLimits) -> None:
-        self.limits = {
-            k: f"{v:g}" if isinstance(v, float) else str(v)
-            for k, v in dataclasses.asdict(limits).items()
-        }
+        self.limits, self.limits_fixed = _form_values(limits)
         self.ceilings = limits.describe()
-        self.locked = list(app_settings.limits_from_environment())
 
     @rx.event
     def save_limits(self, form: dict):
@@ -115,3 +130,18 @@ class SettingsState(AuthState):
         self._show_limits(value)
         self.limits_error = ""
         self.limits_message = "Sending limits saved; workers use them from their next batch."
+
+    @rx.event
+    def save_guard(self, form: dict):
+        try:
+            with session_scope() as session:
+                value = app_settings.update_deliverability_limits(session, form)
+        except app_settings.SettingsError as exc:
+            self.guard_error = f"Not saved: {exc}"
+            self.guard_message = ""
+            return
+        self._show_guard(value)
+        self.guard_error = ""
+        self.guard_message = (
+            "Deliverability limits saved; sending campaigns are judged by them now."
+        )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -15,8 +16,10 @@ from starlette.testclient import TestClient
 from svix.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
+from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import blind_indexer
 from marketing_ui.core.models import ConsentEvent, Customer, Delivery, Event, Suppression
+from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.webhooks import status_callback_url
 from tests.api import (  # noqa: F401
     PUBLIC_API,
@@ -444,3 +447,115 @@ def test_stop_from_unknown_number_still_suppresses_it(client: TestClient, api_db
     assert _inbound(client, "STOP").status_code == 200  # Twilio retry: same MessageSid
     with Session(api_db) as s:
         assert s.execute(select(func.count()).select_from(Event)).scalar_one() == 1
+
+
+# The deliverability guard ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["30005", "30006"])
+def test_twilio_number_that_does_not_exist_is_a_hard_bounce(
+    client: TestClient, api_db: Engine, code: str
+) -> None:
+    seeded = _sms_seed(api_db)
+    response = _twilio(
+        client, "/webhooks/twilio/status", _status_form("undelivered", ErrorCode=code)
+    )
+    assert response.status_code == 200
+    delivery = _delivery(api_db, seeded.delivery_id)
+    assert delivery.status == "bounced"
+    assert _types(api_db) == ["bounced"]
+    with Session(api_db) as s:
+        suppression = s.execute(select(Suppression)).scalar_one()
+        assert (suppression.channel, suppression.reason) == ("sms", "bounce")
+        assert suppression.detail == f"undelivered (Twilio error {code})"
+        assert suppression.value_bidx == blind_indexer().phone(PHONE)
+        assert s.get(Customer, seeded.customer_id).sms_consent is False
+
+
+def _sending_campaign(engine: Engine, recipients: int) -> tuple[int, list[str]]:
+    """A campaign still sending whose first `recipients` emails the provider accepted."""
+    from marketing_ui.core.models import Campaign, CampaignStatus, utcnow
+
+    with Session(engine, expire_on_commit=False) as s:
+        campaign = Campaign(name="Spring menu", subject="Hi", status=CampaignStatus.SENDING)
+        s.add(campaign)
+        s.flush()
+        pmids = []
+        for i in range(recipients + 1):
+            customer = Customer(email_bidx=blind_indexer().email(f"guest{i}@example.com"))
+            s.add(customer)
+            s.flush()
+            pmid = f"re_{i:04d}"
+            s.add(
+                Delivery(
+                    campaign_id=campaign.id,
+                    customer_id=customer.id,
+                    channel="email",
+                    status="sent" if i < recipients else "pending",
+                    provider_message_id=pmid if i < recipients else None,
+                    sent_at=utcnow() if i < recipients else None,
+                )
+            )
+            pmids.append(pmid)
+        s.commit()
+        return campaign.id, pmids[:recipients]
+
+
+@pytest.fixture
+def own_queues(api_db: Engine, redis_client: object) -> Iterator[None]:
+    """Redis keys of this test only (the guard remembers when it last judged a campaign)."""
+    from tests.workers.sending_harness import send_settings
+
+    with send_settings(api_db, None, None):
+        yield
+
+
+def _campaign_row(engine: Engine, campaign_id: int):  # noqa: ANN202 - a Campaign
+    from marketing_ui.core.models import Campaign
+
+    with Session(engine) as s:
+        return s.get(Campaign, campaign_id)
+
+
+def test_the_complaint_that_passes_the_limit_pauses_the_send_at_once(
+    client: TestClient, api_db: Engine, own_queues: None
+) -> None:
+    from marketing_ui.core.models import AuditEntry
+
+    campaign_id, pmids = _sending_campaign(api_db, 400)
+    first = _resend(client, "email.complained", "msg_g1", data={"email_id": pmids[0]})
+    assert first.status_code == 200 and first.json()["result"] == "stored"
+    assert _campaign_row(api_db, campaign_id).status == "sending"  # 1 of 400: 0.25%
+    get_redis().delete(f"{get_settings().queue_prefix}:send:{campaign_id}:guard")  # a second on
+
+    second = _resend(client, "email.complained", "msg_g2", data={"email_id": pmids[1]})
+
+    assert second.status_code == 200 and second.json()["result"] == "stored"
+    campaign = _campaign_row(api_db, campaign_id)
+    assert campaign.status == "paused"  # 2 of 400: 0.5%
+    assert (campaign.auto_pause_reason, campaign.auto_pause_count) == ("complaints", 2)
+    with Session(api_db) as s:
+        entry = s.execute(select(AuditEntry)).scalars().one()
+        assert (entry.actor, entry.action) == ("system", "campaign.pause")
+        assert entry.summary.startswith("automatic: 0.5% email spam complaints")
+        # The complaint that tipped it is stored with the pause.
+        assert s.execute(select(func.count()).select_from(Suppression)).scalar_one() == 2
+
+
+def test_bounces_faster_than_the_guard_judges_are_caught_by_the_next_tick(
+    client: TestClient, api_db: Engine, own_queues: None
+) -> None:
+    from workers.scheduler import tick
+
+    campaign_id, pmids = _sending_campaign(api_db, 200)
+    bounce = {"bounce": {"type": "Permanent", "subType": "General"}}
+    for i in range(11):  # 5.5% of 200, faster than one judgement per second
+        response = _resend(
+            client, "email.bounced", f"msg_hb{i}", data={"email_id": pmids[i], **bounce}
+        )
+        assert response.status_code == 200
+    tick()
+
+    campaign = _campaign_row(api_db, campaign_id)
+    assert campaign.status == "paused"
+    assert (campaign.auto_pause_reason, campaign.auto_pause_count) == ("hard_bounces", 11)

@@ -77,6 +77,7 @@ def _pages(campaign_id: int) -> list[tuple[str, str]]:
         ("redeem", "/redeem"),
         ("settings", "/settings"),
         ("audit_log", "/audit"),
+        ("suppressions", "/suppressions"),
     ]
 
 

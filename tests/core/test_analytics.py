@@ -173,6 +173,9 @@ def test_campaign_funnel_counts_exactly(session: Session, data: Data) -> None:
     # Opens are of the 3 emails sent: the 2 SMS could never be opened.
     assert f.open_rate == pytest.approx(2 / 3) and f.redemption_rate == pytest.approx(2 / 3)
     assert f.delivered_rate == pytest.approx(3 / 5) and not f.delivered_note
+    # The deliverability guard's measures: hard bounces of sent, complaints of emails sent.
+    assert f.hard_bounce_rate == pytest.approx(1 / 5)
+    assert f.complaint_rate == pytest.approx(1 / 3)
     assert sorted(report.by_channel) == ["email", "sms"]
     email, sms = report.by_channel["email"], report.by_channel["sms"]
     assert (email.targeted, email.sent, email.delivered, email.clicked_unique) == (5, 3, 2, 2)

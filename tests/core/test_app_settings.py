@@ -92,19 +92,24 @@ def test_limits_read_in_the_providers_terms_with_their_ceiling(session: Session)
 def test_the_environment_fixes_limits_over_the_settings_page(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from marketing_ui.core.app_settings import limits_from_environment
+    from marketing_ui.core.app_settings import fixed_by_environment
     from marketing_ui.core.config import reset_settings_cache
 
     monkeypatch.setenv("EMAIL_REQUESTS_PER_S", "2")
     monkeypatch.setenv("EMAILS_PER_REQUEST", "50")
     reset_settings_cache()
-    saved = update_sending_limits(session, {"email_requests_per_s": "9", "max_attempts": "3"})
+    with pytest.raises(SettingsError, match="set by EMAIL_REQUESTS_PER_S in the environment"):
+        update_sending_limits(session, {"email_requests_per_s": "9"})
+    saved = update_sending_limits(session, {"email_requests_per_s": "2", "max_attempts": "3"})
     assert (saved.email_requests_per_s, saved.emails_per_request, saved.max_attempts) == (2, 50, 3)
-    assert limits_from_environment() == {"email_requests_per_s": 2.0, "emails_per_request": 50}
+    assert fixed_by_environment(SendingLimits) == {
+        "email_requests_per_s": 2.0,
+        "emails_per_request": 50,
+    }
     monkeypatch.delenv("EMAIL_REQUESTS_PER_S")
     monkeypatch.delenv("EMAILS_PER_REQUEST")
     reset_settings_cache()
-    assert sending_limits(session).email_requests_per_s == 9  # what the page stored
+    assert sending_limits(session).email_requests_per_s == 5  # the page never stored a change
 
 
 def test_saving_the_limits_form_keeps_the_fields_it_does_not_show(session: Session) -> None:

@@ -54,6 +54,12 @@ def test_production_with_everything_starts(tmp_path: Path) -> None:
         ({"app_env": "staging"}, "APP_ENV"),
         ({"default_region": "USA"}, "DEFAULT_REGION"),
         ({"session_hours": 0}, "SESSION_HOURS"),
+        (
+            {"guard_complaint_pct": 0},
+            "GUARD_COMPLAINT_PCT: expected a share of sent messages, more than 0, at most 100.",
+        ),
+        ({"guard_hard_bounce_pct": 150}, "GUARD_HARD_BOUNCE_PCT: expected a share"),
+        ({"guard_min_sent": 0}, "GUARD_MIN_SENT: expected a whole number from 1 to 1,000,000."),
     ],
 )
 def test_bad_values_give_a_clear_error(tmp_path: Path, overrides: dict, expected: str) -> None:

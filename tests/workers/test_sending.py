@@ -279,9 +279,11 @@ def test_permanent_failure_fails_that_one_and_suppresses_the_address(
     failed = env.execute(select(Delivery).where(Delivery.customer_id == bad.id)).scalar_one()
     assert "rejected this recipient" in failed.error and "`to`" in failed.error  # the reason
     assert "invalid-box" not in failed.error  # not the address
-    assert env.execute(
+    suppression = env.execute(
         select(Suppression).where(Suppression.value_bidx == bad.email_bidx)
     ).scalar_one()
+    assert suppression.reason == "invalid"  # refused when sending; the provider's words kept
+    assert suppression.detail == failed.error[:255]
     assert set(fake_resend.count_by_recipient().values()) == {1}
 
 
