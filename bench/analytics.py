@@ -34,7 +34,7 @@ from sqlmodel import Session  # noqa: E402
 
 from bench.report import machine, write_results  # noqa: E402
 from bench.seed_events import plan_for, seed  # noqa: E402
-from marketing_ui.core import analytics  # noqa: E402
+from marketing_ui.core.analytics import reports, rollup  # noqa: E402
 from marketing_ui.core.db import make_engine  # noqa: E402
 from marketing_ui.core.models import Event  # noqa: E402
 
@@ -81,16 +81,16 @@ def drop_pg_database(url: str) -> None:
 def dashboard_overview(engine: Engine) -> None:
     """What /analytics does per load: fold the (empty) tail, then read."""
     with Session(engine) as s:
-        analytics.refresh_rollups(s)
-        analytics.overview(s)
+        rollup.refresh_rollups(s)
+        reports.overview(s)
 
 
 def dashboard_campaign(engine: Engine) -> None:
     with Session(engine) as s:
-        analytics.refresh_rollups(s)
-        analytics.campaign_funnel(s, CAMPAIGN_ID)
-        analytics.campaign_hourly(s, CAMPAIGN_ID)
-        analytics.top_links(s, CAMPAIGN_ID)
+        rollup.refresh_rollups(s)
+        reports.campaign_funnel(s, CAMPAIGN_ID)
+        reports.campaign_hourly(s, CAMPAIGN_ID)
+        reports.top_links(s, CAMPAIGN_ID)
 
 
 def naive_overview(engine: Engine) -> None:
@@ -128,7 +128,7 @@ def rollup_matches_raw(engine: Engine) -> bool:
                 {"c": CAMPAIGN_ID},
             )
         }
-        report = analytics.campaign_funnel(s, CAMPAIGN_ID)
+        report = reports.campaign_funnel(s, CAMPAIGN_ID)
     ours = {}
     for ch, f in report.by_channel.items():
         if f.opened_total:
@@ -145,7 +145,7 @@ def measure(engine: Engine, events: int, label: str) -> dict[str, float]:
     timings = seed(engine, plan_for(events))
     print(f"[{label}] seeded {timings}", flush=True)
     with Session(engine) as s:
-        build_ms = once(lambda: analytics.refresh_rollups(s, settle_s=0))
+        build_ms = once(lambda: rollup.refresh_rollups(s, settle_s=0))
     print(f"[{label}] rollup build {build_ms / 1000:.1f} s", flush=True)
     r: dict[str, float] = {"rollup_build_s": round(build_ms / 1000, 1), **timings}
     r["overview_ms"] = timed(lambda: dashboard_overview(engine))
@@ -170,8 +170,8 @@ def measure(engine: Engine, events: int, label: str) -> dict[str, float]:
             for i in range(NEW_EVENTS)
         )
         s.commit()
-        r["refresh_10k_new_ms"] = once(lambda: analytics.refresh_rollups(s, settle_s=0))
-        r["refresh_idle_ms"] = timed(lambda: analytics.refresh_rollups(s, settle_s=0))
+        r["refresh_10k_new_ms"] = once(lambda: rollup.refresh_rollups(s, settle_s=0))
+        r["refresh_idle_ms"] = timed(lambda: rollup.refresh_rollups(s, settle_s=0))
     r["naive_overview_ms"] = timed(lambda: naive_overview(engine), repeat=1)
     r["naive_campaign_ms"] = timed(lambda: naive_campaign(engine), repeat=3)
     print(f"[{label}] {r}", flush=True)

@@ -11,7 +11,8 @@ from starlette.routing import Route
 
 from marketing_ui.api.app import ROUTES
 from marketing_ui.api.session import admin_or_refusal
-from marketing_ui.core import analytics
+from marketing_ui.core.analytics.export import CAMPAIGN_TABLES, OVERVIEW_TABLES, export_table
+from marketing_ui.core.analytics.reports import parse_filters
 from marketing_ui.core.csv_safety import safe_row
 from marketing_ui.core.db import session_scope
 
@@ -25,19 +26,19 @@ def export_path(table: str) -> str:
 async def export_csv(request: Request) -> Response:
     """GET /api/analytics/<table>.csv?since=YYYY-MM-DD&until=YYYY-MM-DD&channel=&campaign_id="""
     table = request.path_params["table"]
-    if table not in analytics.OVERVIEW_TABLES + analytics.CAMPAIGN_TABLES:
+    if table not in OVERVIEW_TABLES + CAMPAIGN_TABLES:
         return PlainTextResponse("Unknown table.", status_code=404)
     q = request.query_params
     raw_id = q.get("campaign_id", "")
     campaign_id = int(raw_id) if raw_id.isdigit() and 0 < int(raw_id) < MAX_ID else None
-    if table in analytics.CAMPAIGN_TABLES and campaign_id is None:
+    if table in CAMPAIGN_TABLES and campaign_id is None:
         return PlainTextResponse("campaign_id is required for this table.", status_code=400)
-    filters = analytics.parse_filters(q.get("since", ""), q.get("until", ""), q.get("channel", ""))
+    filters = parse_filters(q.get("since", ""), q.get("until", ""), q.get("channel", ""))
     refusal = admin_or_refusal(request, "export analytics")
     if isinstance(refusal, Response):
         return refusal
     with session_scope() as session:
-        result = analytics.export_table(session, table, filters, campaign_id)
+        result = export_table(session, table, filters, campaign_id)
     if result is None:
         return PlainTextResponse("Unknown table.", status_code=404)
     header, rows = result

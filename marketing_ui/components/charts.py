@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 import plotly.graph_objects as go
 import reflex as rx
 
-from marketing_ui.core.analytics import (
+from marketing_ui.core.analytics.reports import (
     AudiencePoint,
-    CampaignRow,
+    CampaignFunnelRow,
     ConsentPoint,
     DayPoint,
     Funnel,
@@ -108,7 +108,7 @@ def hourly_figure(points: Sequence[HourPoint]) -> go.Figure:
     return _layout(fig)
 
 
-def rates_figure(rows: Sequence[CampaignRow]) -> go.Figure:
+def rates_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:
     names = [chart_text(r.name) for r in rows][::-1][-30:]
     fig = go.Figure()
     for label, attr, color in (
@@ -123,7 +123,7 @@ def rates_figure(rows: Sequence[CampaignRow]) -> go.Figure:
     return _layout(fig, barmode="group", bargap=0.6 if len(names) < 4 else 0.2)
 
 
-def redemption_figure(rows: Sequence[CampaignRow]) -> go.Figure:
+def redemption_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:
     with_coupons = [r for r in rows if r.funnel.coupons_issued][::-1][-30:]
     fig = go.Figure()
     fig.add_bar(

@@ -6,14 +6,14 @@ import json
 from datetime import UTC, datetime
 
 from marketing_ui.components.charts import funnel_figure, rates_figure, redemption_figure
-from marketing_ui.core.analytics import CampaignRow, Funnel
+from marketing_ui.core.analytics.reports import CampaignFunnelRow, Funnel
 
 HOSTILE = "<b>x</b>"
 
 
-def _row(campaign_id: int, name: str, channel: str = "email", **counts: int) -> CampaignRow:
+def _row(campaign_id: int, name: str, channel: str = "email", **counts: int) -> CampaignFunnelRow:
     funnel = Funnel(channel, **counts)
-    return CampaignRow(campaign_id, name, channel, datetime(2026, 11, 30, tzinfo=UTC), funnel)
+    return CampaignFunnelRow(campaign_id, name, channel, datetime(2026, 11, 30, tzinfo=UTC), funnel)
 
 
 def test_a_campaign_named_with_markup_is_shown_as_its_text() -> None:

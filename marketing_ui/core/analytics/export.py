@@ -1,0 +1,123 @@
+"""CSV export: the rows behind each chart, one entry per table in OVERVIEW or CAMPAIGN.
+
+A table is its CSV columns and a function reading its rows through reports.py, so the export
+always serves the numbers the charts are drawn from. Adding a table is adding an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from marketing_ui.core.analytics import reports
+from marketing_ui.core.analytics.reports import COUNT_FIELDS, Filters
+
+Rows = Iterable[Sequence[object]]
+
+
+@dataclass(frozen=True)
+class OverviewTable:
+    columns: tuple[str, ...]
+    rows: Callable[[Session, Filters], Rows]
+
+
+@dataclass(frozen=True)
+class CampaignTable:
+    columns: tuple[str, ...]
+    rows: Callable[[Session, Filters, int], Rows]
+
+
+def _r(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _campaigns(session: Session, f: Filters) -> Rows:
+    for r in reports.campaign_rows(session, f.since, f.until, f.channel):
+        fn = r.funnel
+        yield [r.campaign_id, r.name, r.sent_at.isoformat() if r.sent_at else "", fn.sent,
+               _r(fn.delivered_rate), _r(fn.open_rate), _r(fn.click_rate),
+               _r(fn.redemption_rate), fn.unsubscribes]  # fmt: skip
+
+
+def _redemptions(session: Session, f: Filters) -> Rows:
+    for r in reports.campaign_rows(session, f.since, f.until, f.channel):
+        if r.funnel.coupons_issued:
+            yield [r.campaign_id, r.name, r.funnel.coupons_issued, r.funnel.redeemed,
+                   _r(r.funnel.redemption_rate)]  # fmt: skip
+
+
+def _trend(session: Session, f: Filters) -> Rows:
+    for p in reports.daily_trend(session, f.since, f.until, f.channel):
+        yield [p.day.date().isoformat(), p.sent, p.opens, p.clicks]
+
+
+def _audience(session: Session, f: Filters) -> Rows:
+    for p in reports.audience_growth(session, f.since, f.until):
+        yield [p.day.date().isoformat(), p.new_customers, p.total_customers]
+
+
+def _consent(session: Session, f: Filters) -> Rows:
+    for p in reports.consent_changes(session, f.since, f.until, f.channel):
+        yield [p.day.date().isoformat(), p.channel, p.granted, p.withdrawn]
+
+
+def _funnel(session: Session, f: Filters, campaign_id: int) -> Rows:
+    report = reports.campaign_funnel(session, campaign_id, f.channel, f.since, f.until)
+    for fn in (report.funnel, *report.by_channel.values()):
+        yield [fn.channel or "all", *(getattr(fn, c) for c in COUNT_FIELDS),
+               _r(fn.delivered_rate), _r(fn.open_rate), _r(fn.click_rate),
+               _r(fn.redemption_rate)]  # fmt: skip
+
+
+def _hourly(session: Session, f: Filters, campaign_id: int) -> Rows:
+    for p in reports.campaign_hourly(session, campaign_id, f.channel, f.since, f.until):
+        yield [p.hours_since_send, p.opens, p.clicks, p.redemptions]
+
+
+def _links(session: Session, f: Filters, campaign_id: int) -> Rows:
+    for x in reports.top_links(session, campaign_id, f.channel, f.since, f.until, limit=100):
+        yield [x.url, x.clicks, x.unique_clicks]
+
+
+def _failures(session: Session, f: Filters, campaign_id: int) -> Rows:
+    report = reports.campaign_funnel(session, campaign_id, f.channel, f.since, f.until)
+    for x in report.failures:
+        yield [x.channel, x.status, x.reason, x.count]
+
+
+RATE_COLUMNS = ("delivered_rate", "open_rate", "click_rate", "redemption_rate")
+OVERVIEW: dict[str, OverviewTable] = {  # the /analytics page's tables, in its order
+    "campaigns": OverviewTable(
+        ("campaign_id", "name", "sent_at", "sent", *RATE_COLUMNS, "unsubscribes"),
+        _campaigns,
+    ),
+    "trend": OverviewTable(("day", "sent", "opens", "clicks"), _trend),
+    "audience": OverviewTable(("day", "new_customers", "total_customers"), _audience),
+    "consent": OverviewTable(("day", "channel", "granted", "withdrawn"), _consent),
+    "redemptions": OverviewTable(
+        ("campaign_id", "name", "coupons_issued", "redeemed", "redemption_rate"), _redemptions
+    ),
+}
+CAMPAIGN: dict[str, CampaignTable] = {  # one campaign's page (needs a campaign_id)
+    "funnel": CampaignTable(("channel", *COUNT_FIELDS, *RATE_COLUMNS), _funnel),
+    "hourly": CampaignTable(("hours_since_send", "opens", "clicks", "redemptions"), _hourly),
+    "links": CampaignTable(("url", "clicks", "unique_clicks"), _links),
+    "failures": CampaignTable(("channel", "status", "reason", "count"), _failures),
+}
+OVERVIEW_TABLES = tuple(OVERVIEW)
+CAMPAIGN_TABLES = tuple(CAMPAIGN)
+
+
+def export_table(
+    session: Session, name: str, filters: Filters, campaign_id: int | None = None
+) -> tuple[list[str], list[list[object]]] | None:
+    """The rows behind one chart, for CSV export; None for an unknown table name."""
+    if name in OVERVIEW:
+        columns, rows = OVERVIEW[name].columns, OVERVIEW[name].rows(session, filters)
+    elif name in CAMPAIGN and campaign_id is not None:
+        columns, rows = CAMPAIGN[name].columns, CAMPAIGN[name].rows(session, filters, campaign_id)
+    else:
+        return None
+    return list(columns), [list(row) for row in rows]

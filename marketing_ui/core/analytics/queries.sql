@@ -1,0 +1,249 @@
+-- Every SQL statement analytics runs, each under a name (loaded by queries.py).
+--
+-- Placeholders, filled by queries.render and nowhere else:
+--   {hour:COLUMN}   whole UTC hours since 1970 of a timestamp column, in this dialect's SQL
+--   {day:COLUMN}    whole UTC days since 1970 of a timestamp column
+--   {channel:ALIAS} " AND ALIAS.channel = :channel" when a channel filter is given, else nothing
+--   {lo} {hi}       integers written into the text (PostgreSQL's CREATE TABLE AS takes no binds)
+-- Bind parameters are typed by name in queries.py: :ids :live :reported :sent :types are lists
+-- (IN :ids), :now :at :since :until are timestamps.
+--
+-- Statements are listed in the order they run; tests/core/test_analytics_queries.py runs them
+-- all in this order on SQLite and PostgreSQL.
+
+
+-- The fold's watermark (rollup.refresh_rollups) ------------------------------------------
+
+-- name: watermark-exists
+SELECT 1 FROM analytics_watermark WHERE name = :n
+
+-- name: watermark-create
+INSERT INTO analytics_watermark (name, last_id) VALUES (:n, 0) ON CONFLICT (name) DO NOTHING
+
+-- name: watermark-lock
+-- The fold's first statement writes, so the lock is held for the whole fold.
+UPDATE analytics_watermark SET refreshed_at = :now WHERE name = 'event'
+
+-- name: event-max-id
+SELECT coalesce(max(id), 0) FROM event
+
+-- name: watermark-set-pending
+UPDATE analytics_watermark SET pending_id = :p, pending_at = :at WHERE name = 'event'
+
+
+-- The fold: events with lo < id <= hi into the hourly totals and first-seen uniques ---------
+
+-- name: fold-campaigns-touched
+SELECT DISTINCT campaign_id FROM event WHERE id > {lo} AND id <= {hi}
+
+-- name: fold-hourly-totals
+INSERT INTO campaign_stat_hourly (campaign_id, channel, type, hour, total, uniq)
+SELECT campaign_id, channel, type, {hour:created_at}, count(*), 0
+FROM event
+WHERE id > {lo} AND id <= {hi} AND campaign_id IS NOT NULL AND type <> 'redeemed'
+GROUP BY campaign_id, channel, type, {hour:created_at}
+ON CONFLICT (campaign_id, channel, type, hour)
+DO UPDATE SET total = campaign_stat_hourly.total + excluded.total
+
+-- name: fold-first-reset
+DROP TABLE IF EXISTS fold_first
+
+-- name: fold-first-create
+-- The batch's first hour per (delivery, type), next to the hour already folded (if any).
+CREATE TEMP TABLE fold_first AS
+SELECT delivery_id, type, min(campaign_id) AS campaign_id, min(channel) AS channel,
+       min({hour:created_at}) AS hour, min(campaign_id) AS old_campaign_id,
+       min(channel) AS old_channel, CAST(NULL AS bigint) AS old_hour
+FROM event
+WHERE id > {lo} AND id <= {hi} AND campaign_id IS NOT NULL AND type <> 'redeemed'
+  AND delivery_id IS NOT NULL
+GROUP BY delivery_id, type
+
+-- name: fold-first-analyze
+-- PostgreSQL only: real row counts, so the lookups below use the primary key, not a full scan.
+ANALYZE fold_first
+
+-- name: fold-first-known-hours
+UPDATE fold_first SET old_hour = f.hour, old_campaign_id = f.campaign_id, old_channel = f.channel
+FROM delivery_first_event f
+WHERE f.delivery_id = fold_first.delivery_id AND f.type = fold_first.type
+
+-- name: fold-first-drop-counted
+-- Deliveries already counted at an hour no later than this batch's: nothing changes.
+DELETE FROM fold_first WHERE old_hour IS NOT NULL AND hour >= old_hour
+
+-- name: fold-uniques-move-out
+-- A delivery whose first event turns out earlier than folded before moves its unique.
+UPDATE campaign_stat_hourly SET uniq = uniq - d.n
+FROM (SELECT old_campaign_id, old_channel, type, old_hour, count(*) AS n
+      FROM fold_first WHERE old_hour IS NOT NULL
+      GROUP BY old_campaign_id, old_channel, type, old_hour) d
+WHERE campaign_stat_hourly.campaign_id = d.old_campaign_id
+  AND campaign_stat_hourly.channel = d.old_channel
+  AND campaign_stat_hourly.type = d.type AND campaign_stat_hourly.hour = d.old_hour
+
+-- name: fold-uniques-add
+-- "WHERE 1 = 1": without a WHERE, SQLite would read ON CONFLICT as a join's ON (documented).
+INSERT INTO campaign_stat_hourly (campaign_id, channel, type, hour, total, uniq)
+SELECT campaign_id, channel, type, hour, 0, count(*) FROM fold_first WHERE 1 = 1
+GROUP BY campaign_id, channel, type, hour
+ON CONFLICT (campaign_id, channel, type, hour)
+DO UPDATE SET uniq = campaign_stat_hourly.uniq + excluded.uniq
+
+-- name: fold-first-record
+INSERT INTO delivery_first_event (delivery_id, type, campaign_id, channel, hour)
+SELECT delivery_id, type, campaign_id, channel, hour FROM fold_first WHERE 1 = 1
+ON CONFLICT (delivery_id, type) DO UPDATE SET hour = excluded.hour
+
+-- name: fold-first-drop
+DROP TABLE fold_first
+
+-- name: watermark-advance-events
+UPDATE analytics_watermark SET last_id = :t WHERE name = 'event'
+
+
+-- Tallies: delivery and coupon counts of the campaigns that changed -------------------------
+
+-- name: redemption-max-id
+SELECT coalesce(max(id), 0) FROM redemption
+
+-- name: tally-campaigns-changed
+-- Reported campaigns still live, edited since the last tally, never tallied (no marker row)
+-- or with a redemption (or undo) newer than :rid.
+SELECT c.id FROM campaign c
+WHERE c.status IN :reported AND (
+  c.status IN :live OR c.updated_at >= :since
+  OR NOT EXISTS (SELECT 1 FROM campaign_tally t
+                 WHERE t.campaign_id = c.id AND t.channel = '' AND t.metric = :marker)
+  OR c.id IN (SELECT k.campaign_id FROM redemption r JOIN coupon k ON k.id = r.coupon_id
+              WHERE r.id > :rid))
+
+-- name: tally-clear
+DELETE FROM campaign_tally WHERE campaign_id IN :ids
+
+-- name: tally-clear-sent-series
+DELETE FROM campaign_stat_hourly WHERE type = :series AND campaign_id IN :ids
+
+-- name: tally-deliveries
+INSERT INTO campaign_tally (campaign_id, channel, metric, n)
+SELECT d.campaign_id, d.channel, 'delivery:' || d.status, count(*) FROM delivery d
+WHERE d.campaign_id IN :ids GROUP BY d.campaign_id, d.channel, d.status
+
+-- name: tally-coupons
+INSERT INTO campaign_tally (campaign_id, channel, metric, n)
+SELECT k.campaign_id, d.channel, 'coupon:' || k.status, count(*) FROM coupon k
+JOIN delivery d ON d.id = k.delivery_id
+WHERE k.campaign_id IN :ids GROUP BY k.campaign_id, d.channel, k.status
+
+-- name: tally-sent-without-receipts
+INSERT INTO campaign_tally (campaign_id, channel, metric, n)
+SELECT d.campaign_id, d.channel, 'receipts:none', count(*) FROM delivery d
+WHERE d.campaign_id IN :ids AND d.status IN :sent AND d.provider_message_id LIKE :no_receipts
+GROUP BY d.campaign_id, d.channel
+
+-- name: tally-marker
+INSERT INTO campaign_tally (campaign_id, channel, metric, n)
+SELECT c.id, '', :marker, 0 FROM campaign c WHERE c.id IN :ids
+
+-- name: tally-sent-series
+INSERT INTO campaign_stat_hourly (campaign_id, channel, type, hour, total, uniq)
+SELECT d.campaign_id, d.channel, :series, {hour:d.sent_at}, count(*), count(*) FROM delivery d
+WHERE d.campaign_id IN :ids AND d.status IN :sent AND d.sent_at IS NOT NULL
+GROUP BY d.campaign_id, d.channel, {hour:d.sent_at}
+
+-- name: watermark-mark-tally
+UPDATE analytics_watermark SET refreshed_at = :now, last_id = :rid WHERE name = 'tally'
+
+
+-- One campaign (reports.campaign_funnel, campaign_hourly, top_links) ------------------------
+
+-- name: funnel-deliveries
+SELECT d.channel, d.status, count(*),
+       sum(CASE WHEN d.provider_message_id LIKE :no_receipts THEN 1 ELSE 0 END)
+FROM delivery d
+WHERE d.campaign_id = :cid{channel:d}
+GROUP BY d.channel, d.status
+
+-- name: funnel-events
+SELECT s.channel, s.type, sum(s.total), sum(s.uniq) FROM campaign_stat_hourly s
+WHERE s.campaign_id = :cid AND s.hour >= :lo AND s.hour < :hi{channel:s}
+GROUP BY s.channel, s.type
+
+-- name: funnel-coupons
+-- Issued, and redeemed within the hour range, by the delivery's channel.
+SELECT d.channel, count(*),
+       sum(CASE WHEN k.status = :redeemed AND {hour:k.redeemed_at} >= :lo
+                AND {hour:k.redeemed_at} < :hi THEN 1 ELSE 0 END)
+FROM coupon k JOIN delivery d ON d.id = k.delivery_id
+WHERE k.campaign_id = :cid{channel:d}
+GROUP BY d.channel
+
+-- name: funnel-failures
+SELECT d.channel, d.status, d.error, count(*) AS n FROM delivery d
+WHERE d.campaign_id = :cid AND d.status IN ('failed', 'bounced'){channel:d}
+GROUP BY d.channel, d.status, d.error
+ORDER BY n DESC, d.error
+LIMIT 20
+
+-- name: hourly-engagement
+SELECT s.type, s.hour, sum(s.total) FROM campaign_stat_hourly s
+WHERE s.campaign_id = :cid AND s.type IN ('opened', 'clicked')
+  AND s.hour >= :lo AND s.hour < :hi{channel:s}
+GROUP BY s.type, s.hour
+
+-- name: hourly-redemptions
+SELECT {hour:k.redeemed_at} AS h, count(*) FROM coupon k
+JOIN delivery d ON d.id = k.delivery_id
+WHERE k.campaign_id = :cid AND k.status = 'redeemed'
+  AND {hour:k.redeemed_at} >= :lo AND {hour:k.redeemed_at} < :hi{channel:d}
+GROUP BY {hour:k.redeemed_at}
+
+-- name: top-links
+-- One index range scan of the campaign's click events.
+SELECT e.detail, count(*) AS n, count(DISTINCT e.delivery_id) FROM event e
+WHERE e.campaign_id = :cid AND e.type = 'clicked'
+  AND e.created_at >= :since AND e.created_at < :until{channel:e}
+GROUP BY e.detail
+ORDER BY n DESC, e.detail
+LIMIT :limit
+
+
+-- The overview (reports.overview) --------------------------------------------------------
+
+-- name: overview-campaigns
+SELECT c.id, c.name, c.channel, c.sent_at FROM campaign c
+WHERE c.status IN :reported AND c.sent_at IS NOT NULL
+  AND c.sent_at >= :since AND c.sent_at < :until
+ORDER BY c.sent_at DESC, c.id DESC
+
+-- name: overview-tallies
+SELECT t.campaign_id, t.channel, t.metric, sum(t.n) FROM campaign_tally t
+WHERE t.campaign_id IN :ids AND t.channel <> ''{channel:t}
+GROUP BY t.campaign_id, t.channel, t.metric
+
+-- name: overview-engagement
+SELECT s.campaign_id, s.type, sum(s.total), sum(s.uniq) FROM campaign_stat_hourly s
+WHERE s.campaign_id IN :ids AND s.type IN :types AND s.hour >= :lo AND s.hour < :hi{channel:s}
+GROUP BY s.campaign_id, s.type
+
+-- name: trend-daily
+SELECT s.type, s.hour / 24 AS d, sum(s.total) FROM campaign_stat_hourly s
+WHERE s.type IN :types AND s.hour >= :lo AND s.hour < :hi{channel:s}
+GROUP BY s.type, s.hour / 24
+
+-- name: audience-before
+SELECT count(*) FROM customer WHERE created_at < :since
+
+-- name: audience-daily
+SELECT {day:created_at} AS d, count(*) FROM customer
+WHERE created_at >= :since AND created_at < :until
+GROUP BY {day:created_at}
+
+-- name: consent-daily
+SELECT {day:e.created_at} AS d, e.channel,
+       sum(CASE WHEN e.granted THEN 1 ELSE 0 END),
+       sum(CASE WHEN e.granted THEN 0 ELSE 1 END)
+FROM consent_event e
+WHERE e.created_at >= :since AND e.created_at < :until{channel:e}
+GROUP BY {day:e.created_at}, e.channel
+ORDER BY d, e.channel

@@ -1,0 +1,515 @@
+"""What the analytics pages read: one campaign's funnel, hours and links, and the overview.
+
+Numbers come from the rollups (rollup.py) and a few live aggregates, never from events loaded
+into Python. Definitions used everywhere:
+- targeted: deliveries of the campaign (every status).
+- sent: deliveries the provider accepted (status sent, delivered or bounced).
+- rates are "of sent", with three exceptions: the delivered rate counts only messages sent
+  through a provider that reports delivery (the development outbox never does), the open rate
+  only emails (SMS has no opens), and the coupon redemption rate is redeemed coupons of coupons
+  issued. A rate with nothing to divide by is None and shows as "–" with its `*_note`.
+- unique opens/clicks count each recipient (delivery) once; totals count every event.
+- since/until select event times [since, until) at whole-hour (UTC) granularity; delivery
+  stages of one campaign are not date-filtered (its audience is frozen once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import DateTime, select
+from sqlmodel import Session
+
+from marketing_ui.core.analytics.hours import aware, hour_range, hour_start, to_hour, utc
+from marketing_ui.core.analytics.queries import sql
+from marketing_ui.core.analytics.rollup import (
+    NO_RECEIPTS,
+    REPORTED_STATUSES,
+    SENT_SERIES,
+    SENT_STATUSES,
+)
+from marketing_ui.core.models import (
+    Campaign,
+    Channel,
+    CouponStatus,
+    DeliveryStatus,
+    EventType,
+)
+
+ENGAGEMENT = (
+    EventType.OPENED,
+    EventType.CLICKED,
+    EventType.COMPLAINED,
+    EventType.UNSUBSCRIBED,
+)
+CHANNEL_CHOICES = ("all", Channel.EMAIL.value, Channel.SMS.value)
+
+
+# Filters (the pages and the CSV export share them) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime | None
+    until: datetime | None  # exclusive: the day after the chosen "to" date
+    channel: str | None
+
+
+def parse_filters(since: str = "", until: str = "", channel: str = "") -> Filters:
+    """Dates as YYYY-MM-DD (UTC days, "to" inclusive) and a channel; junk means no filter."""
+    return Filters(
+        _day(since), _day(until, plus_one=True), channel if channel in CHANNEL_CHOICES[1:] else None
+    )
+
+
+def _day(value: str, plus_one: bool = False) -> datetime | None:
+    try:
+        day = datetime.strptime(value.strip()[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return day + timedelta(days=1) if plus_one else day
+
+
+def _time_window(since: datetime | None, until: datetime | None) -> dict[str, object]:
+    """:since and :until of a [since, until) condition; open ends compare against far bounds."""
+    return {
+        "since": utc(since) if since else datetime(1970, 1, 1, tzinfo=UTC),
+        "until": utc(until) if until else datetime(9999, 1, 1, tzinfo=UTC),
+    }
+
+
+# One campaign -----------------------------------------------------------------------------
+
+
+@dataclass
+class Funnel:
+    """One campaign's numbers on one channel (or all channels when channel is None)."""
+
+    channel: str | None
+    targeted: int = 0
+    sent: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    failed: int = 0
+    skipped: int = 0
+    queued: int = 0  # pending or in flight
+    cancelled: int = 0
+    opened_unique: int = 0
+    opened_total: int = 0
+    clicked_unique: int = 0
+    clicked_total: int = 0
+    complaints: int = 0
+    unsubscribes: int = 0
+    coupons_issued: int = 0
+    redeemed: int = 0
+    email_sent: int = 0  # sent on the email channel: the messages that can be opened
+    sent_without_receipts: int = 0  # sent through a provider that never reports delivery
+
+    def rate(self, count: int, of: int | None = None) -> float | None:
+        """count / of (default: sent); None when there is nothing to divide by."""
+        base = self.sent if of is None else of
+        return count / base if base else None
+
+    @property
+    def delivered_rate(self) -> float | None:
+        """Of the messages whose provider reports delivery; None when none does."""
+        return self.rate(self.delivered, self.sent - self.sent_without_receipts)
+
+    @property
+    def delivered_note(self) -> str:
+        """Why the delivered rate shows "–" ("" when it applies or nothing was sent)."""
+        if self.sent and self.delivered_rate is None:
+            return "the outbox provider does not report delivery"
+        return ""
+
+    @property
+    def open_rate(self) -> float | None:
+        """Of emails sent; None for SMS alone: text messages have no open pixel."""
+        return self.rate(self.opened_unique, self.email_sent)
+
+    @property
+    def open_note(self) -> str:
+        """Why the open rate shows "–" ("" when it applies or nothing was sent)."""
+        return "SMS has no opens" if self.sent and not self.email_sent else ""
+
+    @property
+    def click_rate(self) -> float | None:
+        return self.rate(self.clicked_unique)
+
+    @property
+    def hard_bounce_rate(self) -> float | None:
+        """Hard bounces of messages sent (the deliverability guard's measure)."""
+        return self.rate(self.bounced)
+
+    @property
+    def complaint_rate(self) -> float | None:
+        """Spam complaints of emails sent; None for SMS alone (no complaints there)."""
+        return self.rate(self.complaints, self.email_sent)
+
+    @property
+    def redemption_rate(self) -> float | None:
+        """Redeemed coupons of coupons issued."""
+        return self.rate(self.redeemed, self.coupons_issued)
+
+    def add(self, other: Funnel) -> None:
+        for name in COUNT_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+COUNT_FIELDS = [f for f in Funnel.__dataclass_fields__ if f != "channel"]
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    channel: str
+    status: str
+    reason: str
+    count: int
+
+
+@dataclass
+class CampaignReport:
+    campaign_id: int
+    funnel: Funnel  # all selected channels together
+    by_channel: dict[str, Funnel] = field(default_factory=dict)  # only channels with deliveries
+    failures: list[FailureReason] = field(default_factory=list)
+
+
+def campaign_funnel(
+    session: Session,
+    campaign_id: int,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> CampaignReport:
+    """The funnel of one campaign, overall and per channel, with failures by reason."""
+    per: dict[str, Funnel] = {}
+
+    def bucket(ch: str) -> Funnel:
+        return per.setdefault(ch, Funnel(ch))
+
+    params = {"cid": campaign_id, "channel": channel}
+    for ch, status, n, no_receipts in session.execute(
+        sql(session, "funnel-deliveries", channel), {**params, "no_receipts": NO_RECEIPTS}
+    ):
+        _add_delivery_status(bucket(ch), ch, status, n)
+        if status in SENT_STATUSES:
+            bucket(ch).sent_without_receipts += int(no_receipts or 0)
+    lo, hi = hour_range(since, until)
+    for ch, typ, total, uniq in session.execute(
+        sql(session, "funnel-events", channel), {**params, "lo": lo, "hi": hi}
+    ):
+        _add_event_counts(bucket(ch), typ, int(total), int(uniq))
+    _add_coupons(session, per, campaign_id, channel, since, until)
+    failures = [
+        FailureReason(ch, status, reason or "(no reason recorded)", n)
+        for ch, status, reason, n in session.execute(
+            sql(session, "funnel-failures", channel), params
+        )
+    ]
+    overall = Funnel(channel)
+    for f in per.values():
+        overall.add(f)
+    by_channel = {ch: f for ch, f in sorted(per.items()) if f.targeted}
+    return CampaignReport(campaign_id, overall, by_channel, failures)
+
+
+def _add_delivery_status(f: Funnel, channel: str, status: str, n: int) -> None:
+    f.targeted += n
+    if status in SENT_STATUSES:
+        f.sent += n
+        if channel == Channel.EMAIL:
+            f.email_sent += n
+    match status:
+        case DeliveryStatus.DELIVERED:
+            f.delivered += n
+        case DeliveryStatus.BOUNCED:
+            f.bounced += n
+        case DeliveryStatus.FAILED:
+            f.failed += n
+        case DeliveryStatus.SKIPPED:
+            f.skipped += n
+        case DeliveryStatus.CANCELLED:
+            f.cancelled += n
+        case DeliveryStatus.PENDING | DeliveryStatus.INFLIGHT:
+            f.queued += n
+
+
+def _add_event_counts(f: Funnel, typ: str, total: int, uniq: int) -> None:
+    match typ:
+        case EventType.OPENED:
+            f.opened_total += total
+            f.opened_unique += uniq
+        case EventType.CLICKED:
+            f.clicked_total += total
+            f.clicked_unique += uniq
+        case EventType.COMPLAINED:
+            f.complaints += uniq
+        case EventType.UNSUBSCRIBED:
+            f.unsubscribes += uniq
+
+
+def _add_coupons(
+    session: Session,
+    per: dict[str, Funnel],
+    campaign_id: int,
+    channel: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """Issued and redeemed coupons (redeemed within the range), by the delivery's channel."""
+    lo, hi = hour_range(since, until)
+    rows = session.execute(
+        sql(session, "funnel-coupons", channel),
+        {
+            "cid": campaign_id,
+            "channel": channel,
+            "redeemed": CouponStatus.REDEEMED.value,
+            "lo": lo,
+            "hi": hi,
+        },
+    )
+    for ch, issued, redeemed in rows:
+        f = per.setdefault(ch, Funnel(ch))
+        f.coupons_issued += int(issued)
+        f.redeemed += int(redeemed or 0)
+
+
+@dataclass(frozen=True)
+class HourPoint:
+    hours_since_send: int
+    opens: int
+    clicks: int
+    redemptions: int
+
+
+def campaign_hourly(
+    session: Session,
+    campaign_id: int,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_hours: int = 24 * 14,
+) -> list[HourPoint]:
+    """Opens, clicks and redemptions by hour since the campaign's send (gaps filled with 0)."""
+    sent_at = session.execute(
+        select(Campaign.sent_at).where(Campaign.id == campaign_id)
+    ).scalar_one_or_none()
+    if sent_at is None:
+        return []
+    start = to_hour(utc(sent_at))
+    lo, hi = hour_range(since, until)
+    lo, hi = max(lo, start), min(hi, start + max_hours)
+    params = {"cid": campaign_id, "channel": channel, "lo": lo, "hi": hi}
+    series: dict[int, list[int]] = {}
+    for typ, hour, total in session.execute(sql(session, "hourly-engagement", channel), params):
+        series.setdefault(int(hour), [0, 0, 0])[0 if typ == "opened" else 1] += int(total)
+    for hour, n in session.execute(sql(session, "hourly-redemptions", channel), params):
+        series.setdefault(int(hour), [0, 0, 0])[2] += int(n)
+    if not series:
+        return []
+    last = max(series)
+    return [
+        HourPoint(h - start, *series.get(h, [0, 0, 0])) for h in range(max(lo, start), last + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class LinkStat:
+    url: str
+    clicks: int
+    unique_clicks: int
+
+
+def top_links(
+    session: Session,
+    campaign_id: int,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 10,
+) -> list[LinkStat]:
+    """Most clicked links of one campaign (one index range scan of its click events)."""
+    lo, hi = hour_range(since, until)
+    params = {
+        "cid": campaign_id,
+        "channel": channel,
+        "limit": limit,
+        "since": hour_start(max(lo, 0)),
+        "until": hour_start(min(hi, 10**7)),
+    }
+    rows = session.execute(sql(session, "top-links", channel), params)
+    return [LinkStat(url or "(no link)", int(n), int(u)) for url, n, u in rows]
+
+
+def channels_sent(report: CampaignReport) -> list[str]:
+    """Channels that carried at least one message; two means show them side by side."""
+    return [
+        ch
+        for ch in (Channel.EMAIL.value, Channel.SMS.value)
+        if ch in report.by_channel and report.by_channel[ch].sent
+    ]
+
+
+# Overview ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignFunnelRow:
+    """One campaign's line in the overview: its funnel over the filters, from the rollups.
+
+    Not campaigns.CampaignRow (a line of the campaign list, with live delivery counts).
+    """
+
+    campaign_id: int
+    name: str
+    channel: str
+    sent_at: datetime | None
+    funnel: Funnel
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: datetime
+    sent: int
+    opens: int
+    clicks: int
+
+
+@dataclass(frozen=True)
+class AudiencePoint:
+    day: datetime
+    new_customers: int
+    total_customers: int
+
+
+@dataclass(frozen=True)
+class ConsentPoint:
+    day: datetime
+    channel: str
+    granted: int
+    withdrawn: int
+
+
+@dataclass
+class Overview:
+    campaigns: list[CampaignFunnelRow]
+    trend: list[DayPoint]
+    audience: list[AudiencePoint]
+    consent: list[ConsentPoint]
+
+
+def overview(
+    session: Session,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+) -> Overview:
+    """All reported campaigns sent in the range compared, plus daily trends, audience and consent."""
+    return Overview(
+        campaigns=campaign_rows(session, since, until, channel),
+        trend=daily_trend(session, since, until, channel),
+        audience=audience_growth(session, since, until),
+        consent=consent_changes(session, since, until, channel),
+    )
+
+
+def campaign_rows(
+    session: Session,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+) -> list[CampaignFunnelRow]:
+    """One row per campaign sent in [since, until), newest first, from the tallies and rollups."""
+    params = _time_window(since, until) | {"reported": [s.value for s in REPORTED_STATUSES]}
+    campaigns = session.execute(
+        sql(session, "overview-campaigns").columns(sent_at=DateTime(timezone=True)), params
+    ).all()
+    if not campaigns:
+        return []
+    ids = [c[0] for c in campaigns]
+    funnels = {cid: Funnel(channel) for cid in ids}
+    for cid, ch, metric, n in session.execute(
+        sql(session, "overview-tallies", channel), {"ids": ids, "channel": channel}
+    ):
+        kind, _, status = metric.partition(":")
+        f = funnels[cid]
+        if kind == "delivery":
+            _add_delivery_status(f, ch, status, int(n))
+        elif kind == "receipts":
+            f.sent_without_receipts += int(n)
+        elif kind == "coupon":
+            f.coupons_issued += int(n)
+            if status == CouponStatus.REDEEMED:
+                f.redeemed += int(n)
+    lo, hi = hour_range(since, until)
+    for cid, typ, total, uniq in session.execute(
+        sql(session, "overview-engagement", channel),
+        {
+            "ids": ids,
+            "types": [t.value for t in ENGAGEMENT],
+            "lo": lo,
+            "hi": hi,
+            "channel": channel,
+        },
+    ):
+        _add_event_counts(funnels[cid], typ, int(total), int(uniq))
+    return [
+        CampaignFunnelRow(cid, name, ch, aware(sent_at), funnels[cid])
+        for cid, name, ch, sent_at in campaigns
+    ]
+
+
+def daily_trend(
+    session: Session,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+) -> list[DayPoint]:
+    """Messages sent, opens and clicks per UTC day, across all campaigns."""
+    lo, hi = hour_range(since, until)
+    days: dict[int, list[int]] = {}
+    column = {SENT_SERIES: 0, EventType.OPENED.value: 1, EventType.CLICKED.value: 2}
+    for typ, day, total in session.execute(
+        sql(session, "trend-daily", channel),
+        {"types": list(column), "lo": lo, "hi": hi, "channel": channel},
+    ):
+        days.setdefault(int(day), [0, 0, 0])[column[typ]] += int(total)
+    return [DayPoint(hour_start(d * 24), *days.get(d, [0, 0, 0])) for d in _day_span(days)]
+
+
+def _day_span(days: Iterable[int]) -> list[int]:
+    present = sorted(days)
+    return list(range(present[0], present[-1] + 1)) if present else []
+
+
+def audience_growth(
+    session: Session, since: datetime | None = None, until: datetime | None = None
+) -> list[AudiencePoint]:
+    """New customers per UTC day and the running total (including customers before `since`)."""
+    params = _time_window(since, until)
+    base = 0
+    if since:
+        base = session.execute(
+            sql(session, "audience-before"), {"since": params["since"]}
+        ).scalar_one()
+    counts = {int(d): int(n) for d, n in session.execute(sql(session, "audience-daily"), params)}
+    points, running = [], int(base)
+    for d in _day_span(counts):
+        running += counts.get(d, 0)
+        points.append(AudiencePoint(hour_start(d * 24), counts.get(d, 0), running))
+    return points
+
+
+def consent_changes(
+    session: Session,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+) -> list[ConsentPoint]:
+    """Consent granted and withdrawn per UTC day and channel."""
+    params = _time_window(since, until) | {"channel": channel}
+    rows = session.execute(sql(session, "consent-daily", channel), params)
+    return [ConsentPoint(hour_start(int(d) * 24), ch, int(g), int(w)) for d, ch, g, w in rows]
