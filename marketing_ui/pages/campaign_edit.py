@@ -502,7 +502,7 @@ def images_card() -> rx.Component:
 
 def _save_bar() -> rx.Component:
     """Status, links and Save; on a phone Save stays beside the status and the links wrap below."""
-    cid = S.campaign_id.to(str)
+    cid = S.shown_campaign_id.to(str)
     return rx.flex(
         rx.hstack(
             status_badge(S.status),

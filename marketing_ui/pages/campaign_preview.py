@@ -164,7 +164,7 @@ def _sms() -> rx.Component:
 
 
 def _content() -> rx.Component:
-    cid = P.campaign_id.to(str)
+    cid = P.shown_campaign_id.to(str)
     return rx.vstack(
         rx.flex(
             rx.hstack(

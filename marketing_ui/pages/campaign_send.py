@@ -122,7 +122,8 @@ def _problems() -> rx.Component:
             rx.hstack(
                 rx.text("This campaign is ", C.status, ": it cannot be sent again."),
                 rx.link(
-                    "See its progress", href="/campaigns/" + C.campaign_id.to(str) + "/progress"
+                    "See its progress",
+                    href="/campaigns/" + C.shown_campaign_id.to(str) + "/progress",
                 ),
                 rx.text("or duplicate it from the campaign list to send a new version."),
                 spacing="1",
@@ -238,7 +239,7 @@ def _confirm_dialog() -> rx.Component:
 
 
 def _content() -> rx.Component:
-    cid = C.campaign_id.to(str)
+    cid = C.shown_campaign_id.to(str)
     return rx.vstack(
         rx.flex(
             rx.hstack(

@@ -14,7 +14,7 @@ from marketing_ui.core.models import Campaign
 from marketing_ui.state.access import still_allowed
 from marketing_ui.state.analytics import export_links
 from marketing_ui.state.auth import AuthState
-from marketing_ui.state.campaign_edit import campaign_id_from_path
+from marketing_ui.state.route import route_id
 
 LIVE_POLL_S = 2.0  # while a campaign is still sending, numbers refresh this often
 
@@ -100,7 +100,7 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
 
 
 class CampaignAnalyticsState(AuthState):
-    campaign_id: int = 0
+    shown_campaign_id: int = 0
     name: str = ""
     status: str = ""
     sent_at: str = ""
@@ -120,7 +120,7 @@ class CampaignAnalyticsState(AuthState):
     _watch_generation: int = 0
 
     def _read(self) -> None:
-        self._apply(_snapshot(self.campaign_id, self.since, self.until, self.channel))
+        self._apply(_snapshot(self.shown_campaign_id, self.since, self.until, self.channel))
 
     def _apply(self, values: dict[str, object]) -> None:
         for key, value in values.items():
@@ -128,7 +128,7 @@ class CampaignAnalyticsState(AuthState):
 
     @rx.event
     def load(self):
-        self.campaign_id = campaign_id_from_path(self.router.url.path) or 0
+        self.shown_campaign_id = route_id(self)
         self._read()
         if self.live:
             return CampaignAnalyticsState.watch
@@ -147,7 +147,7 @@ class CampaignAnalyticsState(AuthState):
                     return
                 if self.router.url.path != path or not still_allowed(self):
                     return
-                args = (self.campaign_id, self.since, self.until, self.channel)
+                args = (self.shown_campaign_id, self.since, self.until, self.channel)
             values = await asyncio.to_thread(_snapshot, *args)
             async with self:
                 self._apply(values)

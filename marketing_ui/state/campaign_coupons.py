@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import reflex as rx
 
 from marketing_ui.api.coupons import export_csv_path, when_text
@@ -12,10 +10,10 @@ from marketing_ui.core.coupons import CouponState, CouponView
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.state.auth import AuthState
+from marketing_ui.state.route import route_id
 
 PAGE_SIZE = 50
 STATE_FILTERS = ["all", *(s.value for s in CouponState)]
-_PATH = re.compile(r"^/campaigns/(\d{1,9})/coupons/?$")
 
 
 def _row(view: CouponView, timezone: str) -> dict[str, str]:
@@ -41,7 +39,7 @@ class CampaignCouponsState(AuthState):
     page_number: int = 1
     has_next: bool = False
     export_path: str = ""
-    _campaign: int = 0
+    shown_campaign_id: int = 0
     _cursors: list[int | None] = []
     _timezone: str = "UTC"
 
@@ -49,7 +47,7 @@ class CampaignCouponsState(AuthState):
         with session_scope() as session:
             views = coupons.list_coupons(
                 session,
-                self._campaign,
+                self.shown_campaign_id,
                 search_code=self.search or None,
                 state=None if self.state_filter == "all" else self.state_filter,
                 after_id=after_id,
@@ -65,18 +63,19 @@ class CampaignCouponsState(AuthState):
 
     @rx.event
     def load(self):
-        match = _PATH.match(self.router.url.path or "")
         self.rows, self.search, self.state_filter = [], "", "all"
-        self._campaign = int(match.group(1)) if match else 0
+        self.shown_campaign_id = route_id(self)
         with session_scope() as session:
-            campaign = session.get(Campaign, self._campaign) if self._campaign else None
+            campaign = (
+                session.get(Campaign, self.shown_campaign_id) if self.shown_campaign_id else None
+            )
             self._timezone = app_settings.business_identity(session).timezone
         self.found = campaign is not None
         if campaign is None:
             self.campaign_name = ""
             return
         self.campaign_name = campaign.name
-        self.export_path = export_csv_path(self._campaign)
+        self.export_path = export_csv_path(self.shown_campaign_id)
         self._first_page()
 
     @rx.event

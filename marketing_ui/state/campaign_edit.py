@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from datetime import datetime
 
 import reflex as rx
@@ -24,8 +23,8 @@ from marketing_ui.core.models import Campaign, as_utc
 from marketing_ui.core.rendering import FIELDS, list_templates
 from marketing_ui.state.access import upload_limit
 from marketing_ui.state.auth import AuthState
+from marketing_ui.state.route import route_id
 
-_ID_RE = re.compile(r"^/campaigns/(\d+)(?:/|$)")
 CONTENT_FIELDS = (
     "name",
     "channel",
@@ -49,12 +48,6 @@ def _save(campaign_id: int, changes: dict, version: int) -> Campaign:
     """Runs in a worker thread: saving checks the template, which renders it."""
     with session_scope() as session:
         return campaigns.update_campaign(session, campaign_id, changes, expected_version=version)
-
-
-def campaign_id_from_path(path: str) -> int | None:
-    """The id in /campaigns/<id>/…; dynamic-route pages share it."""
-    match = _ID_RE.match(path or "")
-    return int(match.group(1)) if match else None
 
 
 class NewCampaignState(AuthState):
@@ -101,7 +94,7 @@ class NewCampaignState(AuthState):
 class CampaignEditState(AuthState):
     """The editor; the preview is recomputed from what is typed (debounced in the page)."""
 
-    campaign_id: int = 0
+    shown_campaign_id: int = 0
     version: int = 0
     status: str = ""
     editable: bool = True
@@ -152,7 +145,7 @@ class CampaignEditState(AuthState):
     @rx.event
     async def load(self):
         self.save_message = self.save_error = self.image_message = self.image_error = ""
-        campaign_id = campaign_id_from_path(self.router.url.path)
+        campaign_id = route_id(self)
         with session_scope() as session:
             campaign = session.get(Campaign, campaign_id) if campaign_id else None
             self.timezone = business_identity(session).timezone
@@ -164,7 +157,7 @@ class CampaignEditState(AuthState):
         await self._rebuild_preview()
 
     def _copy_from(self, campaign: Campaign) -> None:
-        self.campaign_id = campaign.id
+        self.shown_campaign_id = campaign.id
         self.version = campaign.version
         self.status = campaign.status
         self.editable = campaign.status in campaigns.EDITABLE_STATUSES
@@ -330,7 +323,7 @@ class CampaignEditState(AuthState):
             track_opens_clicks=self.track_opens_clicks,
         )
         try:
-            campaign = await asyncio.to_thread(_save, self.campaign_id, changes, self.version)
+            campaign = await asyncio.to_thread(_save, self.shown_campaign_id, changes, self.version)
         except campaigns.CampaignError as exc:
             self.save_error = str(exc)
             self.save_message = ""

@@ -13,7 +13,7 @@ from marketing_ui.core.audience import Audience, recipient_counts
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, Segment, Tag
 from marketing_ui.state.auth import AuthState
-from marketing_ui.state.campaign_edit import campaign_id_from_path
+from marketing_ui.state.route import route_id
 
 MAX_CHOICES = 200
 CHANNEL_NAMES = {"email": "Email", "sms": "SMS"}
@@ -43,7 +43,7 @@ def estimate(count: int, rate_per_s: float) -> str:
 
 
 class CampaignSendState(AuthState):
-    campaign_id: int = 0
+    shown_campaign_id: int = 0
     name: str = ""
     status: str = ""
     channel: str = "email"
@@ -68,11 +68,13 @@ class CampaignSendState(AuthState):
 
     @rx.event
     def load(self):
-        self.campaign_id = campaign_id_from_path(self.router.url.path) or 0
+        self.shown_campaign_id = route_id(self)
         self.action_error = ""
         self.confirm_open = False
         with session_scope() as session:
-            campaign = session.get(Campaign, self.campaign_id) if self.campaign_id else None
+            campaign = (
+                session.get(Campaign, self.shown_campaign_id) if self.shown_campaign_id else None
+            )
             self.not_found = campaign is None
             if campaign is None:
                 return
@@ -151,7 +153,9 @@ class CampaignSendState(AuthState):
             return
         try:
             with session_scope() as session:
-                campaign = campaigns.save_audience(session, self.campaign_id, self._audience())
+                campaign = campaigns.save_audience(
+                    session, self.shown_campaign_id, self._audience()
+                )
                 self.problems = campaigns.validate_for_send(session, campaign)
         except campaigns.CampaignError as exc:
             self.action_error = str(exc)
@@ -206,11 +210,11 @@ class CampaignSendState(AuthState):
             return None
         try:
             with session_scope() as session:
-                sending.start_send(session, self.campaign_id)
+                sending.start_send(session, self.shown_campaign_id)
         except ValueError as exc:  # CampaignError and the pipeline's own refusals
             self.action_error = str(exc)
             return None
-        return rx.redirect(f"/campaigns/{self.campaign_id}/progress")
+        return rx.redirect(f"/campaigns/{self.shown_campaign_id}/progress")
 
     @rx.event
     def schedule(self):
@@ -230,7 +234,7 @@ class CampaignSendState(AuthState):
             return None
         try:
             with session_scope() as session:
-                sending.schedule_send(session, self.campaign_id, when_utc)
+                sending.schedule_send(session, self.shown_campaign_id, when_utc)
         except ValueError as exc:
             self.action_error = str(exc)
             return None
