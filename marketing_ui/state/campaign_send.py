@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import reflex as rx
-from sqlalchemy import select
 
-from marketing_ui.core import campaigns, sending
+from marketing_ui.core import campaigns, segments, sending, tags
 from marketing_ui.core.app_settings import business_identity, sending_limits, zone_or_utc
 from marketing_ui.core.audience import Audience, recipient_counts
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Campaign, Segment, Tag
+from marketing_ui.core.models import Campaign
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.route import route_id
 
@@ -85,12 +84,8 @@ class CampaignSendState(AuthState):
                 audience = Audience.from_json(campaign.audience_json)
             except ValueError:
                 audience = Audience()
-            segments = session.execute(
-                select(Segment.id, Segment.name).order_by(Segment.name).limit(MAX_CHOICES)
-            ).all()
-            tags = session.execute(
-                select(Tag.id, Tag.name).order_by(Tag.name).limit(MAX_CHOICES)
-            ).all()
+            segment_choices = segments.choices(session, MAX_CHOICES)
+            tag_choices = tags.choices(session, MAX_CHOICES)
             self.problems = campaigns.validate_for_send(session, campaign)
         self.everyone = audience.everyone
         self.segments = [
@@ -100,7 +95,7 @@ class CampaignSendState(AuthState):
                 "include": "1" if i in audience.segment_ids else "",
                 "exclude": "1" if i in audience.exclude_segment_ids else "",
             }
-            for i, n in segments
+            for i, n in segment_choices
         ]
         self.tags = [
             {
@@ -109,7 +104,7 @@ class CampaignSendState(AuthState):
                 "include": "1" if i in audience.tag_ids else "",
                 "exclude": "1" if i in audience.exclude_tag_ids else "",
             }
-            for i, n in tags
+            for i, n in tag_choices
         ]
         self._count()
 

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import reflex as rx
-from sqlalchemy import select
 
 from marketing_ui.components.tag_badges import TagView
 from marketing_ui.core import segments, tags
+from marketing_ui.core.campaigns import choices as campaign_choices
 from marketing_ui.core.customers import CustomerRow
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Campaign
 from marketing_ui.core.segments import MAX_DAYS, Rules
 from marketing_ui.state.auth import AuthState
 
@@ -268,11 +267,7 @@ class SegmentsState(AuthState):
         with session_scope() as session:
             found = segments.list_segments_with_counts(session)
             tag_rows = tags.list_tags_with_counts(session)
-            campaign_rows = session.execute(
-                select(Campaign.id, Campaign.name)
-                .order_by(Campaign.created_at.desc(), Campaign.id.desc())
-                .limit(CAMPAIGNS_LISTED)
-            ).all()
+            campaign_rows = campaign_choices(session, CAMPAIGNS_LISTED)
         self.segment_list = [
             SegmentView(
                 str(s.id),
