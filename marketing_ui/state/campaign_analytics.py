@@ -9,8 +9,10 @@ import reflex as rx
 
 from marketing_ui.components import charts
 from marketing_ui.core import analytics
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
+from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.access import still_allowed
 from marketing_ui.state.analytics import export_links
 from marketing_ui.state.auth import AuthState
@@ -66,6 +68,7 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
         )
         links = analytics.top_links(session, cid, filters.channel, filters.since, filters.until)
         name, status, sent_at = campaign.name, campaign.status, campaign.sent_at
+        zone = business_identity(session).timezone
     sent_channels = analytics.channels_sent(report)
     shown = report.by_channel if len(report.by_channel) > 1 else {"": report.funnel}
     query = {"since": since, "until": until, "channel": channel, "campaign_id": str(cid)}
@@ -73,7 +76,7 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
         "found": True,
         "name": name,
         "status": status,
-        "sent_at": sent_at.strftime("%Y-%m-%d %H:%M UTC") if sent_at else "",
+        "sent_at": format_datetime(sent_at, zone),
         "funnel": _funnel_dict(report.funnel),
         "channels": [_funnel_dict(report.by_channel[ch]) for ch in sent_channels]
         if len(sent_channels) > 1

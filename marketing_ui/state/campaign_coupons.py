@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from marketing_ui.api.coupons import export_csv_path, when_text
+from marketing_ui.api.coupons import export_csv_path
 from marketing_ui.core import app_settings, coupons
 from marketing_ui.core.coupons import CouponState, CouponView
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
+from marketing_ui.core.time_display import format_day_and_time
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.route import route_id
 
@@ -22,8 +23,8 @@ def _row(view: CouponView, timezone: str) -> dict[str, str]:
         "short_code": view.short_code,
         "state": view.state.value,
         "customer": view.customer_label,
-        "expires": when_text(view.expires_at, timezone) or "Never",
-        "redeemed_at": when_text(view.redeemed_at, timezone) or "—",
+        "expires": format_day_and_time(view.expires_at, timezone) or "Never",
+        "redeemed_at": format_day_and_time(view.redeemed_at, timezone) or "—",
         "redeemed_by": view.redeemed_by or "—",
     }
 

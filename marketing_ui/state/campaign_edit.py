@@ -9,7 +9,7 @@ from datetime import datetime
 import reflex as rx
 
 from marketing_ui.core import campaigns, messages
-from marketing_ui.core.app_settings import business_identity, zone_or_utc
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.images import (
@@ -19,8 +19,9 @@ from marketing_ui.core.images import (
     save_uploaded_image,
     uploads_dir,
 )
-from marketing_ui.core.models import Campaign, as_utc
+from marketing_ui.core.models import Campaign
 from marketing_ui.core.rendering import FIELDS, list_templates
+from marketing_ui.core.time_display import format_date
 from marketing_ui.state.access import upload_limit
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.route import route_id
@@ -166,10 +167,7 @@ class CampaignEditState(AuthState):
         self.template_name = campaign.template_name
         self.has_qr_code = campaign.has_qr_code
         self.track_opens_clicks = campaign.track_opens_clicks
-        expires = as_utc(campaign.offer_expires_at)
-        self.offer_expires = (
-            expires.astimezone(zone_or_utc(self.timezone)).date().isoformat() if expires else ""
-        )
+        self.offer_expires = format_date(campaign.offer_expires_at, self.timezone)
         self.dirty = False
 
     def _expires_at(self) -> datetime | None:
