@@ -324,7 +324,7 @@ def list_segments_with_counts(session: Session) -> list[SegmentCount]:
     return out
 
 
-def choices(session: Session, limit: int = 200) -> list[tuple[int, str]]:
-    """(id, name) of segments by name, for a picker."""
-    rows = session.execute(select(Segment.id, Segment.name).order_by(Segment.name).limit(limit))
-    return [(int(i), str(n)) for i, n in rows]
+def choices(session: Session, limit: int | None = None) -> list[tuple[int, str]]:
+    """(id, name) of segments by name, without the counts the Segments page computes."""
+    query = select(Segment.id, Segment.name).order_by(func.lower(Segment.name)).limit(limit)
+    return [(int(i), str(n)) for i, n in session.execute(query)]

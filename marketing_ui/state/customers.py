@@ -8,7 +8,7 @@ import reflex as rx
 
 from marketing_ui.api.customer_export import export_path
 from marketing_ui.components.tag_badges import TagView
-from marketing_ui.core import customer_export, customers, tags
+from marketing_ui.core import customer_export, customers, segments, tags
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.customers import (
     BulkTarget,
@@ -519,9 +519,7 @@ class CustomersState(AuthState):
         self.export_error = ""
         if value:
             with session_scope() as session:
-                self.export_segments = [
-                    [str(i), name] for i, name in customer_export.segment_choices(session)
-                ]
+                self.export_segments = [[str(i), name] for i, name in segments.choices(session)]
 
     @rx.event
     def set_export_scope(self, value: str):
