@@ -126,13 +126,14 @@ class SuppressionsState(AuthState):
         try:
             with session_scope() as session:
                 found = suppressions.find(session, typed)
+                zone = business_identity(session).timezone
         except suppressions.SuppressionError as exc:
             self.error = str(exc)
             return
         self.error = ""
         self.found_mode = True
         self.revealed_id = self.revealed = ""
-        self.rows = [_row(r) for r in found]
+        self.rows = [_row(r, zone) for r in found]
         self.next_cursor = ""
         self.message = "" if found else "This address is not suppressed."
 
