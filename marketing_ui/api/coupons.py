@@ -11,7 +11,6 @@ import hashlib
 import html
 import io
 import re
-from datetime import datetime
 from functools import lru_cache
 
 from starlette.requests import Request
@@ -21,7 +20,6 @@ from starlette.routing import Route
 from marketing_ui.api.app import ROUTES
 from marketing_ui.api.session import admin_or_refusal
 from marketing_ui.core import app_settings
-from marketing_ui.core.app_settings import zone_or_utc
 from marketing_ui.core.coupons import (
     CouponState,
     CouponView,
@@ -32,6 +30,7 @@ from marketing_ui.core.coupons import (
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.core.qr import qr_png, qr_svg
+from marketing_ui.core.time_display import format_day_and_time
 
 IMAGE_CACHE = "public, max-age=31536000, immutable"
 # Tokens are 22 URL-safe characters; anything else is not ours and never reaches the database.
@@ -48,17 +47,6 @@ def _coupon(token: str) -> CouponView | None:
         return None
     with session_scope() as session:
         return find_by_token(session, token)
-
-
-# Times ---------------------------------------------------------------------------------
-
-
-def when_text(value: datetime | None, timezone: str = "UTC") -> str:
-    """A stored UTC time as the business reads it: "Sun 30 Nov 2026, 18:00"."""
-    if value is None:
-        return ""
-    local = value.astimezone(zone_or_utc(timezone))
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
 # QR images -----------------------------------------------------------------------------
@@ -162,13 +150,13 @@ def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
 
 def _state_line(view: CouponView, timezone: str) -> str:
     if view.state == CouponState.ISSUED:
-        until = when_text(view.expires_at, timezone)
+        until = format_day_and_time(view.expires_at, timezone)
         return f"Valid until {until}" if until else "Valid"
     if view.state == CouponState.REDEEMED:
-        used = when_text(view.redeemed_at, timezone)
+        used = format_day_and_time(view.redeemed_at, timezone)
         return f"Already used on {used}" if used else "Already used"
     if view.state == CouponState.EXPIRED:
-        return f"Expired on {when_text(view.expires_at, timezone)}"
+        return f"Expired on {format_day_and_time(view.expires_at, timezone)}"
     return "This offer has been withdrawn"
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import plotly.graph_objects as go
 import reflex as rx
 
+from marketing_ui.components.theme import MUTED
 from marketing_ui.core.analytics.reports import (
     AudiencePoint,
     CampaignFunnelRow,
@@ -249,7 +250,7 @@ def chart_card(
                 has_data,
                 rx.box(rx.plotly.basic(data=figure, width="100%"), width="100%", id=chart_id),
                 rx.center(
-                    rx.text(empty_text, size="2", color=rx.color("gray", 11), align="center"),
+                    rx.text(empty_text, size="2", color=MUTED, align="center"),
                     height="160px",
                     width="100%",
                     id=f"{chart_id}-empty",
@@ -265,7 +266,7 @@ def chart_card(
 def number_card(label: str, value: rx.Var, detail: rx.Var | str, card_id: str) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.text(label, size="2", color=rx.color("gray", 11)),
+            rx.text(label, size="2", color=MUTED),
             rx.heading(value, size="6", id=card_id),
             rx.text(detail, size="1", color=rx.color("gray", 10)),
             spacing="1",

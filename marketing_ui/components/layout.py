@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import reflex as rx
 
 from marketing_ui.components.backend_link import backend_url
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.auth import AuthState
 
 LOGOUT_FORM_ID = "logout-form"  # a POST form (the endpoint clears the HttpOnly cookie)
@@ -55,7 +56,7 @@ def _nav_link(label: str, route: str, icon: str) -> rx.Component:
         width="100%",
         padding="8px 12px",
         border_radius="8px",
-        color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 11)),
+        color=rx.cond(active, rx.color("accent", 11), MUTED),
         background=rx.cond(active, rx.color("accent", 3), "transparent"),
         _hover={"background": rx.color("gray", 3)},
     )
@@ -221,7 +222,7 @@ def stat_card(
 ) -> rx.Component:
     """A headline number; `hint` says what it means when it needs saying (e.g. why "–")."""
     lines = [
-        rx.text(label, size="2", color=rx.color("gray", 11)),
+        rx.text(label, size="2", color=MUTED),
         rx.heading(value, size="7", id=card_id),
     ]
     if isinstance(hint, rx.Var) or hint:

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import reflex as rx
 
+from marketing_ui.components.choice_select import choice_select
 from marketing_ui.components.tag_badges import tag_picker
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.segments import ANY, RULE_TYPES, RuleItem
 from marketing_ui.state.segments import SegmentsState as S
 
-MUTED = rx.color("gray", 11)
 INDENT = "16px"  # a rule inside a group; small enough for a phone
 
 
-def _select(
-    value: rx.Var, on_change, items: list[tuple[str, str]], *extra, **props
-) -> rx.Component:  # noqa: ANN001
-    return rx.select.root(
-        rx.select.trigger(**props),
-        rx.select.content(*[rx.select.item(label, value=v) for v, label in items], *extra),
-        value=value,
-        on_change=on_change,
-        size="2",
-    )
-
-
-def _campaign_select(item: rx.Var[RuleItem], allow_any: bool) -> rx.Component:
+def _campaignchoice_select(item: rx.Var[RuleItem], allow_any: bool) -> rx.Component:
     return rx.cond(
         (S.campaigns.length() > 0) | allow_any,
-        _select(
+        choice_select(
             rx.cond(item.campaign_id != "", item.campaign_id, ANY if allow_any else ""),
             lambda v: S.set_campaign(item.key, v),
             [(ANY, "any campaign")] if allow_any else [],
@@ -48,7 +37,7 @@ def _rule_inputs(item: rx.Var[RuleItem]) -> rx.Component:
         (
             "tags",
             rx.flex(
-                _select(
+                choice_select(
                     item.tag_mode,
                     lambda v: S.set_tag_mode(key, v),
                     [("any", "has any of"), ("all", "has all of"), ("none", "has none of")],
@@ -63,13 +52,13 @@ def _rule_inputs(item: rx.Var[RuleItem]) -> rx.Component:
         (
             "consent",
             rx.hstack(
-                _select(
+                choice_select(
                     item.channel,
                     lambda v: S.set_channel(key, v),
                     [("email", "Email"), ("sms", "SMS")],
                     class_name="rule-channel",
                 ),
-                _select(
+                choice_select(
                     item.consent,
                     lambda v: S.set_consent(key, v),
                     [("yes", "is subscribed"), ("no", "is not subscribed")],
@@ -80,7 +69,7 @@ def _rule_inputs(item: rx.Var[RuleItem]) -> rx.Component:
         (
             "created",
             rx.hstack(
-                _select(
+                choice_select(
                     item.created_op,
                     lambda v: S.set_created_op(key, v),
                     [("last_days", "in the last"), ("before", "before"), ("after", "on or after")],
@@ -110,10 +99,10 @@ def _rule_inputs(item: rx.Var[RuleItem]) -> rx.Component:
                 align="center",
             ),
         ),
-        ("received_campaign", _campaign_select(item, False)),
-        ("opened_campaign", _campaign_select(item, False)),
-        ("clicked_campaign", _campaign_select(item, False)),
-        ("redeemed", _campaign_select(item, True)),
+        ("received_campaign", _campaignchoice_select(item, False)),
+        ("opened_campaign", _campaignchoice_select(item, False)),
+        ("clicked_campaign", _campaignchoice_select(item, False)),
+        ("redeemed", _campaignchoice_select(item, True)),
         (
             "inactive_days",
             rx.hstack(
@@ -162,7 +151,7 @@ def _group_header(item: rx.Var[RuleItem]) -> rx.Component:
         rx.hstack(
             _not_toggle(item),
             rx.text("Group: match", size="2", weight="medium"),
-            _select(
+            choice_select(
                 item.group_op,
                 lambda v: S.set_group_op(item.key, v),
                 [("and", "all"), ("or", "any")],
@@ -197,7 +186,7 @@ def _leaf(item: rx.Var[RuleItem]) -> rx.Component:
     return rx.vstack(
         rx.flex(
             _not_toggle(item),
-            _select(
+            choice_select(
                 item.type,
                 lambda v: S.set_type(item.key, v),
                 RULE_TYPES,
@@ -242,7 +231,7 @@ def rule_builder() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.text("Customers matching", size="2", weight="medium"),
-            _select(S.root_op, S.set_root_op, [("and", "all"), ("or", "any")], id="root-op"),
+            choice_select(S.root_op, S.set_root_op, [("and", "all"), ("or", "any")], id="root-op"),
             rx.text("of these rules", size="2", weight="medium"),
             align="center",
             wrap="wrap",

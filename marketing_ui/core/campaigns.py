@@ -131,6 +131,16 @@ def get_campaign(session: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
+def choices(session: Session, limit: int = 200) -> list[tuple[int, str]]:
+    """(id, name) of the newest campaigns first, for a picker."""
+    rows = session.execute(
+        select(Campaign.id, Campaign.name)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        .limit(limit)
+    )
+    return [(int(i), str(n)) for i, n in rows]
+
+
 def headline_numbers(session: Session, campaign_ids: list[int]) -> dict[int, HeadlineNumbers]:
     """Recipients, sent and failed per campaign in one GROUP BY over deliveries."""
     if not campaign_ids:

@@ -25,14 +25,13 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from marketing_ui.core import audit
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.csv_safety import safe_row
 from marketing_ui.core.customers import CustomerFilter, filter_clause, row_select, rows_from_select
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Customer, Segment, utcnow
+from marketing_ui.core.models import Customer, utcnow
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.segments import compile_rules, get_segment, segment_rules
 
@@ -74,12 +73,6 @@ def _clause(scope: ExportScope, now: datetime, engine: Engine | None) -> ColumnE
     if scope.filter is not None:
         return filter_clause(scope.filter)
     return true()
-
-
-def segment_choices(session: Session) -> list[tuple[int, str]]:
-    """(id, name) of every segment, without the counts the Segments page computes."""
-    query = select(Segment.id, Segment.name).order_by(func.lower(Segment.name))
-    return [(int(i), name) for i, name in session.execute(query)]
 
 
 def count_scope(scope: ExportScope, engine: Engine | None = None) -> int:

@@ -322,3 +322,9 @@ def list_segments_with_counts(session: Session) -> list[SegmentCount]:
             updated = updated.replace(tzinfo=UTC)
         out.append(SegmentCount(segment.id, segment.name, rules, count, updated))  # type: ignore[arg-type]
     return out
+
+
+def choices(session: Session, limit: int | None = None) -> list[tuple[int, str]]:
+    """(id, name) of segments by name, without the counts the Segments page computes."""
+    query = select(Segment.id, Segment.name).order_by(func.lower(Segment.name)).limit(limit)
+    return [(int(i), str(n)) for i, n in session.execute(query)]

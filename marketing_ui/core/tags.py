@@ -158,3 +158,9 @@ def ensure_tags(session: Session, names: Iterable[str]) -> dict[str, int]:
             session.flush()
             found[key] = tag.id  # type: ignore[assignment]
     return {key: found[key] for key in wanted}
+
+
+def choices(session: Session, limit: int = 200) -> list[tuple[int, str]]:
+    """(id, name) of tags by name, for a picker."""
+    rows = session.execute(select(Tag.id, Tag.name).order_by(Tag.name).limit(limit))
+    return [(int(i), str(n)) for i, n in rows]

@@ -4,6 +4,7 @@ import reflex as rx
 
 from marketing_ui.components.charts import chart_card
 from marketing_ui.components.layout import register_nav, template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.analytics import AnalyticsState as S
 
 register_nav("Analytics", "/analytics", "chart-bar", 40)
@@ -26,17 +27,17 @@ def filter_bar(state: type) -> rx.Component:
     """From/to dates and channel; shared by the overview and the campaign page."""
     return rx.hstack(
         rx.vstack(
-            rx.text("From", size="1", color=rx.color("gray", 11)),
+            rx.text("From", size="1", color=MUTED),
             rx.input(type="date", value=state.since, on_change=state.set_since, id="filter-since"),
             spacing="1",
         ),
         rx.vstack(
-            rx.text("To", size="1", color=rx.color("gray", 11)),
+            rx.text("To", size="1", color=MUTED),
             rx.input(type="date", value=state.until, on_change=state.set_until, id="filter-until"),
             spacing="1",
         ),
         rx.vstack(
-            rx.text("Channel", size="1", color=rx.color("gray", 11)),
+            rx.text("Channel", size="1", color=MUTED),
             rx.select(
                 ["all", "email", "sms"],
                 value=state.channel,
@@ -102,7 +103,7 @@ def campaigns_table() -> rx.Component:
                     id="campaigns-table",
                 ),
                 rx.center(
-                    rx.text(NO_CAMPAIGNS, size="2", color=rx.color("gray", 11)),
+                    rx.text(NO_CAMPAIGNS, size="2", color=MUTED),
                     height="120px",
                     id="campaigns-empty",
                 ),

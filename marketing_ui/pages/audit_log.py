@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import register_nav, template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.audit_log import ANY_AREA, AREAS
 from marketing_ui.state.audit_log import AuditLogState as S
 
@@ -12,17 +13,17 @@ register_nav("Audit log", "/audit", "scroll-text", 95)
 def _filters() -> rx.Component:
     return rx.flex(
         rx.vstack(
-            rx.text("Who", size="1", color=rx.color("gray", 11)),
+            rx.text("Who", size="1", color=MUTED),
             rx.select(S.actors, value=S.actor, on_change=S.set_actor, id="audit-actor"),
             spacing="1",
         ),
         rx.vstack(
-            rx.text("Area", size="1", color=rx.color("gray", 11)),
+            rx.text("Area", size="1", color=MUTED),
             rx.select([ANY_AREA, *AREAS], value=S.area, on_change=S.set_area, id="audit-area"),
             spacing="1",
         ),
         rx.vstack(
-            rx.text("Object #", size="1", color=rx.color("gray", 11)),
+            rx.text("Object #", size="1", color=MUTED),
             rx.input(
                 value=S.object_id,
                 on_change=S.set_object_id.debounce(400),
@@ -33,12 +34,12 @@ def _filters() -> rx.Component:
             spacing="1",
         ),
         rx.vstack(
-            rx.text("From", size="1", color=rx.color("gray", 11)),
+            rx.text("From", size="1", color=MUTED),
             rx.input(type="date", value=S.since, on_change=S.set_since, id="audit-since"),
             spacing="1",
         ),
         rx.vstack(
-            rx.text("To", size="1", color=rx.color("gray", 11)),
+            rx.text("To", size="1", color=MUTED),
             rx.input(type="date", value=S.until, on_change=S.set_until, id="audit-until"),
             spacing="1",
         ),
@@ -72,9 +73,7 @@ def _card(row: rx.Var) -> rx.Component:
             align="center",
         ),
         rx.text(row["actor"], " · ", row["object"], size="2", margin_top="4px"),
-        rx.cond(
-            row["summary"] != "", rx.text(row["summary"], size="2", color=rx.color("gray", 11))
-        ),
+        rx.cond(row["summary"] != "", rx.text(row["summary"], size="2", color=MUTED)),
         padding="10px 0",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
         width="100%",
@@ -89,7 +88,7 @@ def audit_log() -> rx.Component:
             "Every change made by an admin, the command line or the system. Contact details "
             "are never written here; entries name fields and counts.",
             size="2",
-            color=rx.color("gray", 11),
+            color=MUTED,
         ),
         _filters(),
         rx.cond(S.error != "", rx.callout(S.error, color_scheme="red", icon="triangle-alert")),
@@ -120,10 +119,10 @@ def audit_log() -> rx.Component:
         ),
         rx.cond(
             S.rows.length() == 0,
-            rx.text("Nothing matches these filters.", color=rx.color("gray", 11), id="audit-empty"),
+            rx.text("Nothing matches these filters.", color=MUTED, id="audit-empty"),
         ),
         rx.hstack(
-            rx.text("Page ", S.page_number, size="2", color=rx.color("gray", 11)),
+            rx.text("Page ", S.page_number, size="2", color=MUTED),
             rx.spacer(),
             rx.button(
                 "Previous",

@@ -4,6 +4,7 @@ import reflex as rx
 
 from marketing_ui.components.charts import chart_card, number_card
 from marketing_ui.components.layout import template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.pages.analytics import filter_bar
 from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_analytics import CampaignAnalyticsState as S
@@ -135,7 +136,7 @@ def _problems() -> rx.Component:
                     width="100%",
                     id="failures-table",
                 ),
-                rx.text("No message failed or bounced.", size="2", color=rx.color("gray", 11)),
+                rx.text("No message failed or bounced.", size="2", color=MUTED),
             ),
             spacing="3",
             width="100%",
@@ -190,7 +191,7 @@ def _links() -> rx.Component:
                 rx.text(
                     "Links appear here once recipients click them (tracked links only).",
                     size="2",
-                    color=rx.color("gray", 11),
+                    color=MUTED,
                 ),
             ),
             spacing="3",
@@ -252,7 +253,7 @@ def _body() -> rx.Component:
             rx.heading(S.name, size="5", id="campaign-name"),
             status_badge(S.status),
             rx.cond(S.live, rx.badge("live", color_scheme="grass", variant="solid")),
-            rx.text(S.sent_at, size="2", color=rx.color("gray", 11)),
+            rx.text(S.sent_at, size="2", color=MUTED),
             align="center",
             spacing="3",
             wrap="wrap",

@@ -4,6 +4,7 @@ import reflex as rx
 
 from marketing_ui.components.backend_link import backend_url
 from marketing_ui.components.layout import template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.campaign_coupons import STATE_FILTERS, CampaignCouponsState
 
 _STATE_COLORS = (("issued", "grass"), ("redeemed", "indigo"), ("expired", "orange"))
@@ -55,7 +56,7 @@ def _toolbar() -> rx.Component:
             width="auto",
         ),
         rx.hstack(
-            rx.text("State", size="2", color=rx.color("gray", 11)),
+            rx.text("State", size="2", color=MUTED),
             rx.select(
                 STATE_FILTERS,
                 value=s.state_filter,
@@ -88,7 +89,7 @@ def _empty() -> rx.Component:
                     "No coupons yet. Each recipient gets one when the campaign's audience "
                     "is frozen for sending (campaigns with a QR code only).",
                 ),
-                color=rx.color("gray", 11),
+                color=MUTED,
                 text_align="center",
             ),
             align="center",

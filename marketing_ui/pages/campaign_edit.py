@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import STICKY_TOP, template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.core.sms import STOP_NOTICE
 from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_edit import CampaignEditState, NewCampaignState
@@ -45,7 +46,7 @@ def _template_card(t: rx.Var) -> rx.Component:
                 align="center",
                 spacing="2",
             ),
-            rx.text(t["description"], size="2", color=rx.color("gray", 11)),
+            rx.text(t["description"], size="2", color=MUTED),
             spacing="2",
         ),
         on_click=NewCampaignState.choose(t["name"]),
@@ -289,7 +290,7 @@ def _email_editor() -> rx.Component:
                 align="center",
             ),
             rx.hstack(
-                rx.text("Insert:", size="1", color=rx.color("gray", 11)),
+                rx.text("Insert:", size="1", color=MUTED),
                 rx.foreach(S.fields, _field_button),
                 wrap="wrap",
                 spacing="1",
@@ -447,7 +448,7 @@ def images_card() -> rx.Component:
                 rx.code('<mj-image src="asset:NAME" />'),
                 ". Development inlines it; production links it under your public URL.",
                 size="2",
-                color=rx.color("gray", 11),
+                color=MUTED,
             ),
             rx.hstack(
                 rx.upload(
@@ -502,11 +503,11 @@ def images_card() -> rx.Component:
 
 def _save_bar() -> rx.Component:
     """Status, links and Save; on a phone Save stays beside the status and the links wrap below."""
-    cid = S.campaign_id.to(str)
+    cid = S.shown_campaign_id.to(str)
     return rx.flex(
         rx.hstack(
             status_badge(S.status),
-            rx.text("Version ", S.version, size="2", color=rx.color("gray", 11)),
+            rx.text("Version ", S.version, size="2", color=MUTED),
             rx.cond(S.dirty, rx.badge("Unsaved changes", color_scheme="amber", variant="soft")),
             align="center",
             spacing="3",

@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.core.sending import MAX_TEST_RECIPIENTS
 from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_preview import CampaignPreviewState
@@ -58,7 +59,7 @@ def _test_card() -> rx.Component:
                 "commas, semicolons or new lines; sent through the configured provider and "
                 "marked as a test.",
                 size="1",
-                color=rx.color("gray", 11),
+                color=MUTED,
             ),
             rx.text_area(
                 value=P.test_recipients,
@@ -157,14 +158,14 @@ def _sms() -> rx.Component:
             padding="10px 14px",
             max_width="320px",
         ),
-        rx.text(P.sms_counter, size="1", color=rx.color("gray", 11)),
+        rx.text(P.sms_counter, size="1", color=MUTED),
         spacing="2",
         width="100%",
     )
 
 
 def _content() -> rx.Component:
-    cid = P.campaign_id.to(str)
+    cid = P.shown_campaign_id.to(str)
     return rx.vstack(
         rx.flex(
             rx.hstack(

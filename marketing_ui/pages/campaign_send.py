@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_send import CampaignSendState
 
@@ -72,7 +73,7 @@ def _audience_card() -> rx.Component:
                     "Only customers in the segments and tags you include, minus exclusions.",
                 ),
                 size="2",
-                color=rx.color("gray", 11),
+                color=MUTED,
             ),
             rx.grid(
                 _choices("Segments", C.segments, C.toggle_segment, "No segments yet."),
@@ -95,7 +96,7 @@ def _audience_card() -> rx.Component:
 def _count_card(row: rx.Var) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.text(row["channel"], size="2", color=rx.color("gray", 11)),
+            rx.text(row["channel"], size="2", color=MUTED),
             rx.heading(
                 row["count"], size="8", class_name="recipient-count", data_channel=row["channel"]
             ),
@@ -122,7 +123,8 @@ def _problems() -> rx.Component:
             rx.hstack(
                 rx.text("This campaign is ", C.status, ": it cannot be sent again."),
                 rx.link(
-                    "See its progress", href="/campaigns/" + C.campaign_id.to(str) + "/progress"
+                    "See its progress",
+                    href="/campaigns/" + C.shown_campaign_id.to(str) + "/progress",
                 ),
                 rx.text("or duplicate it from the campaign list to send a new version."),
                 spacing="1",
@@ -238,7 +240,7 @@ def _confirm_dialog() -> rx.Component:
 
 
 def _content() -> rx.Component:
-    cid = C.campaign_id.to(str)
+    cid = C.shown_campaign_id.to(str)
     return rx.vstack(
         rx.flex(
             rx.hstack(

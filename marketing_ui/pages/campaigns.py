@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import register_nav, template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.campaigns import CampaignsState
 
 register_nav("Campaigns", "/campaigns", "megaphone", 10)
@@ -255,7 +256,7 @@ def _empty() -> rx.Component:
             ),
             rx.text(
                 "Campaigns you create appear here with their status, audience and results.",
-                color=rx.color("gray", 11),
+                color=MUTED,
                 size="2",
             ),
             align="center",
@@ -317,7 +318,7 @@ def campaigns_page() -> rx.Component:
             width="100%",
         ),
         rx.hstack(
-            rx.text(CampaignsState.page_label, size="2", color=rx.color("gray", 11)),
+            rx.text(CampaignsState.page_label, size="2", color=MUTED),
             rx.spacer(),
             rx.button(
                 rx.icon("chevron-left", size=16),

@@ -8,13 +8,13 @@ import reflex as rx
 
 from marketing_ui.components.backend_link import backend_url
 from marketing_ui.components.layout import register_nav, template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.core.models import InvalidPhone
 from marketing_ui.state.customer_import import MAX_UPLOAD_BYTES, NOT_MAPPED, HistoryRow
 from marketing_ui.state.customer_import import ImportState as S
 
 register_nav("Import", "/import", "upload", 25)
 
-MUTED = rx.color("gray", 11)
 UPLOAD_ID = "csv-upload"
 
 

@@ -3,16 +3,16 @@
 import reflex as rx
 
 from marketing_ui.components.backend_link import backend_url
+from marketing_ui.components.choice_select import choice_select
 from marketing_ui.components.layout import register_nav, template
 from marketing_ui.components.tag_badges import TagView, tag_badge, tag_picker
+from marketing_ui.components.theme import MUTED
 from marketing_ui.core.customers import PAGE_SIZE
 from marketing_ui.core.tags import TAG_COLORS
 from marketing_ui.state.customers import CustomerRowView
 from marketing_ui.state.customers import CustomersState as S
 
 register_nav("Customers", "/customers", "users", 20)
-
-MUTED = rx.color("gray", 11)
 
 
 def _consent_badge(on: rx.Var[bool], label: str) -> rx.Component:
@@ -21,24 +21,6 @@ def _consent_badge(on: rx.Var[bool], label: str) -> rx.Component:
         label,
         color_scheme=rx.cond(on, "grass", "gray"),
         variant=rx.cond(on, "soft", "outline"),
-    )
-
-
-def _select(
-    value: rx.Var,
-    on_change,
-    items: list[tuple[str, str]],
-    extra=None,
-    **props,  # noqa: ANN001
-) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(**props),
-        rx.select.content(
-            *[rx.select.item(label, value=v) for v, label in items],
-            *([extra] if extra is not None else []),
-        ),
-        value=value,
-        on_change=on_change,
     )
 
 
@@ -53,20 +35,20 @@ def _toolbar() -> rx.Component:
             width="320px",
             id="customer-search",
         ),
-        _select(
+        choice_select(
             S.tag_filter,
             S.set_tag_filter,
             [("all", "All tags")],
             rx.foreach(S.all_tags, lambda t: rx.select.item(t.name, value=t.id)),
             id="filter-tag",
         ),
-        _select(
+        choice_select(
             S.email_filter,
             S.set_email_filter,
             [("any", "Email: any"), ("yes", "Email: subscribed"), ("no", "Email: not subscribed")],
             id="filter-email",
         ),
-        _select(
+        choice_select(
             S.sms_filter,
             S.set_sms_filter,
             [("any", "SMS: any"), ("yes", "SMS: subscribed"), ("no", "SMS: not subscribed")],
@@ -117,7 +99,7 @@ def _bulk_bar() -> rx.Component:
                     ),
                 ),
                 rx.spacer(),
-                _select(
+                choice_select(
                     S.bulk_tag,
                     S.set_bulk_tag,
                     [],

@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import stat_card, template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.dashboard import DashboardState
 
 
@@ -13,7 +14,7 @@ def dashboard() -> rx.Component:
             "Welcome back, ",
             DashboardState.username,
             ". Here is your audience at a glance.",
-            color=rx.color("gray", 11),
+            color=MUTED,
         ),
         rx.flex(
             stat_card("Customers", DashboardState.customers, "users", "count-customers"),

@@ -4,6 +4,7 @@ import reflex as rx
 
 from marketing_ui.components.backend_link import backend_url
 from marketing_ui.components.layout import ready_marker
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.auth import LoginState
 
 FORM_ID = "login-form"
@@ -22,7 +23,7 @@ def login() -> rx.Component:
                         align="center",
                         spacing="3",
                     ),
-                    rx.text("Sign in to continue", color=rx.color("gray", 11)),
+                    rx.text("Sign in to continue", color=MUTED),
                     rx.el.label(
                         "Username", html_for="username", font_size="14px", font_weight="500"
                     ),

@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import register_nav, template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.redeem import RedeemState
 
 register_nav("Redeem", "/redeem", "scan-line", 60, staff=True)
@@ -70,7 +71,7 @@ def _code_form() -> rx.Component:
                 rx.text(
                     "Or scan the customer's QR code with your phone camera.",
                     size="2",
-                    color=rx.color("gray", 11),
+                    color=MUTED,
                 ),
                 spacing="3",
                 width="100%",
@@ -84,7 +85,7 @@ def _code_form() -> rx.Component:
 
 def _fact(label: str, value: rx.Var, fact_id: str) -> rx.Component:
     return rx.hstack(
-        rx.text(label, size="3", color=rx.color("gray", 11), min_width="96px"),
+        rx.text(label, size="3", color=MUTED, min_width="96px"),
         rx.text(value, size="3", weight="medium", id=fact_id),
         align="baseline",
         spacing="3",

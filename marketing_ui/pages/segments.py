@@ -4,12 +4,12 @@ import reflex as rx
 
 from marketing_ui.components.layout import register_nav, template
 from marketing_ui.components.rule_builder import rule_builder
+from marketing_ui.components.theme import MUTED
 from marketing_ui.state.segments import SegmentsState as S
 from marketing_ui.state.segments import SegmentView
 
 register_nav("Segments", "/segments", "filter", 30)
 
-MUTED = rx.color("gray", 11)
 WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")  # columns a phone has no room for
 
 

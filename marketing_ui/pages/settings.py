@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import status_dot, template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.core.app_settings import (
     BusinessIdentity,
     DeliverabilityLimits,
@@ -20,7 +21,7 @@ def _check_row(check: rx.Var) -> rx.Component:
         ),
         rx.text(
             check["detail"],
-            color=rx.color("gray", 11),
+            color=MUTED,
             size="2",
             min_width="0",
             overflow_wrap="anywhere",
@@ -85,7 +86,7 @@ def _guard_card() -> rx.Component:
                     "when spam complaints or hard bounces on a channel pass these shares of its "
                     "messages sent. Resuming is up to you; after that only newer messages count.",
                     size="2",
-                    color=rx.color("gray", 11),
+                    color=MUTED,
                 ),
                 rx.grid(
                     _fixable_field(
@@ -177,7 +178,7 @@ def settings() -> rx.Component:
                     rx.text(
                         "Shown in every email footer. A physical postal address is required by CAN-SPAM.",
                         size="2",
-                        color=rx.color("gray", 11),
+                        color=MUTED,
                     ),
                     rx.grid(
                         *[
@@ -219,7 +220,7 @@ def settings() -> rx.Component:
                         "In each provider's own terms, shared by every worker through Redis: "
                         "the provider never sees more in any second. 0 means no limit.",
                         size="2",
-                        color=rx.color("gray", 11),
+                        color=MUTED,
                     ),
                     rx.heading("Email", size="3"),
                     rx.grid(

@@ -2,26 +2,14 @@
 
 import reflex as rx
 
+from marketing_ui.components.choice_select import choice_select
 from marketing_ui.components.layout import register_nav, template
+from marketing_ui.components.theme import MUTED
 from marketing_ui.core.suppressions import MAX_NOTE
 from marketing_ui.state.suppressions import CHANNEL_CHOICES, CHANNEL_LABELS, REASON_LABELS
 from marketing_ui.state.suppressions import SuppressionsState as S
 
 register_nav("Suppressions", "/suppressions", "ban", 55)
-
-MUTED = rx.color("gray", 11)
-
-
-def _select(
-    choices: list[str], labels: dict[str, str], everything: str, trigger_id: str, **props
-) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(min_width="170px", id=trigger_id),
-        rx.select.content(
-            *[rx.select.item(labels.get(c, everything), value=c) for c in choices],
-        ),
-        **props,
-    )
 
 
 def _find() -> rx.Component:
@@ -62,25 +50,23 @@ def _filters() -> rx.Component:
     return rx.flex(
         rx.vstack(
             rx.text("Why", size="1", color=MUTED),
-            _select(
-                ["all", *REASON_LABELS],
-                REASON_LABELS,
-                "Every reason",
-                value=S.reason,
-                on_change=S.set_reason,
-                trigger_id="suppression-reason",
+            choice_select(
+                S.reason,
+                S.set_reason,
+                [("all", "Every reason"), *REASON_LABELS.items()],
+                min_width="170px",
+                id="suppression-reason",
             ),
             spacing="1",
         ),
         rx.vstack(
             rx.text("Channel", size="1", color=MUTED),
-            _select(
-                CHANNEL_CHOICES,
-                CHANNEL_LABELS,
-                "Email and SMS",
-                value=S.channel,
-                on_change=S.set_channel,
-                trigger_id="suppression-channel",
+            choice_select(
+                S.channel,
+                S.set_channel,
+                [(c, CHANNEL_LABELS.get(c, "Email and SMS")) for c in CHANNEL_CHOICES],
+                min_width="170px",
+                id="suppression-channel",
             ),
             spacing="1",
         ),

@@ -10,8 +10,10 @@ import reflex as rx
 from marketing_ui.api.analytics_export import export_path
 from marketing_ui.components import charts
 from marketing_ui.core import analytics
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.auth import AuthState
 
 
@@ -42,12 +44,13 @@ class AnalyticsState(AuthState):
         with session_scope() as session:
             analytics.refresh_rollups(session)
             ov = analytics.overview(session, filters.since, filters.until, filters.channel)
+            zone = business_identity(session).timezone
         self.rows = [
             {
                 "id": str(r.campaign_id),
                 "name": r.name,
                 "channel": r.channel,
-                "sent_at": r.sent_at.strftime("%Y-%m-%d %H:%M") if r.sent_at else "",
+                "sent_at": format_datetime(r.sent_at, zone),
                 "sent": f"{r.funnel.sent:,}",
                 "delivered": charts.pct(r.funnel.delivered_rate),
                 "delivered_note": r.funnel.delivered_note,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from marketing_ui.core import audit
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import as_utc
+from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.auth import AuthState
-from marketing_ui.state.customers import when
 
 ANYONE = "anyone"
 ANY_AREA = "all"
@@ -55,6 +55,7 @@ class AuditLogState(AuthState):
         try:
             with session_scope() as session:
                 page = audit.list_entries(session, self._filter(), cursor or None)
+                zone = business_identity(session).timezone
         except ValueError as exc:
             self.error, self.page_cursors = str(exc), [""]
             return
@@ -62,7 +63,7 @@ class AuditLogState(AuthState):
         self.next_cursor = page.next_cursor or ""
         self.rows = [
             {
-                "at": when(as_utc(e.at)),
+                "at": format_datetime(e.at, zone),
                 "actor": e.actor,
                 "action": e.action,
                 "object": f"{e.object_type} #{e.object_id}" if e.object_id else e.object_type,

@@ -9,12 +9,14 @@ import reflex as rx
 
 from marketing_ui.components import charts
 from marketing_ui.core import analytics
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
+from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.access import still_allowed
 from marketing_ui.state.analytics import export_links
 from marketing_ui.state.auth import AuthState
-from marketing_ui.state.campaign_edit import campaign_id_from_path
+from marketing_ui.state.route import route_id
 
 LIVE_POLL_S = 2.0  # while a campaign is still sending, numbers refresh this often
 
@@ -66,6 +68,7 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
         )
         links = analytics.top_links(session, cid, filters.channel, filters.since, filters.until)
         name, status, sent_at = campaign.name, campaign.status, campaign.sent_at
+        zone = business_identity(session).timezone
     sent_channels = analytics.channels_sent(report)
     shown = report.by_channel if len(report.by_channel) > 1 else {"": report.funnel}
     query = {"since": since, "until": until, "channel": channel, "campaign_id": str(cid)}
@@ -73,7 +76,7 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
         "found": True,
         "name": name,
         "status": status,
-        "sent_at": sent_at.strftime("%Y-%m-%d %H:%M UTC") if sent_at else "",
+        "sent_at": format_datetime(sent_at, zone),
         "funnel": _funnel_dict(report.funnel),
         "channels": [_funnel_dict(report.by_channel[ch]) for ch in sent_channels]
         if len(sent_channels) > 1
@@ -100,7 +103,7 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
 
 
 class CampaignAnalyticsState(AuthState):
-    campaign_id: int = 0
+    shown_campaign_id: int = 0
     name: str = ""
     status: str = ""
     sent_at: str = ""
@@ -120,7 +123,7 @@ class CampaignAnalyticsState(AuthState):
     _watch_generation: int = 0
 
     def _read(self) -> None:
-        self._apply(_snapshot(self.campaign_id, self.since, self.until, self.channel))
+        self._apply(_snapshot(self.shown_campaign_id, self.since, self.until, self.channel))
 
     def _apply(self, values: dict[str, object]) -> None:
         for key, value in values.items():
@@ -128,7 +131,7 @@ class CampaignAnalyticsState(AuthState):
 
     @rx.event
     def load(self):
-        self.campaign_id = campaign_id_from_path(self.router.url.path) or 0
+        self.shown_campaign_id = route_id(self)
         self._read()
         if self.live:
             return CampaignAnalyticsState.watch
@@ -147,7 +150,7 @@ class CampaignAnalyticsState(AuthState):
                     return
                 if self.router.url.path != path or not still_allowed(self):
                     return
-                args = (self.campaign_id, self.since, self.until, self.channel)
+                args = (self.shown_campaign_id, self.since, self.until, self.channel)
             values = await asyncio.to_thread(_snapshot, *args)
             async with self:
                 self._apply(values)

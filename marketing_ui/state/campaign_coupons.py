@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 import reflex as rx
 
-from marketing_ui.api.coupons import export_csv_path, when_text
+from marketing_ui.api.coupons import export_csv_path
 from marketing_ui.core import app_settings, coupons
 from marketing_ui.core.coupons import CouponState, CouponView
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
+from marketing_ui.core.time_display import format_day_and_time
 from marketing_ui.state.auth import AuthState
+from marketing_ui.state.route import route_id
 
 PAGE_SIZE = 50
 STATE_FILTERS = ["all", *(s.value for s in CouponState)]
-_PATH = re.compile(r"^/campaigns/(\d{1,9})/coupons/?$")
 
 
 def _row(view: CouponView, timezone: str) -> dict[str, str]:
@@ -24,8 +23,8 @@ def _row(view: CouponView, timezone: str) -> dict[str, str]:
         "short_code": view.short_code,
         "state": view.state.value,
         "customer": view.customer_label,
-        "expires": when_text(view.expires_at, timezone) or "Never",
-        "redeemed_at": when_text(view.redeemed_at, timezone) or "—",
+        "expires": format_day_and_time(view.expires_at, timezone) or "Never",
+        "redeemed_at": format_day_and_time(view.redeemed_at, timezone) or "—",
         "redeemed_by": view.redeemed_by or "—",
     }
 
@@ -41,7 +40,7 @@ class CampaignCouponsState(AuthState):
     page_number: int = 1
     has_next: bool = False
     export_path: str = ""
-    _campaign: int = 0
+    shown_campaign_id: int = 0
     _cursors: list[int | None] = []
     _timezone: str = "UTC"
 
@@ -49,7 +48,7 @@ class CampaignCouponsState(AuthState):
         with session_scope() as session:
             views = coupons.list_coupons(
                 session,
-                self._campaign,
+                self.shown_campaign_id,
                 search_code=self.search or None,
                 state=None if self.state_filter == "all" else self.state_filter,
                 after_id=after_id,
@@ -65,18 +64,19 @@ class CampaignCouponsState(AuthState):
 
     @rx.event
     def load(self):
-        match = _PATH.match(self.router.url.path or "")
         self.rows, self.search, self.state_filter = [], "", "all"
-        self._campaign = int(match.group(1)) if match else 0
+        self.shown_campaign_id = route_id(self)
         with session_scope() as session:
-            campaign = session.get(Campaign, self._campaign) if self._campaign else None
+            campaign = (
+                session.get(Campaign, self.shown_campaign_id) if self.shown_campaign_id else None
+            )
             self._timezone = app_settings.business_identity(session).timezone
         self.found = campaign is not None
         if campaign is None:
             self.campaign_name = ""
             return
         self.campaign_name = campaign.name
-        self.export_path = export_csv_path(self._campaign)
+        self.export_path = export_csv_path(self.shown_campaign_id)
         self._first_page()
 
     @rx.event

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from datetime import datetime
 
 import reflex as rx
 
 from marketing_ui.core import campaigns, messages
-from marketing_ui.core.app_settings import business_identity, zone_or_utc
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.images import (
@@ -20,12 +19,13 @@ from marketing_ui.core.images import (
     save_uploaded_image,
     uploads_dir,
 )
-from marketing_ui.core.models import Campaign, as_utc
+from marketing_ui.core.models import Campaign
 from marketing_ui.core.rendering import FIELDS, list_templates
+from marketing_ui.core.time_display import format_date
 from marketing_ui.state.access import upload_limit
 from marketing_ui.state.auth import AuthState
+from marketing_ui.state.route import route_id
 
-_ID_RE = re.compile(r"^/campaigns/(\d+)(?:/|$)")
 CONTENT_FIELDS = (
     "name",
     "channel",
@@ -49,12 +49,6 @@ def _save(campaign_id: int, changes: dict, version: int) -> Campaign:
     """Runs in a worker thread: saving checks the template, which renders it."""
     with session_scope() as session:
         return campaigns.update_campaign(session, campaign_id, changes, expected_version=version)
-
-
-def campaign_id_from_path(path: str) -> int | None:
-    """The id in /campaigns/<id>/…; dynamic-route pages share it."""
-    match = _ID_RE.match(path or "")
-    return int(match.group(1)) if match else None
 
 
 class NewCampaignState(AuthState):
@@ -101,7 +95,7 @@ class NewCampaignState(AuthState):
 class CampaignEditState(AuthState):
     """The editor; the preview is recomputed from what is typed (debounced in the page)."""
 
-    campaign_id: int = 0
+    shown_campaign_id: int = 0
     version: int = 0
     status: str = ""
     editable: bool = True
@@ -152,7 +146,7 @@ class CampaignEditState(AuthState):
     @rx.event
     async def load(self):
         self.save_message = self.save_error = self.image_message = self.image_error = ""
-        campaign_id = campaign_id_from_path(self.router.url.path)
+        campaign_id = route_id(self)
         with session_scope() as session:
             campaign = session.get(Campaign, campaign_id) if campaign_id else None
             self.timezone = business_identity(session).timezone
@@ -164,7 +158,7 @@ class CampaignEditState(AuthState):
         await self._rebuild_preview()
 
     def _copy_from(self, campaign: Campaign) -> None:
-        self.campaign_id = campaign.id
+        self.shown_campaign_id = campaign.id
         self.version = campaign.version
         self.status = campaign.status
         self.editable = campaign.status in campaigns.EDITABLE_STATUSES
@@ -173,10 +167,7 @@ class CampaignEditState(AuthState):
         self.template_name = campaign.template_name
         self.has_qr_code = campaign.has_qr_code
         self.track_opens_clicks = campaign.track_opens_clicks
-        expires = as_utc(campaign.offer_expires_at)
-        self.offer_expires = (
-            expires.astimezone(zone_or_utc(self.timezone)).date().isoformat() if expires else ""
-        )
+        self.offer_expires = format_date(campaign.offer_expires_at, self.timezone)
         self.dirty = False
 
     def _expires_at(self) -> datetime | None:
@@ -330,7 +321,7 @@ class CampaignEditState(AuthState):
             track_opens_clicks=self.track_opens_clicks,
         )
         try:
-            campaign = await asyncio.to_thread(_save, self.campaign_id, changes, self.version)
+            campaign = await asyncio.to_thread(_save, self.shown_campaign_id, changes, self.version)
         except campaigns.CampaignError as exc:
             self.save_error = str(exc)
             self.save_message = ""

@@ -12,7 +12,7 @@ from marketing_ui.core.customers import CustomerFilter, list_customers
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.state.auth import AuthState
-from marketing_ui.state.campaign_edit import campaign_id_from_path
+from marketing_ui.state.route import route_id
 
 
 def _preview_of(
@@ -33,7 +33,7 @@ def _send_test(campaign_id: int, recipients: str) -> list[str]:
 
 
 class CampaignPreviewState(AuthState):
-    campaign_id: int = 0
+    shown_campaign_id: int = 0
     name: str = ""
     status: str = ""
     editable: bool = True  # draft or scheduled: can still be edited and sent
@@ -68,7 +68,7 @@ class CampaignPreviewState(AuthState):
 
     @rx.event
     async def load(self):
-        self.campaign_id = campaign_id_from_path(self.router.url.path) or 0
+        self.shown_campaign_id = route_id(self)
         self.customer_id = 0
         self.customer_label = "Sample customer (Alex Rivera)"
         self.customer_options = []
@@ -77,7 +77,9 @@ class CampaignPreviewState(AuthState):
         await self._render()
 
     async def _render(self) -> None:
-        found = await asyncio.to_thread(_preview_of, self.campaign_id, self.customer_id or None)
+        found = await asyncio.to_thread(
+            _preview_of, self.shown_campaign_id, self.customer_id or None
+        )
         self.not_found = found is None
         if found is None:
             return
@@ -133,7 +135,9 @@ class CampaignPreviewState(AuthState):
     @rx.event
     async def send_test(self):
         try:
-            outcomes = await asyncio.to_thread(_send_test, self.campaign_id, self.test_recipients)
+            outcomes = await asyncio.to_thread(
+                _send_test, self.shown_campaign_id, self.test_recipients
+            )
         except ValueError as exc:
             self.test_error, self.test_message = str(exc), ""
             return

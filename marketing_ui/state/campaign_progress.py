@@ -7,7 +7,6 @@ browser watching a campaign sees the same figures and a thousand viewers cost on
 from __future__ import annotations
 
 import asyncio
-import re
 
 import reflex as rx
 
@@ -17,10 +16,10 @@ from marketing_ui.core.app_settings import DeliverabilityLimits, deliverability_
 from marketing_ui.core.db import session_scope
 from marketing_ui.state.access import still_allowed
 from marketing_ui.state.auth import AuthState
+from marketing_ui.state.route import route_id
 
 POLL_S = 0.5
 MAX_WATCH_S = 4 * 3600  # a tab left open on a finished send stops polling eventually
-_PATH = re.compile(r"^/campaigns/(\d{1,9})/progress/?$")
 _LIVE = ("sending", "paused", "scheduled")
 
 
@@ -69,7 +68,7 @@ def _read(campaign_id: int) -> sending.Progress | None:
 
 
 class CampaignProgressState(AuthState):
-    campaign_id: int = 0
+    shown_campaign_id: int = 0
     found: bool = True
     name: str = ""
     status: str = ""
@@ -152,8 +151,7 @@ class CampaignProgressState(AuthState):
 
     @rx.event
     def load(self):
-        match = _PATH.match(self.router.url.path or "")
-        self.campaign_id = int(match.group(1)) if match else 0
+        self.shown_campaign_id = route_id(self)
         self.message = ""
         self.errors, self.channels = [], []
         self._generation += 1
@@ -164,7 +162,7 @@ class CampaignProgressState(AuthState):
             f"channel, spam complaints pass {self._limits.complaint_limit_pct:g}% or hard "
             f"bounces pass {self._limits.hard_bounce_limit_pct:g}% of them (Settings)."
         )
-        self._apply(_read(self.campaign_id) if self.campaign_id else None)
+        self._apply(_read(self.shown_campaign_id) if self.shown_campaign_id else None)
         if self.found:
             return CampaignProgressState.watch
 
@@ -173,7 +171,8 @@ class CampaignProgressState(AuthState):
         """Refresh about twice a second until the user leaves (or a newer load starts a loop)."""
         async with self:  # the newest loop wins: at most one per client and page
             self._generation += 1
-            generation, campaign_id = self._generation, self.campaign_id
+            generation, campaign_id = self._generation, self.shown_campaign_id
+            path = self.router.url.path
         loop = asyncio.get_running_loop()
         deadline = loop.time() + MAX_WATCH_S
         settled = 0
@@ -181,7 +180,7 @@ class CampaignProgressState(AuthState):
             await asyncio.sleep(POLL_S)
             p = await asyncio.to_thread(_read, campaign_id)
             async with self:
-                if self._generation != generation or not _PATH.match(self.router.url.path or ""):
+                if self._generation != generation or self.router.url.path != path:
                     return
                 if not still_allowed(self):
                     return
@@ -196,21 +195,21 @@ class CampaignProgressState(AuthState):
         with session_scope() as session:
             try:
                 if action == "pause":
-                    ok = sending.pause(session, self.campaign_id)
+                    ok = sending.pause(session, self.shown_campaign_id)
                     self.message = "Paused." if ok else "Only a sending campaign can be paused."
                 elif action == "resume":
-                    ok = sending.resume(session, self.campaign_id)
+                    ok = sending.resume(session, self.shown_campaign_id)
                     self.message = "Resumed." if ok else "Only a paused campaign can be resumed."
                 elif action == "cancel":
-                    n = sending.cancel(session, self.campaign_id)
+                    n = sending.cancel(session, self.shown_campaign_id)
                     self.message = f"Cancelled; {n:,} queued messages will not be sent."
                 elif action == "retry":
-                    n = sending.retry_failed(session, self.campaign_id)
+                    n = sending.retry_failed(session, self.shown_campaign_id)
                     self.message = f"{n:,} failed messages queued again."
             except sending.SendError as exc:
                 self.message = str(exc)
         self._generation += 1
-        self._apply(_read(self.campaign_id))
+        self._apply(_read(self.shown_campaign_id))
 
     @rx.event
     def pause(self):

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import reflex as rx
-from sqlalchemy import select
 
-from marketing_ui.core import campaigns, sending
+from marketing_ui.core import campaigns, segments, sending, tags
 from marketing_ui.core.app_settings import business_identity, sending_limits, zone_or_utc
 from marketing_ui.core.audience import Audience, recipient_counts
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Campaign, Segment, Tag
+from marketing_ui.core.models import Campaign
 from marketing_ui.state.auth import AuthState
-from marketing_ui.state.campaign_edit import campaign_id_from_path
+from marketing_ui.state.route import route_id
 
 MAX_CHOICES = 200
 CHANNEL_NAMES = {"email": "Email", "sms": "SMS"}
@@ -43,7 +42,7 @@ def estimate(count: int, rate_per_s: float) -> str:
 
 
 class CampaignSendState(AuthState):
-    campaign_id: int = 0
+    shown_campaign_id: int = 0
     name: str = ""
     status: str = ""
     channel: str = "email"
@@ -68,11 +67,13 @@ class CampaignSendState(AuthState):
 
     @rx.event
     def load(self):
-        self.campaign_id = campaign_id_from_path(self.router.url.path) or 0
+        self.shown_campaign_id = route_id(self)
         self.action_error = ""
         self.confirm_open = False
         with session_scope() as session:
-            campaign = session.get(Campaign, self.campaign_id) if self.campaign_id else None
+            campaign = (
+                session.get(Campaign, self.shown_campaign_id) if self.shown_campaign_id else None
+            )
             self.not_found = campaign is None
             if campaign is None:
                 return
@@ -83,12 +84,8 @@ class CampaignSendState(AuthState):
                 audience = Audience.from_json(campaign.audience_json)
             except ValueError:
                 audience = Audience()
-            segments = session.execute(
-                select(Segment.id, Segment.name).order_by(Segment.name).limit(MAX_CHOICES)
-            ).all()
-            tags = session.execute(
-                select(Tag.id, Tag.name).order_by(Tag.name).limit(MAX_CHOICES)
-            ).all()
+            segment_choices = segments.choices(session, MAX_CHOICES)
+            tag_choices = tags.choices(session, MAX_CHOICES)
             self.problems = campaigns.validate_for_send(session, campaign)
         self.everyone = audience.everyone
         self.segments = [
@@ -98,7 +95,7 @@ class CampaignSendState(AuthState):
                 "include": "1" if i in audience.segment_ids else "",
                 "exclude": "1" if i in audience.exclude_segment_ids else "",
             }
-            for i, n in segments
+            for i, n in segment_choices
         ]
         self.tags = [
             {
@@ -107,7 +104,7 @@ class CampaignSendState(AuthState):
                 "include": "1" if i in audience.tag_ids else "",
                 "exclude": "1" if i in audience.exclude_tag_ids else "",
             }
-            for i, n in tags
+            for i, n in tag_choices
         ]
         self._count()
 
@@ -151,7 +148,9 @@ class CampaignSendState(AuthState):
             return
         try:
             with session_scope() as session:
-                campaign = campaigns.save_audience(session, self.campaign_id, self._audience())
+                campaign = campaigns.save_audience(
+                    session, self.shown_campaign_id, self._audience()
+                )
                 self.problems = campaigns.validate_for_send(session, campaign)
         except campaigns.CampaignError as exc:
             self.action_error = str(exc)
@@ -206,11 +205,11 @@ class CampaignSendState(AuthState):
             return None
         try:
             with session_scope() as session:
-                sending.start_send(session, self.campaign_id)
+                sending.start_send(session, self.shown_campaign_id)
         except ValueError as exc:  # CampaignError and the pipeline's own refusals
             self.action_error = str(exc)
             return None
-        return rx.redirect(f"/campaigns/{self.campaign_id}/progress")
+        return rx.redirect(f"/campaigns/{self.shown_campaign_id}/progress")
 
     @rx.event
     def schedule(self):
@@ -230,7 +229,7 @@ class CampaignSendState(AuthState):
             return None
         try:
             with session_scope() as session:
-                sending.schedule_send(session, self.campaign_id, when_utc)
+                sending.schedule_send(session, self.shown_campaign_id, when_utc)
         except ValueError as exc:
             self.action_error = str(exc)
             return None

@@ -5,17 +5,15 @@ from __future__ import annotations
 import reflex as rx
 
 from marketing_ui.core import campaigns
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.auth import AuthState
 
 PAGE_SIZE = 20
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "both": "Email + SMS"}
 # Statuses with a live progress page (another page's concern; we only link to it).
 PROGRESS_STATUSES = ("sending", "paused", "sent", "failed", "cancelled")
-
-
-def _date(value) -> str:  # noqa: ANN001 - datetime | None
-    return value.strftime("%b %d, %Y %H:%M") if value else ""
 
 
 class CampaignsState(AuthState):
@@ -61,6 +59,7 @@ class CampaignsState(AuthState):
             summaries = {
                 row.id: campaigns.audience_summary(session, row.audience_json) for row in page.rows
             }
+            zone = business_identity(session).timezone
         self.total = page.total
         self.rows = [
             {
@@ -69,8 +68,12 @@ class CampaignsState(AuthState):
                 "channel": CHANNEL_LABELS.get(row.channel, row.channel),
                 "status": row.status,
                 "audience": summaries[row.id],
-                "sent_date": _date(row.sent_at)
-                or (f"Scheduled {_date(row.scheduled_at)}" if row.scheduled_at else "—"),
+                "sent_date": format_datetime(row.sent_at, zone)
+                or (
+                    f"Scheduled {format_datetime(row.scheduled_at, zone)}"
+                    if row.scheduled_at
+                    else "—"
+                ),
                 "recipients": str(row.recipients) if row.recipients else "—",
                 "sent": str(row.sent) if row.recipients else "—",
                 "failed": str(row.failed) if row.recipients else "—",

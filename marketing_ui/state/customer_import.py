@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
 from typing import BinaryIO
 
 import reflex as rx
+from sqlmodel import Session
 
 from marketing_ui.core import import_jobs
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.csv_reader import FIELDS
 from marketing_ui.core.db import session_scope
@@ -22,6 +23,7 @@ from marketing_ui.core.import_jobs import ImportOptions, ImportView, UploadError
 from marketing_ui.core.importer import MODES
 from marketing_ui.core.models import ImportStatus, InvalidPhone
 from marketing_ui.core.phone_regions import check_region, region_choices, region_label
+from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.access import session_user, still_allowed, upload_limit
 from marketing_ui.state.auth import AuthState
 
@@ -84,10 +86,6 @@ class ReportRow:
     reason: str = ""
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
-
-
 def _card(view: ImportView) -> ImportCard:
     return ImportCard(
         id=view.id,
@@ -106,7 +104,7 @@ def _card(view: ImportView) -> ImportCard:
     )
 
 
-def _history_row(view: ImportView) -> HistoryRow:
+def _history_row(view: ImportView, zone: str) -> HistoryRow:
     counts = [f"{view.rows_total} rows", f"{view.created} created", f"{view.updated} updated"]
     if view.unchanged:
         counts.append(f"{view.unchanged} unchanged")
@@ -121,13 +119,18 @@ def _history_row(view: ImportView) -> HistoryRow:
     return HistoryRow(
         id=str(view.id),
         filename=view.filename,
-        started=f"{who} · {_when(view.started_at)}",
+        started=f"{who} · {format_datetime(view.started_at, zone)}",
         status=view.status,
         status_label=STATUS_LABELS.get(ImportStatus(view.status), view.status),
         counts=" · ".join(counts),
         message=view.message if view.status == ImportStatus.FAILED else "",
         has_report=view.has_report,
     )
+
+
+def _history(session: Session) -> list[HistoryRow]:
+    zone = business_identity(session).timezone
+    return [_history_row(v, zone) for v in import_jobs.import_history(session)]
 
 
 def _store(source: BinaryIO, filename: str, user_id: int | None) -> import_jobs.Upload:
@@ -209,7 +212,7 @@ class ImportState(AuthState):
 
     def _load_history(self) -> None:
         with session_scope() as session:
-            self.history = [_history_row(v) for v in import_jobs.import_history(session)]
+            self.history = _history(session)
 
     @rx.event
     def load(self):
@@ -218,7 +221,7 @@ class ImportState(AuthState):
         if not self.region:
             self.region = get_settings().default_region
         with session_scope() as session:
-            self.history = [_history_row(v) for v in import_jobs.import_history(session)]
+            self.history = _history(session)
             if self.step == "map":
                 if not import_jobs.upload_is_waiting(session, self._upload_id):
                     self._reset_upload()

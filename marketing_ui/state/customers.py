@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import reflex as rx
 
 from marketing_ui.api.customer_export import export_path
 from marketing_ui.components.tag_badges import TagView
-from marketing_ui.core import customer_export, customers, tags
+from marketing_ui.core import customer_export, customers, segments, tags
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.customers import (
     BulkTarget,
     CustomerError,
@@ -18,6 +18,7 @@ from marketing_ui.core.customers import (
     TagRef,
 )
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.time_display import format_date, format_datetime
 from marketing_ui.state.access import session_user
 from marketing_ui.state.auth import AuthState
 
@@ -60,11 +61,6 @@ class CustomerDetailView:
     consent_history: list[dict[str, str]] = field(default_factory=list)
     deliveries: list[dict[str, str]] = field(default_factory=list)
     redemptions: list[dict[str, str]] = field(default_factory=list)
-
-
-def when(value: datetime | None) -> str:
-    """Timestamps are stored in UTC and shown as such, to the minute."""
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
 def tag_views(refs: tuple[TagRef, ...] | list[TagRef]) -> list[TagView]:
@@ -179,6 +175,7 @@ class CustomersState(AuthState):
             with session_scope() as session:
                 page = customers.list_customers(session, filt, cursor or None)
                 self.total = customers.count_customers(session, filt)
+                zone = business_identity(session).timezone
         except ValueError as exc:  # a stale cursor: start again from the first page
             self.list_error = str(exc)
             self.page_cursors = [""]
@@ -193,7 +190,7 @@ class CustomersState(AuthState):
                 phone=r.phone,
                 email_consent=r.email_consent,
                 sms_consent=r.sms_consent,
-                created=r.created_at.strftime("%Y-%m-%d"),
+                created=format_date(r.created_at, zone),
                 tags=tag_views(r.tags),
             )
             for r in page.rows
@@ -461,6 +458,7 @@ class CustomersState(AuthState):
         try:
             with session_scope() as session:
                 d = customers.customer_detail(session, int(customer_id))
+                zone = business_identity(session).timezone
         except LookupError as exc:
             self.bulk_message = str(exc)
             self._refresh_current_page()
@@ -474,12 +472,12 @@ class CustomersState(AuthState):
             phone=d.phone,
             email_consent=d.email_consent,
             sms_consent=d.sms_consent,
-            created=when(d.created_at),
-            last_activity=when(d.last_activity_at) or "none yet",
+            created=format_datetime(d.created_at, zone),
+            last_activity=format_datetime(d.last_activity_at, zone) or "none yet",
             tags=tag_views(d.tags),
             consent_history=[
                 {
-                    "when": when(c.created_at),
+                    "when": format_datetime(c.created_at, zone),
                     "channel": "Email" if c.channel == "email" else "SMS",
                     "change": "subscribed" if c.granted else "unsubscribed",
                     "source": CONSENT_SOURCE_LABELS.get(c.source, c.source),
@@ -489,7 +487,7 @@ class CustomersState(AuthState):
             ],
             deliveries=[
                 {
-                    "when": when(x.sent_at or x.created_at),
+                    "when": format_datetime(x.sent_at or x.created_at, zone),
                     "campaign": x.campaign_name,
                     "channel": x.channel,
                     "status": x.status,
@@ -498,7 +496,7 @@ class CustomersState(AuthState):
             ],
             redemptions=[
                 {
-                    "when": when(x.created_at),
+                    "when": format_datetime(x.created_at, zone),
                     "campaign": x.campaign_name,
                     "action": x.action,
                     "note": x.note,
@@ -521,9 +519,7 @@ class CustomersState(AuthState):
         self.export_error = ""
         if value:
             with session_scope() as session:
-                self.export_segments = [
-                    [str(i), name] for i, name in customer_export.segment_choices(session)
-                ]
+                self.export_segments = [[str(i), name] for i, name in segments.choices(session)]
 
     @rx.event
     def set_export_scope(self, value: str):

@@ -7,8 +7,10 @@ from typing import Any
 
 import reflex as rx
 
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.time_display import format_datetime
 from marketing_ui.core.tracking import without_tracking
 from marketing_ui.state.auth import AuthState
 from workers.providers import read_outbox
@@ -16,11 +18,11 @@ from workers.providers import read_outbox
 PAGE_SIZE = 25
 
 
-def _summary(row: dict[str, Any]) -> dict[str, str]:
+def _summary(row: dict[str, Any], zone: str) -> dict[str, str]:
     preview = row["subject"] if row["channel"] == "email" else row["text"]
     return {
         "id": str(row["id"]),
-        "at": row["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
+        "at": format_datetime(row["created_at"], zone, seconds=True),
         "channel": row["channel"],
         "to": row["to"],
         "preview": (preview or "")[:90],
@@ -35,15 +37,17 @@ class OutboxState(AuthState):
     provider_note: str = ""
     selected: dict[str, str] = {}
     _page: list[dict[str, Any]] = []
+    _timezone: str = "UTC"
 
     def _fetch(self) -> None:
         with session_scope() as session:
             found = read_outbox(
                 session, limit=PAGE_SIZE + 1, offset=(self.page_number - 1) * PAGE_SIZE
             )
+            self._timezone = business_identity(session).timezone
         self.has_next = len(found) > PAGE_SIZE
         self._page = found[:PAGE_SIZE]
-        self.rows = [_summary(r) for r in self._page]
+        self.rows = [_summary(r, self._timezone) for r in self._page]
 
     @rx.event
     def load(self):
@@ -80,7 +84,7 @@ class OutboxState(AuthState):
             "html": without_tracking(row["html"] or ""),
             "text": row["text"],
             "headers": headers or json.dumps(row["headers"]),
-            "at": row["created_at"].strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "at": format_datetime(row["created_at"], self._timezone, seconds=True),
             "test": "test" if row["is_test"] else "",
         }
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from marketing_ui.api.coupons import when_text
 from marketing_ui.core import app_settings, coupons
 from marketing_ui.core.auth import CurrentUser
 from marketing_ui.core.coupons import CouponState, CouponView, RedeemResult, UndoResult
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redeem_limits import redeem_limiter
+from marketing_ui.core.time_display import format_day_and_time
 from marketing_ui.state.access import session_user, staff
 from marketing_ui.state.auth import AuthState
 
@@ -37,8 +37,8 @@ def _coupon_dict(view: CouponView, timezone: str) -> dict[str, str]:
         "campaign": view.campaign_name,
         "first_name": view.customer_first_name or "Customer",
         "state": view.state.value,
-        "expires": when_text(view.expires_at, timezone) or "Never",
-        "redeemed_at": when_text(view.redeemed_at, timezone),
+        "expires": format_day_and_time(view.expires_at, timezone) or "Never",
+        "redeemed_at": format_day_and_time(view.redeemed_at, timezone),
         "redeemed_by": view.redeemed_by or "",
     }
 

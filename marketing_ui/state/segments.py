@@ -14,14 +14,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import reflex as rx
-from sqlalchemy import select
 
 from marketing_ui.components.tag_badges import TagView
 from marketing_ui.core import segments, tags
+from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.campaigns import choices as campaign_choices
 from marketing_ui.core.customers import CustomerRow
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Campaign
 from marketing_ui.core.segments import MAX_DAYS, Rules
+from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.auth import AuthState
 
 DEBOUNCE_S = 0.3
@@ -268,18 +269,15 @@ class SegmentsState(AuthState):
         with session_scope() as session:
             found = segments.list_segments_with_counts(session)
             tag_rows = tags.list_tags_with_counts(session)
-            campaign_rows = session.execute(
-                select(Campaign.id, Campaign.name)
-                .order_by(Campaign.created_at.desc(), Campaign.id.desc())
-                .limit(CAMPAIGNS_LISTED)
-            ).all()
+            campaign_rows = campaign_choices(session, CAMPAIGNS_LISTED)
+            zone = business_identity(session).timezone
         self.segment_list = [
             SegmentView(
                 str(s.id),
                 s.name,
                 s.customers,
                 _count_rules(s.rules),
-                s.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+                format_datetime(s.updated_at, zone),
             )
             for s in found
         ]

@@ -6,10 +6,11 @@ from __future__ import annotations
 import reflex as rx
 
 from marketing_ui.core import suppressions
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import SuppressionReason
+from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.auth import AuthState
-from marketing_ui.state.customers import when
 
 ALL = "all"
 REASON_LABELS = {
@@ -23,14 +24,14 @@ REASON_CHOICES = [ALL, *REASON_LABELS]
 CHANNEL_CHOICES = [ALL, *CHANNEL_LABELS]
 
 
-def _row(r: suppressions.SuppressionRow) -> dict[str, str]:
+def _row(r: suppressions.SuppressionRow, zone: str) -> dict[str, str]:
     return {
         "id": str(r.id),
         "channel": CHANNEL_LABELS.get(r.channel, r.channel),
         "reason": r.reason,
         "why": REASON_LABELS.get(r.reason, r.reason),
         "detail": r.detail,
-        "since": when(r.created_at),
+        "since": format_datetime(r.created_at, zone),
         "address": r.address or "no customer has it now",
         "known": "1" if r.address else "",
         "stop": "1" if r.reason == SuppressionReason.STOP else "",
@@ -77,16 +78,17 @@ class SuppressionsState(AuthState):
                 page = suppressions.list_suppressions(session, self._filter(), cursor or None)
                 self.total = suppressions.count(session, self._filter())
                 lifts = suppressions.recent_lifts(session)
+                zone = business_identity(session).timezone
         except suppressions.SuppressionError as exc:
             self.error, self.page_cursors, self.rows = str(exc), [""], []
             return
         self.error = ""
         self.found_mode = False
         self.next_cursor = page.next_cursor or ""
-        self.rows = [_row(r) for r in page.rows]
+        self.rows = [_row(r, zone) for r in page.rows]
         self.lifts = [
             {
-                "at": when(x.lifted_at),
+                "at": format_datetime(x.lifted_at, zone),
                 "by": x.lifted_by,
                 "channel": CHANNEL_LABELS.get(x.channel, x.channel),
                 "was": REASON_LABELS.get(x.reason, x.reason),
@@ -124,13 +126,14 @@ class SuppressionsState(AuthState):
         try:
             with session_scope() as session:
                 found = suppressions.find(session, typed)
+                zone = business_identity(session).timezone
         except suppressions.SuppressionError as exc:
             self.error = str(exc)
             return
         self.error = ""
         self.found_mode = True
         self.revealed_id = self.revealed = ""
-        self.rows = [_row(r) for r in found]
+        self.rows = [_row(r, zone) for r in found]
         self.next_cursor = ""
         self.message = "" if found else "This address is not suppressed."
 

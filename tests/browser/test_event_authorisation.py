@@ -83,9 +83,18 @@ class Attacker:
             headers=headers,
         )
 
-    async def send(self, name: str, payload: dict[str, Any], path: str = "/customers") -> None:
+    async def send(
+        self,
+        name: str,
+        payload: dict[str, Any],
+        path: str = "/customers",
+        query: dict[str, str] | None = None,
+    ) -> None:
+        """Send an event as the browser does: route parameters travel in `query`."""
         assert self.sio is not None
-        router_data = {"pathname": path, "asPath": path}
+        router_data: dict[str, Any] = {"pathname": path, "asPath": path}
+        if query:
+            router_data["query"] = query
         await self.sio.emit(
             "event", {"name": name, "payload": payload, "router_data": router_data}, NAMESPACE
         )
@@ -381,10 +390,11 @@ def test_a_flood_of_watch_calls_leaves_one_live_loop(app_url: str) -> None:
     async def scenario() -> int:
         admin = Attacker(app_url, cookie)
         await admin.connect()
-        await admin.send(f"{CampaignProgressState.get_full_name()}.load", {}, path=path)
+        route = {"campaign_id": str(campaign_id)}
+        await admin.send(f"{CampaignProgressState.get_full_name()}.load", {}, path, route)
         await admin.wait_for(lambda f: "updates" in repr(f.get("delta", {})))
         for _ in range(40):
-            await admin.send(watch, {}, path=path)
+            await admin.send(watch, {}, path, route)
         await asyncio.sleep(4 * POLL_S)  # superseded loops notice on their next round
         start = len(admin.frames)
         await asyncio.sleep(10 * POLL_S)

@@ -19,7 +19,6 @@ from marketing_ui.core.customer_export import (
     export_rows,
     issue_ticket,
     redeem_ticket,
-    segment_choices,
 )
 from marketing_ui.core.customers import (
     CustomerFilter,
@@ -28,6 +27,7 @@ from marketing_ui.core.customers import (
     customer_detail,
 )
 from marketing_ui.core.importer import run_import
+from marketing_ui.core.segments import choices as segment_choices
 from marketing_ui.core.segments import create_segment, delete_segment
 from marketing_ui.core.tags import create_tag
 

@@ -254,3 +254,20 @@ def test_saved_segments_crud_with_counts(session: Session, world: dict[str, int]
     session.commit()
     assert [s.name for s in list_segments_with_counts(session)] == ["A tag"]
     assert session.execute(sa.select(sa.func.count()).select_from(Customer)).scalar_one() == 4
+
+
+def test_pickers_list_plain_choices(session: Session) -> None:
+    from marketing_ui.core import campaigns, segments, tags
+
+    for name in ("b-tag", "a-tag"):
+        create_tag(session, name)
+    everyone = {"op": "and", "rules": []}
+    for name in ("Zeta", "Alpha"):
+        segments.create_segment(session, name, everyone)
+    first = campaigns.create_campaign(session, "Older", "monday_special", "email")
+    second = campaigns.create_campaign(session, "Newer", "monday_special", "email")
+    session.commit()
+    assert [n for _, n in tags.choices(session)] == ["a-tag", "b-tag"]
+    assert [n for _, n in segments.choices(session)] == ["Alpha", "Zeta"]
+    assert campaigns.choices(session) == [(second.id, "Newer"), (first.id, "Older")]
+    assert len(segments.choices(session, limit=1)) == 1

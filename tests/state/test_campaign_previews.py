@@ -88,7 +88,7 @@ def test_the_preview_page_renders_off_the_event_loop(render_threads: list[int]) 
     reset_engine_cache()
     with session_scope() as session:
         campaign = campaigns.create_campaign(session, "Monday", "monday_special", "email")
-    page = SimpleNamespace(campaign_id=campaign.id, customer_id=0)
+    page = SimpleNamespace(shown_campaign_id=campaign.id, customer_id=0)
 
     async def render() -> int:
         await campaign_preview.CampaignPreviewState.__dict__["_render"](page)

@@ -1,0 +1,127 @@
+"""Customers page handlers: the list, its filters and pages, the add form, bulk tags, export."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketing_ui.core import customers, tags
+from marketing_ui.core.customers import PAGE_SIZE, CustomerInput
+from marketing_ui.core.db import session_scope
+from marketing_ui.state.customers import CustomersState
+from tests.state.conftest import page_state
+
+
+def _add(first: str, email: str = "", phone: str = "", consent: bool = False) -> int:
+    with session_scope() as session:
+        made = customers.create_customer(
+            session,
+            CustomerInput(first_name=first, email=email, phone=phone, email_consent=consent),
+        )
+        return int(made.id)
+
+
+def _page(cookie: str = "") -> CustomersState:
+    state = page_state(CustomersState, "/customers", cookie=cookie)
+    state.load()
+    return state
+
+
+@pytest.fixture
+def three(app_db: None) -> None:
+    _add("Ada", "ada@example.com", consent=True)
+    _add("Bob", "bob@example.com")
+    _add("Cyd", phone="+14155550100")
+
+
+def test_load_lists_every_customer_with_the_count(three: None) -> None:
+    state = _page()
+    assert state.total == 3
+    assert sorted(r.name for r in state.rows) == ["Ada", "Bob", "Cyd"]
+    assert state.list_error == "" and state.page_number == 1 and not state.has_next
+    assert all(len(r.created) == len("2026-11-30") for r in state.rows)
+
+
+def test_filters_narrow_the_list_and_clearing_brings_it_back(three: None) -> None:
+    state = _page()
+    state.set_email_filter("yes")
+    assert [r.name for r in state.rows] == ["Ada"] and state.total == 1
+    state.set_email_filter("any")
+    state.set_search("bob@example.com")
+    assert [r.name for r in state.rows] == ["Bob"]
+    state.clear_filters()
+    assert state.total == 3 and state.search == ""
+
+
+def test_paging_forward_and_back(app_db: None) -> None:
+    for i in range(PAGE_SIZE + 3):
+        _add(f"Customer {i:03d}", f"c{i}@example.com")
+    state = _page()
+    first_page = [r.id for r in state.rows]
+    assert len(first_page) == PAGE_SIZE and state.has_next and state.total == PAGE_SIZE + 3
+    state.next_page()
+    assert state.page_number == 2 and len(state.rows) == 3 and not state.has_next
+    assert not set(first_page) & {r.id for r in state.rows}
+    state.previous_page()
+    assert [r.id for r in state.rows] == first_page and not state.has_previous
+
+
+def test_a_bad_email_names_its_field_keeps_the_typing_and_stores_nothing(three: None) -> None:
+    state = _page()
+    state.open_add()
+    state.save_customer({"first_name": "Eve", "email": "not an address"})
+    assert state.edit_open and state.edit_error_field == "email"
+    assert "email" in state.edit_error.lower()
+    assert state.edit_values["first_name"] == "Eve"  # the form keeps what was typed
+    assert _page().total == 3
+
+
+def test_adding_a_customer_shows_it_with_a_message(three: None) -> None:
+    state = _page()
+    state.open_add()
+    state.save_customer({"first_name": "Eve", "last_name": "Moss", "email": "eve@example.com"})
+    assert not state.edit_open and state.bulk_message == "Saved Eve Moss."
+    assert state.total == 4 and "Eve Moss" in [r.name for r in state.rows]
+
+
+def test_bulk_tagging_needs_a_tag_then_tags_the_selection(three: None) -> None:
+    with session_scope() as session:
+        vip = tags.create_tag(session, "vip")
+        session.commit()
+        vip_id = str(vip.id)
+    state = _page()
+    ada = next(r.id for r in state.rows if r.name == "Ada")
+    state.toggle_selected(ada)
+    state.bulk_add_tag()
+    assert state.bulk_message == "Pick a tag first."
+    state.set_bulk_tag(vip_id)
+    state.bulk_add_tag()
+    assert state.bulk_message == "Tag added to 1 customer."
+    state.set_tag_filter(vip_id)
+    assert [r.name for r in state.rows] == ["Ada"]
+    assert [t.customers for t in state.all_tags] == [1]
+
+
+def test_the_detail_dialog_shows_the_customer(three: None) -> None:
+    state = _page()
+    bob = next(r.id for r in state.rows if r.name == "Bob")
+    state.open_detail(bob)
+    assert state.detail_open and state.detail.email == "bob@example.com"
+    assert state.detail.created.endswith(" UTC") and state.detail.last_activity == "none yet"
+
+
+def test_export_issues_a_link_for_the_logged_in_admin(three: None, admin_cookie: str) -> None:
+    state = _page(admin_cookie)
+    state.set_export_scope("segment")
+    state.prepare_export()
+    assert state.export_error == "Choose a segment to export." and state.export_path == ""
+    state.set_export_scope("filter")
+    state.set_email_filter("yes")
+    state.prepare_export()
+    assert state.export_error == "" and state.export_count == 1
+    assert state.export_path
+
+
+def test_export_without_a_session_issues_nothing(three: None) -> None:
+    state = _page()
+    state.prepare_export()
+    assert state.export_path == "" and state.export_count == 0
