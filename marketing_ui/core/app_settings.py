@@ -8,18 +8,17 @@ stored unless every field is right.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
 
 from marketing_ui.core import audit
+from marketing_ui.core.clock import is_timezone
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import AppSetting, utcnow
 
@@ -34,21 +33,6 @@ class SettingsError(ValueError):
 
 def _label(text: str) -> dict[str, str]:
     return {"label": text}
-
-
-@functools.cache
-def _iana_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def is_timezone(name: str) -> bool:
-    """An IANA time zone name the system knows (Europe/Paris, America/New_York, UTC)."""
-    return name in _iana_zones()
-
-
-def zone_or_utc(name: str | None) -> ZoneInfo:
-    """The business's zone for display and dates; UTC for a value stored before it was checked."""
-    return ZoneInfo(name) if name and is_timezone(name) else ZoneInfo("UTC")
 
 
 @dataclass

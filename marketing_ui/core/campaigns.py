@@ -16,17 +16,16 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlmodel import Session
 
-from marketing_ui.core import audit
-from marketing_ui.core.app_settings import business_identity, zone_or_utc
+from marketing_ui.core import audit, statuses
+from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.audience import Audience
+from marketing_ui.core.clock import zone_or_utc
 from marketing_ui.core.deliverability import campaign_pause_message
 from marketing_ui.core.messages import compiled_email
 from marketing_ui.core.models import (
     Campaign,
     CampaignChannel,
-    CampaignStatus,
     Delivery,
-    DeliveryStatus,
     Event,
     Segment,
     Tag,
@@ -37,10 +36,10 @@ from marketing_ui.core.rendering import TemplateError, check_template, load_temp
 from marketing_ui.core.rendering import list_templates as library_templates
 from marketing_ui.core.sms import compile_sms
 
-EDITABLE_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
-DELETABLE_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.CANCELLED)
+EDITABLE_STATUSES = statuses.EDITABLE
+DELETABLE_STATUSES = statuses.DELETABLE
 # A campaign that is going out (or may resume) cannot be archived out of sight.
-UNARCHIVABLE_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED)
+UNARCHIVABLE_STATUSES = statuses.UNFINISHED
 SORTS = ("created", "name", "sent")
 MAX_PAGE_SIZE = 100
 
@@ -62,8 +61,8 @@ EDITABLE_FIELDS = frozenset(
         "track_opens_clicks",
     }
 )
-_SENT_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
-_FAILED_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.BOUNCED)
+_SENT_STATUSES = statuses.REACHED
+_FAILED_STATUSES = statuses.UNDELIVERED
 
 
 class CampaignError(ValueError):

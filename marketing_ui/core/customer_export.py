@@ -26,8 +26,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.engine import Engine
 
-from marketing_ui.core import audit
-from marketing_ui.core.config import get_settings
+from marketing_ui.core import audit, redis_keys
 from marketing_ui.core.csv_safety import safe_row
 from marketing_ui.core.customers import CustomerFilter, filter_clause, row_select, rows_from_select
 from marketing_ui.core.db import session_scope
@@ -142,7 +141,7 @@ def csv_chunks(rows: Iterable[list[object]], rows_per_chunk: int = 500) -> Itera
 
 def _key(ticket: str) -> str:
     digest = hashlib.sha256(ticket.encode()).hexdigest()  # Redis holds no usable ticket
-    return f"{get_settings().queue_prefix}:customer-export:{digest}"
+    return redis_keys.customer_export(digest)
 
 
 def issue_ticket(scope: ExportScope, user_id: int) -> str:

@@ -42,11 +42,10 @@ import redis
 from sqlalchemy import and_, case, distinct, func, select, true
 from sqlmodel import Session
 
-from marketing_ui.core import audit
+from marketing_ui.core import audit, redis_keys
 from marketing_ui.core.analytics import SENT_STATUSES
 from marketing_ui.core.app_settings import DeliverabilityLimits, deliverability_limits
 from marketing_ui.core.audience import channels_of
-from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import (
     Campaign,
     CampaignStatus,
@@ -311,7 +310,7 @@ def after_signal(session: Session, campaign_id: int) -> AutoPause | None:
     ).scalar_one_or_none()
     if status != CampaignStatus.SENDING:
         return None  # finished or paused: nothing to pause (most complaints arrive after a send)
-    key = f"{get_settings().queue_prefix}:send:{campaign_id}:guard"
+    key = redis_keys.send_guard(campaign_id)
     try:
         if not get_redis().set(key, "1", nx=True, px=CHECK_INTERVAL_MS):
             return None

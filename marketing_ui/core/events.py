@@ -22,6 +22,7 @@ from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from marketing_ui.core import redis_keys
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import blind_indexer, normalize_phone
 from marketing_ui.core.customers import set_consent
@@ -34,6 +35,7 @@ from marketing_ui.core.models import (
     EventType,
     Suppression,
     SuppressionReason,
+    as_utc,
     utcnow,
 )
 
@@ -133,9 +135,7 @@ def _insert_ignore(session: Session, table: Table):  # noqa: ANN202 - dialect-sp
 
 
 def _aware(at: datetime | None) -> datetime:
-    if at is None:
-        return utcnow()
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return as_utc(at) or utcnow()
 
 
 def record_event(
@@ -518,7 +518,7 @@ def sms_opt_in(session: Session, phone: str, *, keyword: str = "START") -> int:
 
 
 def tracking_buffer_key() -> str:
-    return f"{get_settings().queue_prefix}:tracking:events"
+    return redis_keys.tracking_buffer()
 
 
 def encode_tracking_event(kind: str, delivery_id: int, url: str = "") -> bytes:

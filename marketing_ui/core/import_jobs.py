@@ -37,7 +37,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from marketing_ui.core import audit
+from marketing_ui.core import audit, redis_keys
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import normalize_phone
 from marketing_ui.core.csv_reader import (
@@ -318,7 +318,7 @@ def check_options(options: ImportOptions, headers: list[str]) -> ImportOptions:
 
 def rq_job_id(job_id: int) -> str:
     """One RQ job id per import and deployment, so a re-queue replaces rather than adds."""
-    return f"{get_settings().queue_prefix}-import-{job_id}"
+    return redis_keys.import_job(job_id)
 
 
 def _enqueue(job_id: int) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import redis
 
-from marketing_ui.core.config import get_settings
+from marketing_ui.core import redis_keys
 from marketing_ui.core.redis_client import get_redis
 
 
@@ -114,7 +114,7 @@ class LoginLimiter:
         self, r: redis.Redis, limits: LoginLimits | None = None, prefix: str | None = None
     ) -> None:
         self.limits = limits or LoginLimits()
-        self._prefix = f"{get_settings().queue_prefix}:" if prefix is None else prefix
+        self._prefix = redis_keys.prefix() if prefix is None else prefix
         self._attempt = r.register_script(_ATTEMPT_SCRIPT)
         self._success = r.register_script(_SUCCESS_SCRIPT)
 

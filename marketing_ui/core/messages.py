@@ -19,13 +19,15 @@ from typing import Any
 from sqlmodel import Session
 
 from marketing_ui.core import tracking
-from marketing_ui.core.app_settings import BusinessIdentity, business_identity, zone_or_utc
+from marketing_ui.core.app_settings import BusinessIdentity, business_identity
+from marketing_ui.core.clock import zone_or_utc
 from marketing_ui.core.config import Settings, get_settings
 from marketing_ui.core.coupons import CouponSecret, coupon_page_url, redeem_url
 from marketing_ui.core.images import image_resolver_for
 from marketing_ui.core.models import Campaign, CampaignChannel, Customer, as_utc
 from marketing_ui.core.qr import cached_qr_png, qr_data_uri
 from marketing_ui.core.rendering import (
+    SAMPLE_CUSTOMER,
     CompiledEmail,
     RenderedEmail,
     TemplateError,
@@ -318,7 +320,7 @@ def _preview(
     session: Session, campaign: Campaign, customer_id: int | None, settings: Settings
 ) -> PreviewResult:
     business = business_identity(session)
-    first, last = "Alex", "Rivera"
+    first, last = SAMPLE_CUSTOMER
     if customer_id is not None:
         customer = session.get(Customer, customer_id)
         if customer is None:

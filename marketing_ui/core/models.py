@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -19,16 +19,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back naive; every time we store is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+from marketing_ui.core.clock import as_utc, utcnow  # noqa: F401  (models' callers import them here)
+from marketing_ui.core.statuses import CampaignStatus, DeliveryStatus  # noqa: F401  (column types)
 
 
 def new_uid() -> str:
@@ -57,27 +49,6 @@ class CampaignChannel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     BOTH = "both"
-
-
-class CampaignStatus(StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    SENDING = "sending"
-    PAUSED = "paused"
-    SENT = "sent"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # frozen, not yet attempted (or waiting for a retry)
-    INFLIGHT = "inflight"  # a worker holds the lease and may be talking to the provider
-    SENT = "sent"  # provider accepted it
-    DELIVERED = "delivered"  # provider confirmed delivery (webhook)
-    FAILED = "failed"  # permanent failure or retries exhausted
-    BOUNCED = "bounced"
-    SKIPPED = "skipped"  # consent withdrawn / suppressed at send time
-    CANCELLED = "cancelled"
 
 
 class PauseReason(StrEnum):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import redis
 
-from marketing_ui.core.config import get_settings
+from marketing_ui.core import redis_keys
 from marketing_ui.core.redis_client import get_redis
 
 
@@ -72,7 +72,7 @@ class RedeemLimiter:
     ) -> None:
         self._r = r
         self.limits = limits or RedeemLimits()
-        self._prefix = f"{get_settings().queue_prefix}:" if prefix is None else prefix
+        self._prefix = redis_keys.prefix() if prefix is None else prefix
         self._script = r.register_script(_ATTEMPT_SCRIPT)
 
     def _key(self, kind: str, who: str, value: str | int) -> str:

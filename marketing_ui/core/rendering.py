@@ -621,6 +621,10 @@ def check_template(mjml_source: str, subject: str = "", preheader: str = "") -> 
     compile_email(mjml_source, subject, preheader)
 
 
+SAMPLE_CUSTOMER = ("Alex", "Rivera")  # first and last name in every preview and test send
+SAMPLE_CUSTOMER_LABEL = f"Sample customer ({' '.join(SAMPLE_CUSTOMER)})"
+
+
 def sample_context(
     *, image_resolver: Callable[[str], str] | None = None, **overrides: Any
 ) -> dict[str, Any]:
@@ -634,8 +638,8 @@ def sample_context(
 
     expires = date.today() + timedelta(days=14)
     context: dict[str, Any] = {
-        "first_name": "Alex",
-        "last_name": "Rivera",
+        "first_name": SAMPLE_CUSTOMER[0],
+        "last_name": SAMPLE_CUSTOMER[1],
         "offer_text": "2-for-1 fresh pasta, all day Monday",
         "offer_expires": f"{expires:%B} {expires.day}, {expires.year}",
         "qr_code_url": image_resolver("asset:sample_qr.png"),

@@ -43,6 +43,7 @@ from marketing_ui.core.models import (
     Event,
     EventType,
     Segment,
+    as_utc,
     utcnow,
 )
 
@@ -317,9 +318,7 @@ def list_segments_with_counts(session: Session) -> list[SegmentCount]:
             count = count_matching(session, rules)
         except ValueError:
             count = 0  # a rule saved by an older version; the builder shows what is wrong
-        updated = segment.updated_at
-        if updated.tzinfo is None:
-            updated = updated.replace(tzinfo=UTC)
+        updated = as_utc(segment.updated_at)
         out.append(SegmentCount(segment.id, segment.name, rules, count, updated))  # type: ignore[arg-type]
     return out
 

@@ -9,7 +9,8 @@ from rq import Queue, Worker
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
-from marketing_ui.core.config import Settings, get_settings
+from marketing_ui.core import redis_keys
+from marketing_ui.core.config import Settings
 from marketing_ui.core.db import get_engine
 from marketing_ui.core.models import Campaign, Customer, Delivery, DeliveryStatus, Segment
 from marketing_ui.core.redis_client import get_redis
@@ -61,7 +62,7 @@ def redis_check(settings: Settings) -> Check:
 
 def heartbeat_key() -> str:
     """Per deployment (queue prefix), so two apps sharing one Redis never vouch for each other."""
-    return f"{get_settings().queue_prefix}:worker:last_health"
+    return redis_keys.worker_health()
 
 
 def worker_check(unanswered_s: float | None = None) -> Check:
@@ -73,7 +74,7 @@ def worker_check(unanswered_s: float | None = None) -> Check:
     """
     try:
         r = get_redis()
-        workers = Worker.all(queue=Queue(f"{get_settings().queue_prefix}:default", connection=r))
+        workers = Worker.all(queue=Queue(redis_keys.queue("default"), connection=r))
         beat = r.hgetall(heartbeat_key())
         busy = sum(1 for w in workers if w.get_state() == "busy")
     except Exception as exc:  # noqa: BLE001

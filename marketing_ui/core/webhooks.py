@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 
 from marketing_ui.core import deliverability, events
 from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.clock import as_utc
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import Channel, EventType
 
@@ -139,7 +140,7 @@ def _parse_time(value: object) -> datetime | None:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return as_utc(at)
 
 
 def _parse_resend(body: bytes, event_id: str) -> ResendEvent:

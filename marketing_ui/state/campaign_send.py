@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import reflex as rx
 
 from marketing_ui.core import campaigns, segments, sending, tags
-from marketing_ui.core.app_settings import business_identity, sending_limits, zone_or_utc
+from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.audience import Audience, recipient_counts
+from marketing_ui.core.clock import zone_or_utc
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.state.auth import AuthState

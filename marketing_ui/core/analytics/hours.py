@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from marketing_ui.core.clock import as_utc
+
 FAR_HOURS = 2**40  # an open end of an hour range
 
 
@@ -44,9 +46,7 @@ def hour_range(since: datetime | None, until: datetime | None) -> tuple[int, int
 
 
 def utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return as_utc(moment)  # type: ignore[return-value]  # never None for a datetime
 
 
-def aware(moment: datetime | None) -> datetime | None:
-    """Timestamps read back from SQLite are naive UTC."""
-    return None if moment is None else utc(moment)
+aware = as_utc  # timestamps read back from SQLite are naive UTC

@@ -17,21 +17,21 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import Session
 
+from marketing_ui.core import statuses
 from marketing_ui.core.analytics.hours import aware
 from marketing_ui.core.analytics.queries import sql
 from marketing_ui.core.models import (
     OUTBOX_PROVIDER_ID_PREFIX,
     AnalyticsWatermark,
     CampaignStatus,
-    DeliveryStatus,
     utcnow,
 )
 
 FOLD_BATCH = 500_000  # event ids folded per statement group, bounding each transaction
 PG_SETTLE_S = 2.0  # PostgreSQL ids can commit out of order; fold an id range only once settled
 SENT_SERIES = "delivery_sent"  # rollup type recomputed from Delivery.sent_at (not an Event type)
-SENT_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.BOUNCED)
-LIVE_CAMPAIGN_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+SENT_STATUSES = statuses.ACCEPTED
+LIVE_CAMPAIGN_STATUSES = statuses.IN_PROGRESS  # events still arrive: re-tallied on every run
 TALLY_MARKER = "tallied:2"  # a new name re-tallies every campaign once (receipts were added)
 REPORTED_STATUSES = (
     CampaignStatus.SENDING,
