@@ -20,10 +20,6 @@ from starlette.routing import Route
 from marketing_ui.api.app import ROUTES
 from marketing_ui.api.session import admin_or_refusal
 from marketing_ui.core import app_settings
-<<<<<<< HEAD
-=======
-from marketing_ui.core.clock import zone_or_utc
->>>>>>> rules
 from marketing_ui.core.coupons import (
     CouponState,
     CouponView,

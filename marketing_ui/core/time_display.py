@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from marketing_ui.core.app_settings import zone_or_utc
+from marketing_ui.core.clock import zone_or_utc
 
 
 def _local(value: datetime, timezone: str) -> datetime:

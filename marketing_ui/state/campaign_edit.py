@@ -10,10 +10,6 @@ import reflex as rx
 
 from marketing_ui.core import campaigns, messages
 from marketing_ui.core.app_settings import business_identity
-<<<<<<< HEAD
-=======
-from marketing_ui.core.clock import zone_or_utc
->>>>>>> rules
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.images import (
