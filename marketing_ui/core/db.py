@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -77,3 +78,16 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def insert_ignore(bind: Session | Engine | str, table: Table):  # noqa: ANN201 - dialect Insert
+    """INSERT … ON CONFLICT DO NOTHING for the database in use (SQLite or PostgreSQL).
+
+    `bind` is a session, an engine or a dialect name.
+    """
+    if isinstance(bind, Session):
+        name = bind.get_bind().dialect.name
+    else:
+        name = bind if isinstance(bind, str) else bind.dialect.name
+    builder = postgresql.insert if name == "postgresql" else sqlite.insert
+    return builder(table).on_conflict_do_nothing()

@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 
 import redis
 from sqlalchemy import Table, bindparam, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from marketing_ui.core import redis_keys
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import blind_indexer, normalize_phone
 from marketing_ui.core.customers import set_consent
+from marketing_ui.core.db import insert_ignore
 from marketing_ui.core.models import (
     Channel,
     Customer,
@@ -127,13 +127,6 @@ def customer_ids_by_phone(session: Session, phone: str) -> list[int]:
 # Writing events -------------------------------------------------------------------------
 
 
-def _insert_ignore(session: Session, table: Table):  # noqa: ANN202 - dialect-specific Insert
-    """INSERT … ON CONFLICT DO NOTHING for the engine in use (SQLite or PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return builder(table).on_conflict_do_nothing()
-
-
 def _aware(at: datetime | None) -> datetime:
     return as_utc(at) or utcnow()
 
@@ -168,7 +161,7 @@ def record_event(
         return True
     # RETURNING tells "inserted" from "ignored" on both engines (rowcount is -1 on psycopg).
     inserted = session.execute(
-        _insert_ignore(session, _events).values(values).returning(_events.c.id)
+        insert_ignore(session, _events).values(values).returning(_events.c.id)
     ).scalar_one_or_none()
     return inserted is not None
 
@@ -326,7 +319,7 @@ def _suppress(
 ) -> None:
     if value_bidx:
         session.execute(
-            _insert_ignore(session, _suppressions).values(
+            insert_ignore(session, _suppressions).values(
                 channel=channel,
                 value_bidx=value_bidx,
                 reason=reason.value,

@@ -29,7 +29,6 @@ from typing import IO
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -51,6 +50,7 @@ from marketing_ui.core.csv_reader import (
 )
 from marketing_ui.core.csv_safety import restore, safe_row
 from marketing_ui.core.customers import encrypt_contact
+from marketing_ui.core.db import insert_ignore
 from marketing_ui.core.models import (
     ConsentEvent,
     Customer,
@@ -226,12 +226,6 @@ class _ChunkOutcome:
     touched: dict[int, int] = field(default_factory=dict)  # existing customer id -> line
 
 
-def _insert_ignore(engine_name: str, table):  # noqa: ANN001, ANN202 - SQLAlchemy table/statement
-    """INSERT that skips rows already present (tag links may exist already)."""
-    dialect = postgresql if engine_name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 class _Writer:
     """Writes one validated chunk in a handful of statements."""
 
@@ -344,8 +338,8 @@ class _Writer:
         if consent_events:
             session.execute(insert(_consents), consent_events)
         if links:
-            session.execute(
-                _insert_ignore(dialect, _links),
+            session.execute(  # tag links may exist already
+                insert_ignore(dialect, _links),
                 [{"customer_id": c, "tag_id": t} for c, t in sorted(links)],
             )
         return out
