@@ -80,6 +80,23 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class WaitReason(StrEnum):
+    """Why a pending (or held) delivery is not going out right now ("" on Delivery: no wait)."""
+
+    QUIET_HOURS = "quiet_hours"  # SMS outside 08:00-21:00 in the recipient's zone
+    WORKER_LOST = "worker_lost"  # its worker died (heartbeat gone or lease expired): outcome unknown
+    UNKNOWN_OUTCOME = "unknown_outcome"  # the provider did not answer (timeout, connection lost)
+    RATE_LIMITED = "rate_limited"  # the shared limiter or a 429 said "later"
+    RETRY_AFTER_ERROR = "retry_after_error"  # the provider answered with a temporary error
+
+
+class FailureKind(StrEnum):
+    """Why a campaign failed ("" on Campaign: it did not); the text is derived, not stored state."""
+
+    THRESHOLD = "threshold"  # too many failed messages (the text is recomputed from the rows)
+    START = "start"  # a scheduled send could not start
+
+
 class PauseReason(StrEnum):
     """Why the deliverability guard paused a campaign ("" on Campaign: it did not)."""
 
@@ -361,6 +378,9 @@ class Campaign(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)  # when sending started ("sent date")
     finished_at: datetime | None = _ts(nullable=True)
     failure_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    failure_kind: str = Field(  # a FailureKind: what failure_reason is about
+        default="", sa_column=Column(String(16), nullable=False, server_default="")
+    )
     # Set by the deliverability guard when it pauses the campaign (a PauseReason; "" when the
     # owner paused it): what passed which limit, on which channel, out of how many messages.
     auto_pause_reason: str = Field(
@@ -421,6 +441,16 @@ class Delivery(SQLModel, table=True):
     # with the same idempotency key, so an accepted-but-unrecorded batch is never sent twice.
     send_key: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     lease_until: datetime | None = _ts(nullable=True)
+    # The worker process holding the claim (its Redis heartbeat); gone heartbeat -> taken over.
+    lease_holder: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # A WaitReason: why it is pending now (kept while in flight, cleared when done). `error`
+    # is only the human-readable last reason.
+    wait_reason: str = Field(
+        default="", sa_column=Column(String(24), nullable=False, server_default="")
+    )
+    # First moment the provider's answer was unknown (timeout, worker lost); retries reuse the
+    # idempotency key / look the SMS up, and give up before Resend forgets the key (24 h).
+    unknown_since: datetime | None = _ts(nullable=True)
     next_attempt_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
