@@ -76,7 +76,10 @@ def _reset_caches() -> None:
 
 @contextmanager
 def _environment(
-    fake: FakeResend, lease_s: float | None = None, app_env: str = "development"
+    fake: FakeResend,
+    lease_s: float | None = None,
+    app_env: str = "development",
+    timeout_s: float | None = None,
 ) -> Iterator[dict[str, str]]:
     """A fresh SQLite file and queue prefix; env vars that worker subprocesses inherit.
 
@@ -98,6 +101,8 @@ def _environment(
     }
     if lease_s is not None:
         env["SEND_LEASE_S"] = str(lease_s)
+    if timeout_s is not None:
+        env["PROVIDER_TIMEOUT_S"] = str(timeout_s)
     if app_env == "production":
         load_settings(app_env="development", data_dir=OUT / "data")  # makes the keys once
         secrets = read_secrets_file(OUT / "data")
@@ -380,6 +385,118 @@ def run_faults(recipients: int, workers: int = 2, kill_every_s: float = 3.0) -> 
         }
 
 
+def _wrongly_failed(fake: FakeResend, campaign_id: int) -> int:
+    """Deliveries marked failed although the provider accepted their message."""
+    from sqlalchemy import select
+
+    from marketing_ui.core.crypto import blind_indexer
+
+    bidx = blind_indexer()
+    received = {bidx.email(to) for to in fake.count_by_recipient()}
+    with Session(get_engine()) as session:
+        failed = session.execute(
+            select(Customer.email_bidx)
+            .join(Delivery, Delivery.customer_id == Customer.id)
+            .where(Delivery.campaign_id == campaign_id, Delivery.status == "failed")
+        ).scalars()
+        return sum(1 for b in failed if b in received)
+
+
+def run_slow_provider(
+    recipients: int, workers: int = 2, slow_rate: float = 0.3, timeout_s: float = 1.0
+) -> dict[str, Any]:
+    """A provider answering `slow_rate` of its requests after the client's timeout (having
+    accepted them) and the rest at once: nothing lost, sent twice, or failed although sent."""
+    from marketing_ui.core.sending import start_send
+
+    with CountingResend(seed=5) as fake, _environment(fake, timeout_s=timeout_s) as env:
+        fake.slow_answer_rate, fake.slow_answer_s = slow_rate, timeout_s * 1.5
+        campaign_id = _prepare(recipients, with_qr=False)
+        procs = [_start_worker(env) for _ in range(workers)]
+        try:
+            _wait_for_workers(workers, EMAIL)
+            started = time.perf_counter()
+            with session_scope() as session:
+                start_send(session, campaign_id)
+            _wait_sent(campaign_id, timeout_s=600)
+            elapsed = time.perf_counter() - started
+        finally:
+            _stop(procs)
+        lost, duplicated = _exactly_once(fake, recipients)
+        return {
+            "slow_recipients": recipients,
+            "slow_answer_share": slow_rate,
+            "slow_timeouts": fake.slow_answers,
+            "slow_lost": lost,
+            "slow_duplicated": duplicated,
+            "slow_wrongly_failed": _wrongly_failed(fake, campaign_id),
+            "slow_seconds": round(elapsed, 1),
+        }
+
+
+def run_crash(recipients: int, workers: int = 2, kills: int = 3) -> dict[str, Any]:
+    """SIGKILL a worker `kills` times mid-send (each replaced), the lease left at its 120 s:
+    the heartbeat takeover is what brings a dead worker's batch back, without duplicates."""
+    from sqlalchemy import select
+
+    from marketing_ui.core.sending import start_send
+
+    with CountingResend(seed=13) as fake, _environment(fake) as env:
+        fake.delay_s = 0.3  # every batch call takes a while: each kill lands inside one
+        limits = SendingLimits(email_requests_per_s=5, emails_per_request=100)
+        campaign_id = _prepare(recipients, with_qr=False, limits=limits)
+        procs = [_start_worker(env) for _ in range(workers)]
+        done = killed_at = took_over_s = None
+        try:
+            _wait_for_workers(workers, EMAIL)
+            with session_scope() as session:
+                start_send(session, campaign_id)
+            for kill in range(kills):
+                victim = kill % len(procs)
+                pid = procs[victim].pid
+                deadline = time.monotonic() + 60
+                while True:  # kill only while it holds a batch
+                    with Session(get_engine()) as session:
+                        holders = session.execute(
+                            select(Delivery.lease_holder).where(Delivery.status == "inflight")
+                        ).scalars()
+                        if any(h and f":{pid}:" in h for h in holders):
+                            break
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("no worker ever held a batch")
+                    time.sleep(0.02)
+                os.killpg(pid, signal.SIGKILL)
+                procs[victim].wait()
+                killed_at = time.monotonic()
+                procs[victim] = _start_worker(env)
+            while took_over_s is None:  # the last victim's deliveries taken back
+                with Session(get_engine()) as session:
+                    held = session.execute(
+                        select(Delivery.id)
+                        .where(
+                            Delivery.status == "inflight",
+                            Delivery.lease_holder.like(f"%:{pid}:%"),
+                        )
+                        .limit(1)
+                    ).first()
+                if held is None:
+                    took_over_s = time.monotonic() - killed_at
+                time.sleep(0.05)
+            _wait_sent(campaign_id, timeout_s=600)
+            done = time.monotonic() - killed_at
+        finally:
+            _stop(procs)
+        lost, duplicated = _exactly_once(fake, recipients)
+        return {
+            "crash_recipients": recipients,
+            "crash_kills": kills,
+            "crash_lost": lost,
+            "crash_duplicated": duplicated,
+            "crash_takeover_s": round(took_over_s, 1),
+            "crash_seconds_after_last_kill": round(done, 1),
+        }
+
+
 # Report ------------------------------------------------------------------------------------------
 
 
@@ -414,7 +531,17 @@ def write_docs(result: dict[str, Any]) -> None:
         f"| Faults: {result['fault_recipients']:,} recipients, a worker SIGKILLed every 3 s "
         f"({result['fault_kills']} kills), provider 5% 500 + 5% 429 | lost "
         f"**{result['fault_lost']}**, duplicated **{result['fault_duplicated']}** "
-        f"({result['fault_seconds']} s) |\n\n"
+        f"({result['fault_seconds']} s) |\n"
+        f"| Slow provider: {result['slow_recipients']:,} recipients, "
+        f"{result['slow_answer_share']:.0%} of requests answered after the client's timeout "
+        f"(accepted; {result['slow_timeouts']} timeouts), the rest at once | lost "
+        f"**{result['slow_lost']}**, duplicated **{result['slow_duplicated']}**, failed although "
+        f"sent **{result['slow_wrongly_failed']}** ({result['slow_seconds']} s) |\n"
+        f"| Crash: {result['crash_recipients']:,} recipients at 500 emails/s, a worker SIGKILLed "
+        f"{result['crash_kills']}× mid-batch, lease left at 120 s | lost "
+        f"**{result['crash_lost']}**, duplicated **{result['crash_duplicated']}**; the last "
+        f"victim's batch taken over after **{result['crash_takeover_s']} s**, send done "
+        f"{result['crash_seconds_after_last_kill']} s after the last kill |\n\n"
     )
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
     pattern = re.compile(r"^## Send pipeline\n.*?(?=^## |\Z)", re.M | re.S)
@@ -426,50 +553,75 @@ def write_docs(result: dict[str, Any]) -> None:
     DOCS.write_text(text)
 
 
+RUNS = ("throughput", "naive", "limiter", "provider", "faults", "slow", "crash")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for development")
     parser.add_argument("--skip-limiter", action="store_true")
+    parser.add_argument(
+        "--only",
+        default=",".join(RUNS),
+        help=f"comma-separated subset of {','.join(RUNS)}; the other figures are kept from "
+        "the last results",
+    )
     args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = only - set(RUNS)
+    if unknown:
+        parser.error(f"unknown runs: {', '.join(sorted(unknown))}")
+    if args.skip_limiter:
+        only.discard("limiter")
     quick = args.quick
     recipients = 10_000 if quick else 100_000
     naive_n = 300 if quick else 1_000
     fault_n = 3_000 if quick else 20_000
     workers = 2
-
-    throughput = run_throughput(recipients, workers)
-    print(f"throughput: {throughput:,.0f} msg/s ({recipients:,} recipients)", flush=True)
-    naive = run_naive(naive_n, workers)
-    print(f"naive: {naive:,.1f} msg/s ({naive_n:,} recipients)", flush=True)
     limiter_seconds = 10 if quick else 60
-    limiter = (
-        {"limiter_limit_per_s": 50, "limiter_achieved_per_s": None, "limiter_worst_1s": None}
-        if args.skip_limiter
-        else measure_limiter(REDIS_URL, limit_per_s=50, seconds=limiter_seconds, workers=4)
+
+    result: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    result.update(
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=machine(),
+        quick=quick,
+        workers=workers,
     )
-    print(f"limiter: {limiter}", flush=True)
-    provider = run_provider_limit(5_000 if quick else 20_000, workers)
-    print(f"provider limit: {provider}", flush=True)
-    faults = run_faults(fault_n, workers)
-    print(f"faults: {faults}", flush=True)
-    result: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "quick": quick,
-        "recipients": recipients,
-        "workers": workers,
-        "throughput_msg_s": round(throughput, 1),
-        "naive_recipients": naive_n,
-        "naive_msg_s": round(naive, 2),
-        "ratio": round(throughput / naive, 1),
-        "limiter_workers": 4,
-        "limiter_seconds": limiter_seconds,
-        **limiter,
-        **provider,
-        **faults,
-    }
+    if "throughput" in only:
+        throughput = run_throughput(recipients, workers)
+        print(f"throughput: {throughput:,.0f} msg/s ({recipients:,} recipients)", flush=True)
+        result.update(recipients=recipients, throughput_msg_s=round(throughput, 1))
+    if "naive" in only:
+        naive = run_naive(naive_n, workers)
+        print(f"naive: {naive:,.1f} msg/s ({naive_n:,} recipients)", flush=True)
+        result.update(naive_recipients=naive_n, naive_msg_s=round(naive, 2))
+    if result.get("naive_msg_s") and result.get("throughput_msg_s"):
+        result["ratio"] = round(result["throughput_msg_s"] / result["naive_msg_s"], 1)
+    if "limiter" in only:
+        limiter = measure_limiter(REDIS_URL, limit_per_s=50, seconds=limiter_seconds, workers=4)
+        print(f"limiter: {limiter}", flush=True)
+        result.update(limiter_workers=4, limiter_seconds=limiter_seconds, **limiter)
+    if "provider" in only:
+        provider = run_provider_limit(5_000 if quick else 20_000, workers)
+        print(f"provider limit: {provider}", flush=True)
+        result.update(provider)
+    if "faults" in only:
+        faults = run_faults(fault_n, workers)
+        print(f"faults: {faults}", flush=True)
+        result.update(faults)
+    if "slow" in only:
+        slow = run_slow_provider(2_000 if quick else 20_000, workers)
+        print(f"slow provider: {slow}", flush=True)
+        result.update(slow)
+    if "crash" in only:
+        crash = run_crash(5_000 if quick else 20_000, workers)
+        print(f"crash: {crash}", flush=True)
+        result.update(crash)
     write_results("send", result)
-    write_docs(result)
+    try:
+        write_docs(result)
+    except KeyError as missing:  # a run never made yet: the JSON has it all the same
+        print(f"docs/benchmarks.md not updated: no figure for {missing} yet", flush=True)
     print(json.dumps(result, indent=2))
 
 

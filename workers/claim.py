@@ -23,8 +23,10 @@ from marketing_ui.core.models import (
     Customer,
     Delivery,
     DeliveryStatus,
+    WaitReason,
     as_utc,
 )
+from workers import heartbeat
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,12 @@ class Claimed:
 
     id: int
     customer_id: int
-    attempts: int  # including this one
+    attempts: int  # provider answers so far, plus this try
     send_key: str | None
     error: str  # the previous attempt's outcome, if any
     created_at: datetime
+    wait_reason: str = ""  # why it waited before this claim (a WaitReason, or "")
+    unknown_since: datetime | None = None  # a provider answer still unknown since then
 
 
 def claim(
@@ -88,7 +92,8 @@ def claim(
             status=DeliveryStatus.INFLIGHT.value,
             # Longer than any batch can take (provider timeouts are 10 s); see Settings.
             lease_until=now + timedelta(seconds=get_settings().send_lease_s),
-            attempts=table.c.attempts + 1,
+            lease_holder=heartbeat.current_id(),  # a dead holder is taken over in seconds
+            attempts=table.c.attempts + 1,  # given back when no answer comes (record, sweeper)
             updated_at=now,
         )
         .returning(
@@ -98,11 +103,25 @@ def claim(
             table.c.send_key,
             table.c.error,
             table.c.created_at,
+            table.c.wait_reason,
+            table.c.unknown_since,
         )
     ).all()
     session.commit()
     return sorted(
-        (Claimed(r[0], r[1], r[2], r[3], r[4] or "", as_utc(r[5])) for r in rows),
+        (
+            Claimed(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4] or "",
+                as_utc(r[5]),
+                r[6] or "",
+                as_utc(r[7]) if r[7] is not None else None,
+            )
+            for r in rows
+        ),
         key=lambda c: c.id,
     )
 
@@ -113,15 +132,18 @@ def release(
     now: datetime,
     next_attempt_at: datetime | None = None,
     error: str | None = None,
+    wait_reason: WaitReason = WaitReason.RATE_LIMITED,
 ) -> int:
-    """Give deliveries back untried (limiter busy, quiet hours, paused): the attempt does not count."""
+    """Give deliveries back untried (limiter busy, quiet hours): the attempt does not count."""
     if not ids:
         return 0
     values: dict[str, object] = {
         "status": DeliveryStatus.PENDING.value,
         "lease_until": None,
+        "lease_holder": None,
         "attempts": Delivery.attempts - 1,
         "next_attempt_at": next_attempt_at,
+        "wait_reason": wait_reason.value,
         "updated_at": now,
     }
     if error is not None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
-QUIET_REASON = "quiet_hours"  # Delivery.error of an SMS waiting for the window to open
+QUIET_NOTE = "waiting for quiet hours to end"  # Delivery.error; the state is wait_reason
 
 
 @lru_cache(maxsize=4096)

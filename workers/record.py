@@ -26,6 +26,7 @@ from marketing_ui.core.models import (
     EventType,
     Suppression,
     SuppressionReason,
+    WaitReason,
 )
 from marketing_ui.core.sending import note_errors, note_outcomes
 from workers.claim import Claimed
@@ -33,6 +34,9 @@ from workers.providers import SendResult
 
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 600.0
+UNKNOWN_RETRY_CAP_S = 60.0  # an unanswered request is re-checked at least once a minute
+# Resend keeps an idempotency key for 24 h: past this, a replay could send again, so stop.
+UNKNOWN_LIMIT = timedelta(hours=23)
 _OURS = (DeliveryStatus.INFLIGHT.value, DeliveryStatus.PENDING.value)
 
 
@@ -57,6 +61,20 @@ def backoff_s(attempts: int, retry_after_s: float | None = None) -> float:
     return max(delay, retry_after_s or 0.0)
 
 
+def unknown_backoff_s(unknown_for_s: float) -> float:
+    """Re-check an unknown outcome soon, then about as long as it has been unknown, at most 60 s."""
+    delay = min(max(BACKOFF_BASE_S, unknown_for_s), UNKNOWN_RETRY_CAP_S)
+    return delay * random.uniform(0.5, 1.0)
+
+
+def _wait_reason(result: SendResult) -> WaitReason:
+    if result.unanswered:
+        return WaitReason.UNKNOWN_OUTCOME
+    if result.rate_limited:
+        return WaitReason.RATE_LIMITED
+    return WaitReason.RETRY_AFTER_ERROR
+
+
 def _update(table):  # noqa: ANN001, ANN202 - executemany UPDATE by id, only while still ours
     ours = or_(*(table.c.status == status for status in _OURS))  # no IN: executemany
     return update(table).where(table.c.id == bindparam("did"), ours)
@@ -77,11 +95,17 @@ def record(
     retry_at: dict[datetime, list[int]] = {}
     errors: list[str] = []
     # One delay per call: a provider group must come back as one job, whole.
-    transient = [(c, r) for c, r in outcomes if not r.ok and r.transient]
+    answered = [(c, r) for c, r in outcomes if not r.ok and r.transient and not r.unanswered]
     delay = backoff_s(
-        max((c.attempts for c, _ in transient), default=1),
-        max((r.retry_after_s or 0.0 for _, r in transient), default=0.0),
+        max((c.attempts for c, _ in answered), default=1),
+        max((r.retry_after_s or 0.0 for _, r in answered), default=0.0),
     )
+    if any(r.unanswered for _, r in outcomes):
+        unknown_for = max(
+            ((now - c.unknown_since).total_seconds() for c, _ in outcomes if c.unknown_since),
+            default=0.0,
+        )
+        delay = max(delay if answered else 0.0, unknown_backoff_s(unknown_for))
     retry_time = (now + timedelta(seconds=delay)).replace(microsecond=0) + timedelta(seconds=1)
     for claimed, result in outcomes:
         if result.ok:
@@ -89,17 +113,36 @@ def record(
             events.append(_event(campaign_id, claimed, channel, EventType.SENT, "", now))
             continue
         errors.append(result.error)
-        if result.transient and claimed.attempts < max_attempts:
+        # An answer still missing from an earlier try stays unknown until a final answer.
+        since = claimed.unknown_since or (now if result.unanswered else None)
+        expired = since is not None and now - since >= UNKNOWN_LIMIT
+        retry = result.transient and (result.unanswered or claimed.attempts < max_attempts)
+        if retry and not expired:
             retry_at.setdefault(retry_time, []).append(claimed.id)
-            pending.append({"did": claimed.id, "err": result.error, "at": retry_time, "now": now})
+            pending.append(
+                {
+                    "did": claimed.id,
+                    "err": result.error,
+                    "at": retry_time,
+                    "now": now,
+                    "why": _wait_reason(result).value,
+                    "since": since,
+                    # Only an answer from the provider uses up an attempt.
+                    "back": 1 if result.unanswered else 0,
+                }
+            )
             continue
         error = result.error
-        if result.transient:
+        if expired:
+            hours = UNKNOWN_LIMIT.total_seconds() / 3600
+            error = f"outcome unknown for {hours:g} h, given up: {error}"[:300]
+        elif result.transient:
             error = f"gave up after {claimed.attempts} attempts: {error}"[:300]
         failed.append({"did": claimed.id, "err": error, "now": now})
         events.append(_event(campaign_id, claimed, channel, EventType.FAILED, error, now))
         if result.suppress:
             suppress_customers.append((claimed.customer_id, error))
+    done = {"lease_until": None, "lease_holder": None, "wait_reason": "", "unknown_since": None}
     if sent:
         session.execute(
             _update(table).values(
@@ -108,7 +151,7 @@ def record(
                 sent_at=bindparam("now"),
                 updated_at=bindparam("now"),
                 error="",
-                lease_until=None,
+                **done,
             ),
             sent,
         )
@@ -118,7 +161,7 @@ def record(
                 status=DeliveryStatus.FAILED.value,
                 error=bindparam("err"),
                 updated_at=bindparam("now"),
-                lease_until=None,
+                **done,
             ),
             failed,
         )
@@ -130,6 +173,10 @@ def record(
                 next_attempt_at=bindparam("at"),
                 updated_at=bindparam("now"),
                 lease_until=None,
+                lease_holder=None,
+                wait_reason=bindparam("why"),
+                unknown_since=bindparam("since"),
+                attempts=table.c.attempts - bindparam("back"),
             ),
             pending,
         )
@@ -155,6 +202,9 @@ def record_skipped(
             error=bindparam("err"),
             updated_at=bindparam("now"),
             lease_until=None,
+            lease_holder=None,
+            wait_reason="",
+            unknown_since=None,
         ),
         [{"did": c.id, "err": reason, "now": now} for c, reason in skipped],
     )

@@ -9,6 +9,7 @@ from rq import SimpleWorker, Worker
 
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.redis_client import get_redis
+from workers import heartbeat
 from workers.health import health_check
 from workers.queues import ALL, queue_name
 from workers.scheduler import start_periodic
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         health_check()  # proof of life at once: a fresh start shows green in Settings
     except Exception:  # noqa: BLE001 - jobs report their own errors; the worker still serves
         logging.getLogger(__name__).exception("health check at start failed")
+    heartbeat.start()  # claims name this process; the tick takes them over when it dies
     if not args.no_periodic:
         start_periodic()  # one worker at a time runs it (Redis lock); see workers/scheduler.py
     worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")

@@ -15,15 +15,16 @@ from datetime import datetime, timedelta
 from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Campaign, CampaignStatus, utcnow
+from marketing_ui.core.models import Campaign, CampaignStatus, WaitReason, utcnow
 from marketing_ui.core.sending import abort_if_failing, finish_if_done, mark_active
 from marketing_ui.core.webhooks import status_callback_url
 from workers import dispatch
 from workers.claim import Claimed, claim, release, unreachable
 from workers.compose import load_recipients, sms_bodies
 from workers.providers import OutgoingSms, ProviderUnavailable, SendResult, sms_provider
+from workers.providers.base import unanswered
 from workers.queues import SMS
-from workers.quiet_hours import QUIET_REASON, next_allowed, recipient_zone
+from workers.quiet_hours import QUIET_NOTE, next_allowed, recipient_zone
 from workers.rate_limiter import RateLimited
 from workers.record import Retry, record, record_skipped
 from workers.send_email import cancel_listed
@@ -33,8 +34,9 @@ LOOKUP_MARGIN = timedelta(seconds=5)
 
 
 def maybe_sent(claimed: Claimed) -> bool:
-    """A previous attempt may have reached the provider: attempted before, or left an error."""
-    return claimed.attempts > 1 or (bool(claimed.error) and claimed.error != QUIET_REASON)
+    """A previous try may have reached Twilio: it answered before (an answer counts an attempt,
+    and a 5xx may follow an acceptance), or an answer is still unknown (timeout, worker lost)."""
+    return claimed.attempts > 1 or claimed.unknown_since is not None
 
 
 def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
@@ -72,7 +74,14 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
             if opens > now:
                 waiting[opens].append(r.delivery.id)
         for opens, ids in waiting.items():
-            release(session, ids, now, next_attempt_at=opens, error=QUIET_REASON)
+            release(
+                session,
+                ids,
+                now,
+                next_attempt_at=opens,
+                error=QUIET_NOTE,
+                wait_reason=WaitReason.QUIET_HOURS,
+            )
             dispatch.enqueue_deliveries(campaign_id, SMS, ids, at=opens + timedelta(seconds=1))
             summary["quiet"] += len(ids)
         quiet = {i for ids in waiting.values() for i in ids}
@@ -100,8 +109,8 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
             if maybe_sent(c):
                 try:
                     sid = provider.find_sent(r.address, body, c.created_at - LOOKUP_MARGIN)
-                except ProviderUnavailable as exc:
-                    result = SendResult(key=f"d{c.id}", ok=False, transient=True, error=str(exc))
+                except ProviderUnavailable as exc:  # still unknown: never resend blind
+                    result = unanswered(f"d{c.id}", f"{exc}; outcome still unknown")
                 else:
                     if sid:
                         result = SendResult(key=f"d{c.id}", ok=True, provider_id=sid)

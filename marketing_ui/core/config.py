@@ -79,6 +79,7 @@ class Settings(BaseSettings):
 
     queue_prefix: str = "mk"  # namespaces queues and Redis keys: several deployments, one Redis
     send_lease_s: float = 120.0  # a claimed delivery is reclaimed after this (worker died)
+    provider_timeout_s: float = 10.0  # no answer from Resend/Twilio in this long: outcome unknown
     default_region: str = "US"
     session_hours: int = 12
 
@@ -119,7 +120,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a two-letter country code such as US or GB")
         return value
 
-    @field_validator("session_hours", "send_lease_s")
+    @field_validator("session_hours", "send_lease_s", "provider_timeout_s")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

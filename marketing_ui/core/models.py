@@ -20,7 +20,12 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from marketing_ui.core.clock import as_utc, utcnow  # noqa: F401  (models' callers import them here)
-from marketing_ui.core.statuses import CampaignStatus, DeliveryStatus  # noqa: F401  (column types)
+from marketing_ui.core.statuses import (  # noqa: F401  (column types)
+    CampaignStatus,
+    DeliveryStatus,
+    FailureKind,
+    WaitReason,
+)
 
 
 def new_uid() -> str:
@@ -332,6 +337,9 @@ class Campaign(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)  # when sending started ("sent date")
     finished_at: datetime | None = _ts(nullable=True)
     failure_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    failure_kind: str = Field(  # a FailureKind: what failure_reason is about
+        default="", sa_column=Column(String(16), nullable=False, server_default="")
+    )
     # Set by the deliverability guard when it pauses the campaign (a PauseReason; "" when the
     # owner paused it): what passed which limit, on which channel, out of how many messages.
     auto_pause_reason: str = Field(
@@ -392,6 +400,16 @@ class Delivery(SQLModel, table=True):
     # with the same idempotency key, so an accepted-but-unrecorded batch is never sent twice.
     send_key: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     lease_until: datetime | None = _ts(nullable=True)
+    # The worker process holding the claim (its Redis heartbeat); gone heartbeat -> taken over.
+    lease_holder: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # A WaitReason: why it is pending now (kept while in flight, cleared when done). `error`
+    # is only the human-readable last reason.
+    wait_reason: str = Field(
+        default="", sa_column=Column(String(24), nullable=False, server_default="")
+    )
+    # First moment the provider's answer was unknown (timeout, worker lost); retries reuse the
+    # idempotency key / look the SMS up, and give up before Resend forgets the key (24 h).
+    unknown_since: datetime | None = _ts(nullable=True)
     next_attempt_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, String, case, func, literal, select, update
+from sqlalchemy import DateTime, Integer, String, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -47,13 +47,14 @@ from marketing_ui.core.models import (
     Customer,
     Delivery,
     DeliveryStatus,
+    FailureKind,
+    WaitReason,
     as_utc,
     utcnow,
 )
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sms import compile_sms
-from workers import dispatch
-from workers.quiet_hours import QUIET_REASON
+from workers import dispatch, heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,13 @@ def start_send(session: Session, campaign_id: int) -> StartResult:
     flipped = session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status.in_(startable))
-        .values(status=CampaignStatus.SENDING.value, sent_at=now, updated_at=now, failure_reason="")
+        .values(
+            status=CampaignStatus.SENDING.value,
+            sent_at=now,
+            updated_at=now,
+            failure_reason="",
+            failure_kind="",
+        )
     ).rowcount
     if not flipped:
         session.rollback()
@@ -309,7 +316,12 @@ def run_due_schedules(session: Session, now: datetime | None = None) -> list[int
                 started.append(campaign_id)
         except Exception as exc:  # noqa: BLE001 - one broken campaign must not block the others
             session.rollback()
-            _fail(session, campaign_id, f"Could not start the scheduled send: {exc}")
+            _fail(
+                session,
+                campaign_id,
+                f"Could not start the scheduled send: {exc}",
+                FailureKind.START,
+            )
     return started
 
 
@@ -462,6 +474,7 @@ def retry_failed(session: Session, campaign_id: int) -> int:
                 status=CampaignStatus.SENDING.value,
                 finished_at=None,
                 failure_reason="",
+                failure_kind="",
                 updated_at=now,
             )
         )
@@ -476,7 +489,7 @@ def retry_failed(session: Session, campaign_id: int) -> int:
     return count
 
 
-def _fail(session: Session, campaign_id: int, reason: str) -> None:
+def _fail(session: Session, campaign_id: int, reason: str, kind: FailureKind) -> None:
     """End a campaign as failed and cancel what has not gone out. Commits."""
     now = utcnow()
     session.execute(
@@ -490,6 +503,7 @@ def _fail(session: Session, campaign_id: int, reason: str) -> None:
         .values(
             status=CampaignStatus.FAILED.value,
             failure_reason=reason,
+            failure_kind=kind.value,
             finished_at=now,
             updated_at=now,
         )
@@ -512,16 +526,36 @@ def _failure_reason(failed: int, attempted: int, threshold_pct: float) -> str | 
     )
 
 
+def _failed_and_attempted(session: Session, campaign_id: int) -> tuple[int, int]:
+    """Failed (or bounced) and attempted (failed + accepted) messages, as the rows say now."""
+    counts = dict(
+        session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.campaign_id == campaign_id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    failed = counts.get(DeliveryStatus.FAILED, 0) + counts.get(DeliveryStatus.BOUNCED, 0)
+    accepted = sum(counts.get(s, 0) for s in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED))
+    return failed, failed + accepted
+
+
 def abort_if_failing(session: Session, campaign_id: int, totals: dict[str, int]) -> bool:
-    """Mid-send brake on the live counters: a bad API key must not burn through the whole list."""
+    """Mid-send brake: a bad API key must not burn through the whole list.
+
+    The live Redis counters only say when to look (they are cheap and approximate: a late
+    duplicate job counts again); the decision and its reason come from the rows as they are.
+    """
     failed = sum(v for k, v in totals.items() if k.endswith(":failed"))
     attempted = failed + sum(v for k, v in totals.items() if k.endswith(":sent"))
-    if attempted < ABORT_MIN_ATTEMPTS:
+    threshold = sending_limits(session).failure_threshold_pct
+    if attempted < ABORT_MIN_ATTEMPTS or _failure_reason(failed, attempted, threshold) is None:
         return False
-    reason = _failure_reason(failed, attempted, sending_limits(session).failure_threshold_pct)
-    if reason is None:
+    failed, attempted = _failed_and_attempted(session, campaign_id)
+    reason = _failure_reason(failed, attempted, threshold)
+    if attempted < ABORT_MIN_ATTEMPTS or reason is None:
         return False
-    _fail(session, campaign_id, reason)
+    _fail(session, campaign_id, reason, FailureKind.THRESHOLD)
     return True
 
 
@@ -534,24 +568,20 @@ def finish_if_done(session: Session, campaign_id: int) -> str | None:
     ).first()
     if left is not None:
         return None
-    counts = dict(
-        session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.campaign_id == campaign_id)
-            .group_by(Delivery.status)
-        ).all()
-    )
-    failed = counts.get(DeliveryStatus.FAILED, 0) + counts.get(DeliveryStatus.BOUNCED, 0)
-    attempted = failed + sum(
-        counts.get(s, 0) for s in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
-    )
+    failed, attempted = _failed_and_attempted(session, campaign_id)
     reason = _failure_reason(failed, attempted, sending_limits(session).failure_threshold_pct)
     now = utcnow()
     status = CampaignStatus.FAILED if reason else CampaignStatus.SENT
     done = session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
-        .values(status=status.value, failure_reason=reason or "", finished_at=now, updated_at=now)
+        .values(
+            status=status.value,
+            failure_reason=reason or "",
+            failure_kind=FailureKind.THRESHOLD.value if reason else "",
+            finished_at=now,
+            updated_at=now,
+        )
     ).rowcount
     session.commit()
     if done:
@@ -560,7 +590,36 @@ def finish_if_done(session: Session, campaign_id: int) -> str | None:
     return None
 
 
+def current_failure_reason(
+    campaign: Campaign, failed: int, attempted: int, threshold_pct: float
+) -> str:
+    """A campaign failed for too many failures says how many fail *now*, not at that moment.
+
+    Batches in flight when the brake fired, replays confirming what a timeout left unknown and
+    "Retry failed only" all change the numbers after the fact.
+    """
+    if campaign.status != CampaignStatus.FAILED or campaign.failure_kind != FailureKind.THRESHOLD:
+        return campaign.failure_reason
+    reason = _failure_reason(failed, attempted, threshold_pct)
+    if reason is not None:
+        return reason
+    share = f" ({failed * 100.0 / attempted:.0f}%)" if attempted else ""
+    return (
+        f"Stopped when failures passed the {threshold_pct:g}% threshold in Settings; as of now "
+        f"{failed:,} of {attempted:,} messages failed{share}."
+    )
+
+
 # Progress ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Wait:
+    """Messages waiting for one reason, and the earliest moment one of them is retried."""
+
+    reason: str  # a WaitReason
+    count: int
+    resumes_at: str = ""  # ISO UTC; "" when due now (worker lost: taken over within seconds)
 
 
 @dataclass
@@ -576,6 +635,7 @@ class ChannelProgress:
     pending: int = 0
     inflight: int = 0
     waiting_quiet_hours: int = 0
+    waiting: dict[str, int] = field(default_factory=dict)  # WaitReason -> messages
     rate_per_s: float | None = None  # None: nothing sent in the last minute, or not sending
     eta_s: float | None = None
 
@@ -607,6 +667,7 @@ class Progress:
     pause_message: str = ""  # why the deliverability guard paused it ("" if it did not)
     health: list[ChannelHealth] = field(default_factory=list)  # bounce and complaint rates
     guard_since: str = ""  # ISO time the guard's window starts ("" : the whole send)
+    waits: list[Wait] = field(default_factory=list)  # what the remaining messages wait for
 
     @property
     def total(self) -> int:
@@ -661,14 +722,29 @@ def recent_errors(campaign_id: int, limit: int = 10) -> list[dict[str, str]]:
 
 def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
     assert campaign.id is not None
-    quiet = case((Delivery.error == QUIET_REASON, 1), else_=0)
+    # One GROUP BY: counts per channel and status, and for what is left, why it waits (and
+    # who holds what is in flight) with the earliest retry of each reason.
     rows = session.execute(
-        select(Delivery.channel, Delivery.status, func.count(), func.sum(quiet))
+        select(
+            Delivery.channel,
+            Delivery.status,
+            Delivery.wait_reason,
+            Delivery.lease_holder,
+            func.count(),
+            func.min(Delivery.next_attempt_at),
+        )
         .where(Delivery.campaign_id == campaign.id)
-        .group_by(Delivery.channel, Delivery.status)
+        .group_by(Delivery.channel, Delivery.status, Delivery.wait_reason, Delivery.lease_holder)
     ).all()
+    dead = heartbeat.dead(
+        holder
+        for _, status, _, holder, _, _ in rows
+        if status == DeliveryStatus.INFLIGHT and holder
+    )
     by_channel = {c.value: ChannelProgress(c.value) for c in channels_of(campaign.channel)}
-    for channel, status, n, quiet_n in rows:
+    waits: dict[str, Wait] = {}
+    now = utcnow()
+    for channel, status, reason, holder, n, next_at in rows:
         cp = by_channel.setdefault(channel, ChannelProgress(channel))
         cp.total += n
         if status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
@@ -677,29 +753,46 @@ def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
             cp.failed += n
         elif status == DeliveryStatus.PENDING:
             cp.pending += n
-            cp.waiting_quiet_hours += int(quiet_n or 0)
         elif status == DeliveryStatus.INFLIGHT:
             cp.inflight += n
         elif status == DeliveryStatus.SKIPPED:
             cp.skipped += n
         elif status == DeliveryStatus.CANCELLED:
             cp.cancelled += n
+        if status == DeliveryStatus.INFLIGHT and holder in dead:
+            reason, next_at = WaitReason.WORKER_LOST.value, None  # the tick takes it over
+        elif status != DeliveryStatus.PENDING or not reason:
+            continue
+        cp.waiting[reason] = cp.waiting.get(reason, 0) + n
+        wait = waits.setdefault(reason, Wait(reason, 0))
+        wait.count += n
+        at = as_utc(next_at) if next_at is not None else None
+        if at is not None and at > now:
+            iso = at.isoformat(timespec="seconds")
+            wait.resumes_at = min(wait.resumes_at, iso) if wait.resumes_at else iso
+    for cp in by_channel.values():
+        cp.waiting_quiet_hours = cp.waiting.get(WaitReason.QUIET_HOURS.value, 0)
     rates = _rates(campaign.id) if campaign.status == CampaignStatus.SENDING else {}
     for cp in by_channel.values():
         rate = rates.get(cp.channel)
         cp.rate_per_s = None if rate is None else round(rate, 3)
         active = cp.remaining - cp.waiting_quiet_hours
         cp.eta_s = round(active / rate, 1) if rate and active > 0 else None
+    failed = sum(c.failed for c in by_channel.values())
+    attempted = failed + sum(c.sent for c in by_channel.values())
+    threshold = sending_limits(session).failure_threshold_pct
+    order = list(WaitReason)
     return Progress(
         campaign.id,
         campaign.name,
         campaign.status,
-        campaign.failure_reason,
+        current_failure_reason(campaign, failed, attempted, threshold),
         list(by_channel.values()),
         recent_errors(campaign.id),
         campaign_pause_message(campaign),
         channel_health(session, campaign),
         as_utc(campaign.guard_since).isoformat() if campaign.guard_since else "",
+        sorted(waits.values(), key=lambda w: order.index(WaitReason(w.reason))),
     )
 
 
@@ -712,6 +805,7 @@ def progress(session: Session, campaign_id: int) -> Progress | None:
         data = json.loads(cached)
         data["channels"] = [ChannelProgress(**c) for c in data["channels"]]
         data["health"] = [ChannelHealth(**h) for h in data.get("health", [])]
+        data["waits"] = [Wait(**w) for w in data.get("waits", [])]
         return Progress(**data)
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:

@@ -40,6 +40,25 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class WaitReason(StrEnum):
+    """Why a pending (or held) delivery is not going out right now ("" on Delivery: no wait)."""
+
+    QUIET_HOURS = "quiet_hours"  # SMS outside 08:00-21:00 in the recipient's zone
+    WORKER_LOST = (
+        "worker_lost"  # its worker died (heartbeat gone or lease expired): outcome unknown
+    )
+    UNKNOWN_OUTCOME = "unknown_outcome"  # the provider did not answer (timeout, connection lost)
+    RATE_LIMITED = "rate_limited"  # the shared limiter or a 429 said "later"
+    RETRY_AFTER_ERROR = "retry_after_error"  # the provider answered with a temporary error
+
+
+class FailureKind(StrEnum):
+    """Why a campaign failed ("" on Campaign: it did not); the text is derived, not stored state."""
+
+    THRESHOLD = "threshold"  # too many failed messages (the text is recomputed from the rows)
+    START = "start"  # a scheduled send could not start
+
+
 _C = CampaignStatus
 _D = DeliveryStatus
 

@@ -73,6 +73,24 @@ def _controls() -> rx.Component:
     )
 
 
+def _wait_note(w: rx.Var) -> rx.Component:
+    """One reason the remaining messages wait, and when they go on."""
+    return rx.cond(
+        w["reason"] == "quiet_hours",
+        rx.callout(
+            w["text"],
+            icon="moon",
+            color_scheme="amber",
+            width="100%",
+            id="quiet-hours-note",
+            class_name="wait-note",
+        ),
+        rx.callout(
+            w["text"], icon="clock", color_scheme="blue", width="100%", class_name="wait-note"
+        ),
+    )
+
+
 def _summary() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -119,18 +137,7 @@ def _summary() -> rx.Component:
                     S.failure_reason, icon="triangle-alert", color_scheme="red", width="100%"
                 ),
             ),
-            rx.cond(
-                S.waiting_quiet_hours > 0,
-                rx.callout(
-                    S.waiting_quiet_hours.to_string()
-                    + " SMS waiting for quiet hours to end (they go out from 08:00 in each "
-                    "recipient's time zone).",
-                    icon="moon",
-                    color_scheme="amber",
-                    width="100%",
-                    id="quiet-hours-note",
-                ),
-            ),
+            rx.foreach(S.waits, _wait_note),
             rx.cond(S.message != "", rx.text(S.message, size="2", id="progress-message")),
             spacing="4",
             width="100%",

@@ -7,6 +7,7 @@ browser watching a campaign sees the same figures and a thousand viewers cost on
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import reflex as rx
 
@@ -17,6 +18,7 @@ from marketing_ui.core.db import session_scope
 from marketing_ui.state.access import still_allowed
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.route import route_id
+from workers.heartbeat import TAKEOVER_S
 
 POLL_S = 0.5
 MAX_WATCH_S = 4 * 3600  # a tab left open on a finished send stops polling eventually
@@ -62,6 +64,41 @@ def _health_rows(p: sending.Progress) -> list[dict[str, str]]:
     return rows
 
 
+def _clock(iso: str) -> str:
+    """HH:MM (UTC, like the error times), with seconds when it is within the next minutes."""
+    if not iso:
+        return ""
+    at = datetime.fromisoformat(iso)
+    return f"{at:%H:%M:%S}" if at.second else f"{at:%H:%M}"
+
+
+def _messages(n: int) -> str:
+    return f"{n:,} message{'' if n == 1 else 's'}"
+
+
+def _wait_text(w: sending.Wait) -> str:
+    """What a group of remaining messages waits for, and when it goes on."""
+    at = _clock(w.resumes_at)
+    when = f" at {at} UTC" if at else " now"
+    if w.reason == "quiet_hours":
+        return (
+            f"{w.count:,} SMS waiting for quiet hours to end (from 08:00 in each recipient's "
+            f"time zone; the first at {at} UTC)."
+        )
+    if w.reason == "worker_lost":
+        return (
+            f"{_messages(w.count)} waiting: worker lost, resuming within {TAKEOVER_S} s "
+            "(replayed under the same key, or looked up first: none goes out twice)."
+        )
+    if w.reason == "unknown_outcome":
+        return (
+            f"{w.count:,} outcome unknown (the provider did not answer in time), re-checking{when}."
+        )
+    if w.reason == "rate_limited":
+        return f"{_messages(w.count)} held back by the provider's rate limit, resuming{when}."
+    return f"{_messages(w.count)} waiting to retry after a provider error, retrying{when}."
+
+
 def _read(campaign_id: int) -> sending.Progress | None:
     with session_scope() as session:
         return sending.progress(session, campaign_id)
@@ -81,6 +118,7 @@ class CampaignProgressState(AuthState):
     skipped: int = 0
     remaining: int = 0
     waiting_quiet_hours: int = 0
+    waits: list[dict[str, str]] = []  # what the remaining messages wait for, and until when
     rate: str = "–"
     rate_hint: str = ""
     eta: str = "—"
@@ -108,6 +146,7 @@ class CampaignProgressState(AuthState):
         self.failed = sum(c.failed for c in p.channels)
         self.skipped = sum(c.skipped for c in p.channels)
         self.waiting_quiet_hours = sum(c.waiting_quiet_hours for c in p.channels)
+        self.waits = [{"reason": w.reason, "text": _wait_text(w)} for w in p.waits]
         self.rate = _rate_text(p.rate_per_s)
         if p.rate_per_s is not None:
             self.rate_hint = "average over the last minute"

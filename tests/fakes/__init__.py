@@ -49,7 +49,10 @@ class FakeServer:
 
     Knobs: `fail_next(n, status, retry_after)` queues exact failures; `error_rate_500` and
     `error_rate_429` fail at random (seeded); `delay_s` stalls every response (client
-    timeouts); `accepted_then_500` records new messages but answers 500 (the crash window);
+    timeouts, before the request is handled); `slow_answer_s` with `slow_answer_rate` (seeded)
+    or `slow_next(n)` handles a request at once and answers it only after `slow_answer_s`: a
+    client timing out meanwhile never hears that its message was accepted, the outcome a
+    timeout leaves unknown; `accepted_then_500` records new messages but answers 500 (the crash window);
     `requests_per_s` enforces the provider's request limit the way providers count it: more
     than that many requests arriving within any sliding second are answered 429.
     `max_requests_in_window()` and `rate_limited` report what the provider saw.
@@ -59,6 +62,10 @@ class FakeServer:
         self.error_rate_500 = 0.0
         self.error_rate_429 = 0.0
         self.delay_s = 0.0
+        self.slow_answer_s = 0.0
+        self.slow_answer_rate = 0.0
+        self.slow_answers = 0  # requests answered late so far
+        self._slow_queue = 0
         self.accepted_then_500 = False
         self.requests_per_s: int | None = None
         self.rate_limited = 0  # requests answered 429 by the enforced limit
@@ -66,6 +73,7 @@ class FakeServer:
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._lock = threading.RLock()
         self._random = random.Random(seed)
+        self._slow_random = random.Random(seed + 1)  # its own stream: errors stay as seeded
         self._fail_queue: list[tuple[int, float | None]] = []
         self._requests = 0
         self._stopping = threading.Event()
@@ -151,6 +159,21 @@ class FakeServer:
         with self._lock:
             self._fail_queue.extend([(status, retry_after)] * n)
 
+    def slow_next(self, n: int, seconds: float) -> None:
+        """Handle the next n requests at once but answer each only after `seconds`."""
+        with self._lock:
+            self._slow_queue += n
+            self.slow_answer_s = seconds
+
+    def _answer_late(self) -> float:
+        with self._lock:
+            if self._slow_queue:
+                self._slow_queue -= 1
+            elif not (self.slow_answer_rate and self._slow_random.random() < self.slow_answer_rate):
+                return 0.0
+            self.slow_answers += 1
+            return self.slow_answer_s
+
     def _injected_fault(self) -> tuple[int, float | None] | None:
         with self._lock:
             if self._fail_queue:
@@ -206,7 +229,11 @@ class FakeServer:
         fault = self._injected_fault()
         if fault is not None:
             return self.error_reply(*fault)
-        return self.handle(request)
+        reply = self.handle(request)
+        late = self._answer_late()
+        if late:
+            self._stopping.wait(late)  # accepted already; the client may have given up
+        return reply
 
     # Subclasses -------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:

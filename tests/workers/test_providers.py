@@ -258,7 +258,9 @@ def test_timeout_is_transient_and_the_retry_sends_exactly_once(
     fake_resend.delay_s = 0.8  # the server still accepts the batch after the client gave up
 
     results = provider.send_batch(three_emails(), "batch-1")
-    assert all(r.transient and not r.ok for r in results)
+    assert all(r.transient and r.unanswered and not r.ok for r in results)
+    assert "timeout" in results[0].error and "outcome unknown" in results[0].error
+    assert "500" not in results[0].error  # a timeout is not a server error
 
     fake_resend.delay_s = 0
     retried = provider.send_batch(three_emails(), "batch-1")
@@ -286,7 +288,8 @@ def test_connection_refused_is_transient() -> None:
 
     results = provider.send_batch(three_emails(), "batch-1")
 
-    assert all(r.transient and not r.ok for r in results)
+    assert all(r.transient and r.unanswered and not r.ok for r in results)
+    assert "unreachable" in results[0].error and "500" not in results[0].error
 
 
 def test_bad_api_key_and_reused_key_are_permanent(
@@ -371,6 +374,7 @@ def test_twilio_rate_limit_server_error_and_timeout_are_transient(
     broken = twilio_provider.send(sms("d-1", "+14155550123"))
     assert limited.transient and limited.retry_after_s == 3
     assert broken.transient and broken.retry_after_s is None and "500" in broken.error
+    assert limited.rate_limited and not limited.unanswered and not broken.unanswered
 
     impatient = TwilioSmsProvider(
         fake_twilio.account_sid, fake_twilio.auth_token, fake_twilio.url, FROM_NUMBER, timeout_s=0.3
@@ -378,7 +382,8 @@ def test_twilio_rate_limit_server_error_and_timeout_are_transient(
     fake_twilio.delay_s = 0.8
     timed_out = impatient.send(sms("d-1", "+14155550123"))
     impatient.close()
-    assert timed_out.transient and not timed_out.ok
+    assert timed_out.transient and timed_out.unanswered and not timed_out.ok
+    assert "timeout" in timed_out.error and "outcome unknown" in timed_out.error
 
 
 @pytest.mark.parametrize("hold_queued", [False, True], ids=["sent", "still-queued"])

@@ -21,7 +21,15 @@ from marketing_ui.core.coupons import secrets_for_deliveries
 from marketing_ui.core.crypto import blind_indexer
 from marketing_ui.core.customers import CustomerInput, create_customer, set_consent
 from marketing_ui.core.messages import SAMPLE_COUPON_CODE
-from marketing_ui.core.models import Coupon, Customer, Delivery, Event, OutboxMessage, Suppression
+from marketing_ui.core.models import (
+    Coupon,
+    Customer,
+    Delivery,
+    Event,
+    OutboxMessage,
+    Suppression,
+    WaitReason,
+)
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.rendering import load_template
 from tests.fakes.resend_server import FakeResend
@@ -40,7 +48,6 @@ from tests.workers.sending_harness import (
     zone_at_hour,
 )
 from workers.queues import EMAIL, get_queue, queue_name
-from workers.quiet_hours import QUIET_REASON
 
 # Claims, freezes and control run on both databases; the rest is dialect-neutral.
 SQLITE_ONLY = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
@@ -387,12 +394,14 @@ def test_sms_quiet_hours_wait_for_the_recipients_morning(
 
     assert sorted(fake_twilio.count_by_recipient()) == [phone_of(0), phone_of(1)]
     waiting = env.execute(select(Delivery).where(Delivery.customer_id == day_ids[2])).scalar_one()
-    assert waiting.status == "pending" and waiting.error == QUIET_REASON
+    assert waiting.status == "pending" and waiting.wait_reason == WaitReason.QUIET_HOURS
     opens = waiting.next_attempt_at.replace(tzinfo=UTC)
     local = opens.astimezone(ZoneInfo(night_zone))
     assert (local.hour, local.minute) == (8, 0) and opens > datetime.now(UTC)
     progress = sending.progress(env, campaign_id)
     assert progress is not None and progress.channels[0].waiting_quiet_hours == 1
+    assert [(w.reason, w.count) for w in progress.waits] == [("quiet_hours", 1)]
+    assert progress.waits[0].resumes_at == opens.isoformat(timespec="seconds")
     body = fake_twilio.messages[0]["body"]
     assert body.startswith("Hi Guest") and "STOP" in body
 

@@ -45,7 +45,12 @@ def email_provider(
     to the provider's limit (workers.throttle.email_limiter)."""
     settings = settings or get_settings()
     if settings.email_provider == "resend":
-        return ResendEmailProvider(settings.resend_api_key, settings.resend_base_url, gate=gate)
+        return ResendEmailProvider(
+            settings.resend_api_key,
+            settings.resend_base_url,
+            timeout_s=settings.provider_timeout_s,
+            gate=gate,
+        )
     return OutboxProvider(engine or get_engine(), gate=gate)
 
 
@@ -63,6 +68,7 @@ def sms_provider(
             settings.twilio_auth_token,
             settings.twilio_base_url,
             settings.twilio_from_number,
+            timeout_s=settings.provider_timeout_s,
             gate=gate,
         )
     return OutboxProvider(engine or get_engine(), gate=gate)

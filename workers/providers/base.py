@@ -49,6 +49,11 @@ class SendResult:
     error: str = ""
     retry_after_s: float | None = None
     suppress: bool = False
+    # No answer came from the provider (timeout, connection refused or dropped): the request
+    # may have been accepted, so the outcome is unknown. Never a failure by itself, and not an
+    # attempt: the retry reuses the idempotency key (email) or looks the message up (SMS).
+    unanswered: bool = False
+    rate_limited: bool = False  # a 429, or no permit from our own limiter: nothing was sent
 
 
 class RequestGate(Protocol):
@@ -73,6 +78,11 @@ GATE_WAIT_S = (
 )
 
 
+def unanswered(key: str, error: str) -> SendResult:
+    """The provider gave no answer; `error` says how (timeout, connection lost or refused)."""
+    return SendResult(key=key, ok=False, transient=True, error=error, unanswered=True)
+
+
 def rate_limited(key: str, wait_s: float) -> SendResult:
     """Not sent: no permit in time. Nothing reached the provider, so retrying is always safe."""
     return SendResult(
@@ -80,6 +90,7 @@ def rate_limited(key: str, wait_s: float) -> SendResult:
         ok=False,
         transient=True,
         error=f"rate limit: not sent yet, next request in {wait_s:.0f} s",
+        rate_limited=True,
     )
 
 

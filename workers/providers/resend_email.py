@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+import requests
 import resend
 from resend.exceptions import ResendError
 from resend.http_client_requests import RequestsClient
@@ -31,6 +32,7 @@ from workers.providers.base import (
     parse_retry_after,
     rate_limited,
     redact,
+    unanswered,
 )
 from workers.rate_limiter import RateLimited
 
@@ -63,6 +65,7 @@ class ResendEmailProvider:
         self._gate = gate
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
+        self._timeout_s = timeout_s
         self._http = RequestsClient(timeout=timeout_s)  # type: ignore[arg-type]  # float is fine
 
     @contextmanager
@@ -102,6 +105,9 @@ class ResendEmailProvider:
                 raise
             return [rate_limited(m.key, exc.wait_s) for m in messages]
         except ResendError as exc:
+            no_answer = _no_answer(exc, self._timeout_s)
+            if no_answer is not None:
+                return [unanswered(m.key, no_answer) for m in messages]
             status = _status(exc)
             if status in (400, 422):
                 return self._without_rejected(messages, idempotency_key, exc)
@@ -187,6 +193,35 @@ def _params(message: OutgoingEmail) -> dict[str, Any]:
     return params
 
 
+def _no_answer(exc: ResendError, timeout_s: float) -> str | None:
+    """How the request got no answer (the SDK wraps the transport error as a "500"), or None.
+
+    The SDK raises its ResendError while handling the `requests` exception, so the original is
+    on the exception's context chain.
+    """
+    if exc.error_type != "HttpClientError":
+        return None
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, requests.RequestException):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, requests.ConnectTimeout) or (
+        isinstance(cause, requests.ConnectionError)
+        and "NewConnectionError" in str(cause)  # refused: the request never left
+    ):
+        return "resend unreachable (could not connect): not sent yet, retrying"
+    if isinstance(cause, requests.Timeout):
+        return (
+            f"resend timeout: no answer within {timeout_s:g} s, outcome unknown "
+            "(the retry reuses the idempotency key)"
+        )
+    if isinstance(cause, requests.RequestException):
+        return (
+            f"resend connection lost ({type(cause).__name__}): outcome unknown "
+            "(the retry reuses the idempotency key)"
+        )
+    return "resend request failed without an answer: outcome unknown"
+
+
 def _status(exc: ResendError) -> int:
     try:
         return int(str(exc.code))
@@ -204,7 +239,7 @@ def _failure(exc: ResendError, status: int, messages: Sequence[OutgoingEmail]) -
     """Classify one error response; callers `replace` the empty key per message."""
     addresses = [m.to for m in messages]
     error = redact(f"resend {status} {exc.error_type}: {exc.message}", *addresses)
-    # HttpClientError is the SDK's wrapper for timeouts and refused connections.
+    # A replay that overlaps the first request with the same key: Resend says "try again".
     transient = is_transient_status(status) or exc.error_type in (
         "HttpClientError",
         "concurrent_idempotent_requests",
@@ -218,4 +253,5 @@ def _failure(exc: ResendError, status: int, messages: Sequence[OutgoingEmail]) -
         error=error,
         retry_after_s=retry_after,
         suppress=suppress and not transient,
+        rate_limited=status == 429,
     )

@@ -28,6 +28,7 @@ from workers.providers.base import (
     parse_retry_after,
     redact,
     sms_weight,
+    unanswered,
 )
 
 # Invalid 'To' number, not a mobile number, recipient replied STOP: the address itself is bad.
@@ -67,6 +68,7 @@ class TwilioSmsProvider:
     ) -> None:
         self.from_number = from_number
         self._gate = gate  # the sending number's limit, in message segments per second
+        self._timeout_s = timeout_s
         self._messages_path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -86,12 +88,7 @@ class TwilioSmsProvider:
             with self._gate.request(sms_weight(message.body), max_wait_s=GATE_WAIT_S):
                 response = self._client.post(self._messages_path, data=form)
         except httpx.TransportError as exc:
-            return SendResult(
-                key=message.key,
-                ok=False,
-                transient=True,
-                error=f"twilio {type(exc).__name__}: outcome unknown, check find_sent before retrying",
-            )
+            return unanswered(message.key, _no_answer(exc, self._timeout_s))
         if response.is_success:
             return SendResult(key=message.key, ok=True, provider_id=str(response.json()["sid"]))
         status = response.status_code
@@ -106,6 +103,7 @@ class TwilioSmsProvider:
             if status == 429
             else None,
             suppress=not transient and code in SUPPRESS_CODES,
+            rate_limited=status == 429,
         )
 
     def find_sent(self, to: str, body: str, since: datetime) -> str | None:
@@ -151,6 +149,21 @@ class TwilioSmsProvider:
             found.extend(page.get("messages") or [])
             url, query = page.get("next_page_uri"), None  # next_page_uri carries its own query
         return found
+
+
+def _no_answer(exc: httpx.TransportError, timeout_s: float) -> str:
+    """How a send got no answer; the retry looks the message up first either way."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return "twilio unreachable (could not connect): not sent yet, retrying"
+    if isinstance(exc, httpx.TimeoutException):
+        return (
+            f"twilio timeout: no answer within {timeout_s:g} s, outcome unknown "
+            "(looked up before any resend)"
+        )
+    return (
+        f"twilio connection lost ({type(exc).__name__}): outcome unknown "
+        "(looked up before any resend)"
+    )
 
 
 def _error_of(response: httpx.Response) -> tuple[int | None, str]:
