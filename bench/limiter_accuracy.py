@@ -20,7 +20,7 @@ from multiprocessing.synchronize import Barrier
 
 import redis
 
-from workers.rate_limiter import Limit, RateLimited, RequestLimiter
+from marketing_ui.core.sending.rate_limiter import Limit, RateLimited, RequestLimiter
 
 BENCH_PREFIX = "bench:"
 MAX_LATENCY_S = 0.04

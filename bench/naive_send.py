@@ -17,7 +17,7 @@ from marketing_ui.core.messages import (
     render_email,
 )
 from marketing_ui.core.models import Campaign, Customer, Delivery, DeliveryStatus, utcnow
-from workers.providers import OutgoingEmail, email_provider
+from marketing_ui.core.sending.providers import OutgoingEmail, email_provider
 
 
 def naive_send_one(campaign_id: int, delivery_id: int) -> None:

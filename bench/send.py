@@ -40,12 +40,13 @@ from marketing_ui.core.app_settings import SendingLimits, save_sending_limits
 from marketing_ui.core.audience import Audience
 from marketing_ui.core.config import load_settings, read_secrets_file, reset_settings_cache
 from marketing_ui.core.db import get_engine, reset_engine_cache, session_scope
+from marketing_ui.core.jobs import DEFAULT, EMAIL
 from marketing_ui.core.messages import clear_compiled_cache
 from marketing_ui.core.models import Campaign, Customer, Delivery
 from marketing_ui.core.redis_client import reset_redis_cache
 from marketing_ui.core.rendering import list_templates
+from marketing_ui.infra.rq_jobs import get_queue
 from tests.fakes.resend_server import FakeResend
-from workers.queues import DEFAULT, EMAIL, get_queue
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"

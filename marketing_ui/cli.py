@@ -294,6 +294,9 @@ def _operator():  # noqa: ANN202 - an audit.Actor
 
 
 def main(argv: list[str] | None = None) -> int:
+    from marketing_ui.infra import rq_jobs
+
+    rq_jobs.install()  # commands that start sends or imports queue jobs through RQ
     parser = argparse.ArgumentParser(prog="python -m marketing_ui.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

@@ -6,6 +6,7 @@ import pkgutil
 import reflex as rx
 
 from marketing_ui import api, pages
+from marketing_ui.infra import rq_jobs
 from marketing_ui.state import sealed_storage
 from marketing_ui.state.access import AuthorizationMiddleware
 
@@ -23,5 +24,6 @@ from marketing_ui.api.app import build_api  # noqa: E402  (after every endpoint 
 from marketing_ui.api.upload_guard import guard_uploads  # noqa: E402
 
 sealed_storage.install()
+rq_jobs.install()  # the core queues its jobs through RQ in this process
 app = rx.App(api_transformer=[build_api(), guard_uploads])
 app.add_middleware(AuthorizationMiddleware(), index=0)

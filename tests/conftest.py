@@ -26,6 +26,9 @@ from sqlmodel import Session, SQLModel  # noqa: E402
 from marketing_ui.core import models  # noqa: E402,F401  (registers the tables)
 from marketing_ui.core.config import reset_settings_cache  # noqa: E402
 from marketing_ui.core.db import make_engine  # noqa: E402
+from marketing_ui.infra import rq_jobs  # noqa: E402
+
+rq_jobs.install()  # as every process entry point does
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -8,10 +8,11 @@ import logging
 from rq import SimpleWorker, Worker
 
 from marketing_ui.core.config import get_settings
+from marketing_ui.core.jobs import ALL
 from marketing_ui.core.redis_client import get_redis
-from workers import heartbeat
+from marketing_ui.core.sending import heartbeat
+from marketing_ui.infra.rq_jobs import install, queue_name
 from workers.health import health_check
-from workers.queues import ALL, queue_name
 from workers.scheduler import start_periodic
 
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     get_settings()  # fail fast on bad configuration
+    install()  # the core queues retries and follow-ups through RQ
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     worker_class = Worker if args.fork else SimpleWorker
     worker = worker_class(

@@ -17,8 +17,8 @@ from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending import run_due_schedules
-from workers.dispatch import promote_overdue
-from workers.sweeper import sweep
+from marketing_ui.core.sending.queueing import promote_overdue
+from marketing_ui.core.sending.sweeper import sweep
 
 log = logging.getLogger(__name__)
 TICK_S = 5.0

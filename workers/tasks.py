@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.sending import finish_if_done
+from marketing_ui.core.sending import finish_if_done, send_email, send_sms, sweeper
 from marketing_ui.core.sending import run_due_schedules as _run_due_schedules
-from workers import send_email, send_sms, sweeper
 
 
 def send_email_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:

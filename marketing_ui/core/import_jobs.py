@@ -31,13 +31,11 @@ from typing import BinaryIO
 
 import redis
 from email_validator import EmailNotValidError, validate_email
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from marketing_ui.core import audit, redis_keys
+from marketing_ui.core import audit, jobs, redis_keys
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import normalize_phone
 from marketing_ui.core.csv_reader import (
@@ -54,12 +52,11 @@ from marketing_ui.core.importer import (
     report_path_for,
     run_import,
 )
+from marketing_ui.core.jobs import ENDED_BADLY, IMPORTS, Job, JobState
 from marketing_ui.core.models import ImportJob, ImportStatus, InvalidPhone, User, as_utc, utcnow
 from marketing_ui.core.phone_regions import check_region
 from marketing_ui.core.private_files import private_dir, private_opener
-from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.tags import MAX_TAG_NAME
-from workers.queues import IMPORTS, get_queue
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +319,8 @@ def rq_job_id(job_id: int) -> str:
 
 
 def _enqueue(job_id: int) -> None:
-    get_queue(IMPORTS).enqueue(run_job, job_id, job_id=rq_job_id(job_id), job_timeout=RQ_TIMEOUT_S)
+    job = Job(f"{__name__}.run_job", (job_id,), job_id=rq_job_id(job_id), timeout_s=RQ_TIMEOUT_S)
+    jobs.queue().enqueue(IMPORTS, [job])
 
 
 def start_import(session: Session, job_id: int, options: ImportOptions) -> None:
@@ -584,11 +582,8 @@ def sweep_uploads(
     return report
 
 
-def _rq_status(job_id: int) -> JobStatus | None:
-    try:
-        return Job.fetch(rq_job_id(job_id), connection=get_redis()).get_status(refresh=False)
-    except NoSuchJobError:
-        return None
+def _rq_status(job_id: int) -> JobState | None:
+    return jobs.queue().state(rq_job_id(job_id))
 
 
 def sweep(session: Session, now: datetime | None = None) -> ImportSweep:
@@ -608,7 +603,7 @@ def sweep(session: Session, now: datetime | None = None) -> ImportSweep:
             _enqueue(job_id)  # Redis lost it (restart, flush): run_job's claim makes this safe
             report.requeued.append(job_id)
             log.warning("import %s was queued without an RQ job; queued again", job_id)
-        elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        elif status in ENDED_BADLY:
             _fail(session, job_id, ImportStatus.QUEUED, "The worker could not start this import.")
             report.stalled.append(job_id)
     silent = session.execute(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 
-from rq import Queue, Worker
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
-from marketing_ui.core import redis_keys
+from marketing_ui.core import jobs, redis_keys
 from marketing_ui.core.config import Settings
 from marketing_ui.core.db import get_engine
 from marketing_ui.core.models import Campaign, Customer, Delivery, DeliveryStatus, Segment
@@ -74,9 +74,9 @@ def worker_check(unanswered_s: float | None = None) -> Check:
     """
     try:
         r = get_redis()
-        workers = Worker.all(queue=Queue(redis_keys.queue("default"), connection=r))
+        workers = jobs.queue().worker_states()
         beat = r.hgetall(heartbeat_key())
-        busy = sum(1 for w in workers if w.get_state() == "busy")
+        busy = sum(1 for state in workers if state == "busy")
     except Exception as exc:  # noqa: BLE001
         return _check("Workers", False, f"{type(exc).__name__}: Redis unreachable")
     age = time.time() - float(beat.get(b"at", 0) or 0) if beat else None
@@ -164,3 +164,17 @@ def dashboard_counts(session: Session) -> DashboardCounts:
         )
     ).scalar_one()
     return DashboardCounts(customers, email_ok, sms_ok, segments, campaigns, sent, messages)
+
+
+HEALTH_JOB = "workers.health.health_check"
+
+
+def request_health_check() -> str:
+    """Queue the health job (a worker answers it after its current job); returns its id."""
+    job_id = f"health-{uuid.uuid4().hex}"
+    jobs.queue().enqueue(jobs.DEFAULT, [jobs.Job(HEALTH_JOB, (), job_id=job_id, result_ttl_s=300)])
+    return job_id
+
+
+def health_check_state(job_id: str) -> jobs.JobState | None:
+    return jobs.queue().state(job_id)

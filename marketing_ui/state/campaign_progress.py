@@ -15,10 +15,10 @@ from marketing_ui.components import charts
 from marketing_ui.core import deliverability, sending
 from marketing_ui.core.app_settings import DeliverabilityLimits, deliverability_limits
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.sending.heartbeat import TAKEOVER_S
 from marketing_ui.state.access import still_allowed
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.route import route_id
-from workers.heartbeat import TAKEOVER_S
 
 POLL_S = 0.5
 MAX_WATCH_S = 4 * 3600  # a tab left open on a finished send stops polling eventually

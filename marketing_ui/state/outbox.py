@@ -10,10 +10,10 @@ import reflex as rx
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.sending.providers import read_outbox
 from marketing_ui.core.time_display import format_datetime
 from marketing_ui.core.tracking import without_tracking
 from marketing_ui.state.auth import AuthState
-from workers.providers import read_outbox
 
 PAGE_SIZE = 25
 

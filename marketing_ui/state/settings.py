@@ -6,15 +6,18 @@ import asyncio
 import dataclasses
 
 import reflex as rx
-from rq.job import JobStatus
 
 from marketing_ui.core import app_settings
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.system_status import CHECKING, all_checks
+from marketing_ui.core.jobs import JobState
+from marketing_ui.core.system_status import (
+    CHECKING,
+    all_checks,
+    health_check_state,
+    request_health_check,
+)
 from marketing_ui.state.auth import AuthState
-from workers.health import health_check
-from workers.queues import DEFAULT, get_queue
 
 HEALTH_WAIT_S = 15.0
 
@@ -81,22 +84,22 @@ class SettingsState(AuthState):
                 return  # one check at a time per page
             self.health_running = True
             self.health_message = "Health job queued; waiting for a worker…"
-        job = await asyncio.to_thread(get_queue(DEFAULT).enqueue, health_check, result_ttl=300)
+        job_id = await asyncio.to_thread(request_health_check)
         deadline = asyncio.get_running_loop().time() + HEALTH_WAIT_S
         status = None
         while asyncio.get_running_loop().time() < deadline:
-            status = await asyncio.to_thread(job.get_status, True)
-            if status in (JobStatus.FINISHED, JobStatus.FAILED):
+            status = await asyncio.to_thread(health_check_state, job_id)
+            if status in (JobState.FINISHED, JobState.FAILED):
                 break
             await asyncio.sleep(0.25)
-        unanswered = None if status == JobStatus.FINISHED else HEALTH_WAIT_S
+        unanswered = None if status == JobState.FINISHED else HEALTH_WAIT_S
         checks = await asyncio.to_thread(_checks, unanswered)
         async with self:
             self.checks = checks
             self.health_running = False
-            if status == JobStatus.FINISHED:
+            if status == JobState.FINISHED:
                 self.health_message = "A worker answered the health job."
-            elif status == JobStatus.FAILED:
+            elif status == JobState.FAILED:
                 self.health_message = "The health job failed on the worker; see the worker log."
             else:
                 self.health_message = f"No worker answered within {HEALTH_WAIT_S:.0f} s."

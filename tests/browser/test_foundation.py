@@ -10,11 +10,12 @@ from rq import Worker
 
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.jobs import DEFAULT
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.system_status import dashboard_counts
+from marketing_ui.infra.rq_jobs import get_queue
 from tests.browser.conftest import ADMIN, login, open_page
 from workers.health import heartbeat_key
-from workers.queues import DEFAULT, get_queue
 
 REGISTER_WAIT_S = 60
 

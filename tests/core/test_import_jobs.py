@@ -40,9 +40,10 @@ from marketing_ui.core.import_jobs import (
     uploads_dir,
 )
 from marketing_ui.core.importer import report_path_for
+from marketing_ui.core.jobs import IMPORTS
 from marketing_ui.core.models import ImportJob, ImportStatus, InvalidPhone, utcnow
 from marketing_ui.core.redis_client import get_redis
-from workers.queues import IMPORTS, get_queue
+from marketing_ui.infra.rq_jobs import get_queue
 
 CSV = (
     "First name,Email,Phone\n"

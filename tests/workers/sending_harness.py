@@ -22,13 +22,14 @@ from marketing_ui.core.audience import Audience
 from marketing_ui.core.config import reset_settings_cache
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import reset_engine_cache
+from marketing_ui.core.jobs import EMAIL, SMS
 from marketing_ui.core.messages import clear_compiled_cache
 from marketing_ui.core.models import Campaign, Customer, Delivery
 from marketing_ui.core.redis_client import get_redis, reset_redis_cache
 from marketing_ui.core.rendering import load_template
+from marketing_ui.infra.rq_jobs import get_queue, queue_name
 from tests.fakes.resend_server import FakeResend
 from tests.fakes.twilio_server import FakeTwilio
-from workers.queues import EMAIL, SMS, get_queue, queue_name
 
 FROM_NUMBER = "+15017122661"
 

@@ -17,8 +17,14 @@ from sqlmodel import Session
 
 from marketing_ui.core import sending
 from marketing_ui.core.config import PROJECT_ROOT, get_settings
+from marketing_ui.core.jobs import EMAIL, SMS
 from marketing_ui.core.models import utcnow
 from marketing_ui.core.redis_client import get_redis
+from marketing_ui.core.sending.claim import claim
+from marketing_ui.core.sending.providers import OutgoingSms, TwilioSmsProvider
+from marketing_ui.core.sending.queueing import EMAIL_JOB_SIZE
+from marketing_ui.core.sending.sweeper import sweep
+from marketing_ui.infra.rq_jobs import get_queue
 from tests.fakes.resend_server import FakeResend
 from tests.fakes.twilio_server import FakeTwilio
 from tests.workers.sending_harness import (
@@ -33,11 +39,6 @@ from tests.workers.sending_harness import (
     statuses,
     zone_at_hour,
 )
-from workers.claim import claim
-from workers.dispatch import EMAIL_JOB_SIZE
-from workers.providers import OutgoingSms, TwilioSmsProvider
-from workers.queues import EMAIL, SMS, get_queue
-from workers.sweeper import sweep
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def test_sms_sent_by_a_worker_that_died_is_found_not_resent(
             ).reclaimed
             == 3
         )
-        get_redis().delete(sending._key(campaign_id, "active", "sms"))
+        get_redis().delete(sending.live.key(campaign_id, "active", "sms"))
         assert drain(session, campaign_id) == "sent"
 
         assert fake_twilio.count_by_recipient() == {phone_of(i): 1 for i in range(3)}

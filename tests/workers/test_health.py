@@ -12,10 +12,11 @@ import redis
 from rq import Worker
 
 from marketing_ui.core.config import PROJECT_ROOT, reset_settings_cache
+from marketing_ui.core.jobs import DEFAULT
 from marketing_ui.core.redis_client import get_redis, reset_redis_cache
 from marketing_ui.core.system_status import CHECKING, DOWN, OK, worker_check
+from marketing_ui.infra.rq_jobs import get_queue, queue_name
 from workers.health import health_check, heartbeat_key
-from workers.queues import DEFAULT, get_queue, queue_name
 
 
 def test_worker_answers_the_health_job(redis_client: redis.Redis) -> None:

@@ -21,7 +21,12 @@ from sqlmodel import Session
 
 from marketing_ui.core import sending
 from marketing_ui.core.config import PROJECT_ROOT
+from marketing_ui.core.jobs import EMAIL
 from marketing_ui.core.models import Campaign, Delivery, DeliveryStatus, WaitReason, as_utc, utcnow
+from marketing_ui.core.sending import heartbeat
+from marketing_ui.core.sending.claim import claim
+from marketing_ui.core.sending.sweeper import sweep
+from marketing_ui.infra.rq_jobs import get_queue
 from tests.fakes.resend_server import FakeResend
 from tests.fakes.twilio_server import FakeTwilio
 from tests.workers.sending_harness import (
@@ -36,10 +41,6 @@ from tests.workers.sending_harness import (
     statuses,
     zone_at_hour,
 )
-from workers import heartbeat
-from workers.claim import claim
-from workers.queues import EMAIL, get_queue
-from workers.sweeper import sweep
 
 CLIENT_TIMEOUT_S = 0.5
 LATE_S = 1.5  # the fake answers after the client gave up
@@ -300,7 +301,7 @@ def test_the_brake_and_the_failure_reason_follow_the_rows_as_they_are_now(env: S
         update(Delivery).where(Delivery.id.in_(ids[:30])).values(status=DeliveryStatus.SENT)
     )
     env.commit()
-    sending._forget_progress(campaign_id)
+    sending.live.forget_progress(campaign_id)
     progress = sending.progress(env, campaign_id)
     assert progress is not None and progress.status == "failed"
     assert "as of now 10 of 60 messages failed (17%)" in progress.failure_reason

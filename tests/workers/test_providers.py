@@ -14,10 +14,7 @@ from sqlmodel import Session, func, select
 from twilio.request_validator import RequestValidator
 
 from marketing_ui.core.models import Campaign, Customer, Delivery, OutboxMessage
-from tests.fakes import FakeServer, Reply, Request
-from tests.fakes.resend_server import FakeResend
-from tests.fakes.twilio_server import FakeTwilio
-from workers.providers import (
+from marketing_ui.core.sending.providers import (
     OutboxProvider,
     OutgoingEmail,
     OutgoingSms,
@@ -26,8 +23,11 @@ from workers.providers import (
     TwilioSmsProvider,
     read_outbox,
 )
-from workers.providers.base import redact
-from workers.rate_limiter import RateLimited
+from marketing_ui.core.sending.providers.base import redact
+from marketing_ui.core.sending.rate_limiter import RateLimited
+from tests.fakes import FakeServer, Reply, Request
+from tests.fakes.resend_server import FakeResend
+from tests.fakes.twilio_server import FakeTwilio
 
 UNSUBSCRIBE = {
     "List-Unsubscribe": "<https://cafe.example/u/tok123>, <mailto:unsub@cafe.example>",

@@ -13,7 +13,7 @@ import uuid
 import pytest
 import redis
 
-from workers.rate_limiter import Limit, RateLimited, RequestLimiter
+from marketing_ui.core.sending.rate_limiter import Limit, RateLimited, RequestLimiter
 
 
 def _limiter(client: redis.Redis, limit: Limit | None, key: str = "resend") -> RequestLimiter:

@@ -20,6 +20,7 @@ from marketing_ui.core import sending
 from marketing_ui.core.coupons import secrets_for_deliveries
 from marketing_ui.core.crypto import blind_indexer
 from marketing_ui.core.customers import CustomerInput, create_customer, set_consent
+from marketing_ui.core.jobs import EMAIL
 from marketing_ui.core.messages import SAMPLE_COUPON_CODE
 from marketing_ui.core.models import (
     Coupon,
@@ -32,6 +33,7 @@ from marketing_ui.core.models import (
 )
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.rendering import load_template
+from marketing_ui.infra.rq_jobs import get_queue, queue_name
 from tests.fakes.resend_server import FakeResend
 from tests.fakes.twilio_server import FakeTwilio
 from tests.workers.sending_harness import (
@@ -47,7 +49,6 @@ from tests.workers.sending_harness import (
     statuses,
     zone_at_hour,
 )
-from workers.queues import EMAIL, get_queue, queue_name
 
 # Claims, freezes and control run on both databases; the rest is dialect-neutral.
 SQLITE_ONLY = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
@@ -135,7 +136,7 @@ def test_every_qr_message_carries_its_own_coupon_issued_with_the_freeze(
     seed_customers(env, 20, sms=True, timezone=zone_at_hour(12))
     campaign_id = _coupon_campaign(env)
     queued: list[int] = []
-    real_enqueue = sending.dispatch.enqueue_deliveries
+    real_enqueue = sending.queueing.enqueue_deliveries
 
     def enqueue(campaign: int, channel: str, rows: list, **kw: object) -> int:
         with Session(env.get_bind()) as other:  # what a worker would see right now
@@ -143,7 +144,7 @@ def test_every_qr_message_carries_its_own_coupon_issued_with_the_freeze(
         queued.extend(row if isinstance(row, int) else row[0] for row in rows)
         return real_enqueue(campaign, channel, rows, **kw)
 
-    monkeypatch.setattr(sending.dispatch, "enqueue_deliveries", enqueue)
+    monkeypatch.setattr(sending.queueing, "enqueue_deliveries", enqueue)
     assert sending.start_send(env, campaign_id).recipients == {"email": 20, "sms": 20}
     assert sorted(queued) == sorted(set(queued)) and len(queued) == 40
     assert drain(env, campaign_id) == "sent"
@@ -449,7 +450,7 @@ def test_progress_counts_by_channel(env: Session, fake_resend: FakeResend) -> No
     assert before is not None and [c.pending for c in before.channels] == [12, 12]
     assert before.percent == 0.0
     assert drain(env, campaign_id) == "sent"
-    get_redis().delete(sending._key(campaign_id, "progress"))  # skip the 0.7 s cache
+    get_redis().delete(sending.live.key(campaign_id, "progress"))  # skip the 0.7 s cache
     after = sending.progress(env, campaign_id)
     assert after is not None and after.percent == 100.0
     assert {c.channel: c.sent for c in after.channels} == {"email": 12, "sms": 12}
@@ -480,8 +481,10 @@ def test_the_rate_while_sending_is_the_real_pace_not_zero_between_lumps(env: Ses
     assert sending.progress(env, campaign_id).rate_per_s is None  # nothing sent yet: "–"
 
     # Workers record sends in lumps: 60 emails landed in one second 30 seconds ago.
-    get_redis().hincrby(sending._key(campaign_id, "rate", str(int(time.time()) - 30)), "email", 60)
-    get_redis().delete(sending._key(campaign_id, "progress"))  # skip the 0.7 s cache
+    get_redis().hincrby(
+        sending.live.key(campaign_id, "rate", str(int(time.time()) - 30)), "email", 60
+    )
+    get_redis().delete(sending.live.key(campaign_id, "progress"))  # skip the 0.7 s cache
     shown = sending.progress(env, campaign_id)
 
     assert shown.rate_per_s is not None and 1.5 < shown.rate_per_s <= 2.0  # 60 over ~30 s

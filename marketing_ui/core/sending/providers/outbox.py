@@ -24,7 +24,7 @@ from marketing_ui.core.models import (
     OutboxMessage,
     new_uid,
 )
-from workers.providers.base import (
+from marketing_ui.core.sending.providers.base import (
     GATE_WAIT_S,
     OPEN_GATE,
     OutgoingEmail,

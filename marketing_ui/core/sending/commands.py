@@ -1,17 +1,9 @@
-"""Sending a campaign: freeze the audience, start, schedule, pause/resume/cancel, progress, test sends.
+"""Campaign send commands: freeze the audience, start, schedule, pause/resume/cancel, retry, finish.
 
-The worker side (claim, render, rate-limit, deliver, record) lives in `workers/`; this module
-is what pages and the periodic scheduler call. See docs/send_pipeline.md.
-"""
+What pages and the periodic scheduler call; the worker stages (claim, compose, rate-limit,
+deliver, record) are the other modules of this package. See docs/send_pipeline.md."""
 
-from __future__ import annotations
-
-import json
-import logging
-import re
-import time
-import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, Integer, String, func, literal, select, update
@@ -20,25 +12,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from marketing_ui.core import audit
-from marketing_ui.core.app_settings import business_identity, sending_limits
+from marketing_ui.core.app_settings import sending_limits
 from marketing_ui.core.audience import Audience, audience_clause, channels_of
-from marketing_ui.core.config import get_settings
 from marketing_ui.core.coupons import issue_coupons, void_unsent_coupons
-from marketing_ui.core.crypto import blind_indexer
-from marketing_ui.core.customers import CustomerError, check_email, check_phone, looks_like_phone
 from marketing_ui.core.deliverability import (
     OWNER_PAUSE,
     AutoPause,
-    ChannelHealth,
-    campaign_pause_message,
-    channel_health,
 )
 from marketing_ui.core.messages import (
     compiled_email,
-    email_headers,
-    from_address,
-    sample_email,
-    sample_sms,
 )
 from marketing_ui.core.models import (
     Campaign,
@@ -48,82 +30,19 @@ from marketing_ui.core.models import (
     Delivery,
     DeliveryStatus,
     FailureKind,
-    WaitReason,
     as_utc,
     utcnow,
 )
 from marketing_ui.core.redis_client import get_redis
+from marketing_ui.core.sending import live, queueing
 from marketing_ui.core.sms import compile_sms
-from workers import dispatch, heartbeat
 
-log = logging.getLogger(__name__)
-
-RATE_LOOKBACK_S = 60  # the current rate covers sends of the last minute (see _rates)
-ERRORS_KEPT = 20
-PROGRESS_CACHE_MS = 700  # many browsers watching one campaign cost one query per 0.7 s
 ABORT_MIN_ATTEMPTS = 50  # never fail a campaign mid-send on fewer outcomes than this
 _REMAINING = (DeliveryStatus.PENDING.value, DeliveryStatus.INFLIGHT.value)
 
 
 class SendError(ValueError):
     """A send cannot start or change state; the message is for the user."""
-
-
-# Redis keys and live counters ---------------------------------------------------------------
-
-
-def _key(campaign_id: int, *parts: str) -> str:
-    return ":".join((get_settings().queue_prefix, "send", str(campaign_id), *parts))
-
-
-def note_outcomes(campaign_id: int, channel: str, counts: dict[str, int]) -> dict[str, int]:
-    """Add outcomes to the live counters (rate per second, totals); returns the campaign totals.
-
-    Redis is a fast path only: a Redis restart loses these and the DB stays the truth.
-    """
-    r = get_redis()
-    sent = counts.get("sent", 0)
-    second = int(time.time())
-    with r.pipeline() as pipe:
-        if sent:
-            rate_key = _key(campaign_id, "rate", str(second))
-            pipe.hincrby(rate_key, channel, sent)
-            pipe.expire(rate_key, 120)
-        for outcome, n in counts.items():
-            if n:
-                pipe.hincrby(_key(campaign_id, "counts"), f"{channel}:{outcome}", n)
-        pipe.expire(_key(campaign_id, "counts"), 7 * 86400)
-        pipe.hgetall(_key(campaign_id, "counts"))
-        totals = pipe.execute()[-1]
-    return {k.decode(): int(v) for k, v in totals.items()}
-
-
-def note_errors(campaign_id: int, channel: str, reasons: list[str]) -> None:
-    """Keep the last few error reasons for the progress view (reasons are already PII-free)."""
-    if not reasons:
-        return
-    r = get_redis()
-    at = utcnow().isoformat(timespec="seconds")
-    key = _key(campaign_id, "errors")
-    with r.pipeline() as pipe:
-        for reason in reasons[-ERRORS_KEPT:]:
-            pipe.lpush(key, json.dumps({"at": at, "channel": channel, "reason": reason[:300]}))
-        pipe.ltrim(key, 0, ERRORS_KEPT - 1)
-        pipe.expire(key, 7 * 86400)
-        pipe.execute()
-
-
-def mark_active(campaign_id: int, channel: str) -> None:
-    """A batch job touched this campaign: the sweeper leaves its pending deliveries alone a while."""
-    get_redis().set(_key(campaign_id, "active", channel), "1", ex=30)
-
-
-def recently_active(campaign_id: int, channel: str) -> bool:
-    return bool(get_redis().exists(_key(campaign_id, "active", channel)))
-
-
-def _forget_progress(campaign_id: int) -> None:
-    get_redis().delete(_key(campaign_id, "progress"))
 
 
 # Start and schedule ------------------------------------------------------------------------
@@ -345,9 +264,9 @@ def enqueue_pending(session: Session, campaign_id: int, channel: str) -> int:
     for i, k, at in rows:
         if at is not None and as_utc(at) > now:
             later.setdefault(as_utc(at).replace(second=0, microsecond=0), []).append((i, k))
-    jobs = dispatch.enqueue_deliveries(campaign_id, channel, due)
+    jobs = queueing.enqueue_deliveries(campaign_id, channel, due)
     for minute, items in later.items():
-        jobs += dispatch.enqueue_deliveries(
+        jobs += queueing.enqueue_deliveries(
             campaign_id, channel, items, at=minute + timedelta(minutes=1)
         )
     return jobs
@@ -373,7 +292,7 @@ def pause(session: Session, campaign_id: int, auto: AutoPause | None = None) -> 
         summary = f"automatic: {auto.summary}" if auto else ""
         audit.record(session, "campaign.pause", "campaign", campaign_id, summary)
     session.commit()
-    _forget_progress(campaign_id)
+    live.forget_progress(campaign_id)
     return bool(done)
 
 
@@ -393,7 +312,7 @@ def resume(session: Session, campaign_id: int) -> bool:
         for channel in channels_of(campaign.channel):
             enqueue_pending(session, campaign_id, channel.value)
         finish_if_done(session, campaign_id)
-    _forget_progress(campaign_id)
+    live.forget_progress(campaign_id)
     return bool(done)
 
 
@@ -431,7 +350,7 @@ def cancel(session: Session, campaign_id: int) -> int:
             session, "campaign.cancel", "campaign", campaign_id, f"{cancelled} messages not sent"
         )
     session.commit()
-    _forget_progress(campaign_id)
+    live.forget_progress(campaign_id)
     return cancelled
 
 
@@ -481,11 +400,11 @@ def retry_failed(session: Session, campaign_id: int) -> int:
     if count:
         audit.record(session, "campaign.retry", "campaign", campaign_id, f"{count} failed messages")
     session.commit()
-    get_redis().delete(_key(campaign_id, "counts"))
+    get_redis().delete(live.key(campaign_id, "counts"))
     if count:
         for channel in channels_of(campaign.channel):
             enqueue_pending(session, campaign_id, channel.value)
-    _forget_progress(campaign_id)
+    live.forget_progress(campaign_id)
     return count
 
 
@@ -514,7 +433,7 @@ def _fail(session: Session, campaign_id: int, reason: str, kind: FailureKind) ->
         .values(status=DeliveryStatus.CANCELLED.value, updated_at=now)
     )
     session.commit()
-    _forget_progress(campaign_id)
+    live.forget_progress(campaign_id)
 
 
 def _failure_reason(failed: int, attempted: int, threshold_pct: float) -> str | None:
@@ -585,7 +504,7 @@ def finish_if_done(session: Session, campaign_id: int) -> str | None:
     ).rowcount
     session.commit()
     if done:
-        _forget_progress(campaign_id)
+        live.forget_progress(campaign_id)
         return status.value
     return None
 
@@ -608,337 +527,3 @@ def current_failure_reason(
         f"Stopped when failures passed the {threshold_pct:g}% threshold in Settings; as of now "
         f"{failed:,} of {attempted:,} messages failed{share}."
     )
-
-
-# Progress ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Wait:
-    """Messages waiting for one reason, and the earliest moment one of them is retried."""
-
-    reason: str  # a WaitReason
-    count: int
-    resumes_at: str = ""  # ISO UTC; "" when due now (worker lost: taken over within seconds)
-
-
-@dataclass
-class ChannelProgress:
-    """One channel's numbers as the progress page shows them."""
-
-    channel: str
-    total: int = 0
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    cancelled: int = 0
-    pending: int = 0
-    inflight: int = 0
-    waiting_quiet_hours: int = 0
-    waiting: dict[str, int] = field(default_factory=dict)  # WaitReason -> messages
-    rate_per_s: float | None = None  # None: nothing sent in the last minute, or not sending
-    eta_s: float | None = None
-
-    @property
-    def remaining(self) -> int:
-        return self.pending + self.inflight
-
-    @property
-    def handled(self) -> int:
-        """Recipients the send is done with: sent, failed or skipped (cancelled ones are not)."""
-        return self.sent + self.failed + self.skipped
-
-    @property
-    def percent(self) -> float | None:
-        """Share of recipients handled; None without recipients (a bar of nothing is no 100%)."""
-        return 100.0 * self.handled / self.total if self.total else None
-
-
-@dataclass
-class Progress:
-    """Everything the live view needs, from one GROUP BY and a few Redis reads."""
-
-    campaign_id: int
-    name: str
-    status: str
-    failure_reason: str = ""
-    channels: list[ChannelProgress] = field(default_factory=list)
-    errors: list[dict[str, str]] = field(default_factory=list)
-    pause_message: str = ""  # why the deliverability guard paused it ("" if it did not)
-    health: list[ChannelHealth] = field(default_factory=list)  # bounce and complaint rates
-    guard_since: str = ""  # ISO time the guard's window starts ("" : the whole send)
-    waits: list[Wait] = field(default_factory=list)  # what the remaining messages wait for
-
-    @property
-    def total(self) -> int:
-        return sum(c.total for c in self.channels)
-
-    @property
-    def remaining(self) -> int:
-        return sum(c.remaining for c in self.channels)
-
-    @property
-    def percent(self) -> float | None:
-        """Share of recipients handled (a cancelled send stops short of 100%); None without any."""
-        handled = sum(c.handled for c in self.channels)
-        return 100.0 * handled / self.total if self.total else None
-
-    @property
-    def rate_per_s(self) -> float | None:
-        rates = [c.rate_per_s for c in self.channels if c.rate_per_s is not None]
-        return sum(rates) if rates else None
-
-
-def _rates(campaign_id: int, now: float | None = None) -> dict[str, float]:
-    """Messages per second per channel: sends of the last minute over the time since the first.
-
-    Workers record sends per whole second, and in lumps (a batch of 100 emails lands in one
-    second, a rate-limited SMS job every few seconds), so a short fixed window reads 0 between
-    lumps. Measuring from the first send inside the last minute gives the real average pace;
-    a channel with no send in the last minute has no current rate (it is left out).
-    """
-    now = time.time() if now is None else now
-    current = int(now)
-    first = current - RATE_LOOKBACK_S + 1
-    r = get_redis()
-    with r.pipeline() as pipe:
-        for second in range(first, current + 1):
-            pipe.hgetall(_key(campaign_id, "rate", str(second)))
-        buckets = pipe.execute()
-    totals: dict[str, int] = {}
-    since: dict[str, int] = {}
-    for second, bucket in zip(range(first, current + 1), buckets, strict=True):
-        for raw, n in bucket.items():
-            channel = raw.decode()
-            totals[channel] = totals.get(channel, 0) + int(n)
-            since.setdefault(channel, second)
-    return {ch: n / max(now - since[ch], 1.0) for ch, n in totals.items()}
-
-
-def recent_errors(campaign_id: int, limit: int = 10) -> list[dict[str, str]]:
-    raw = get_redis().lrange(_key(campaign_id, "errors"), 0, limit - 1)
-    return [json.loads(item) for item in raw]
-
-
-def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
-    assert campaign.id is not None
-    # One GROUP BY: counts per channel and status, and for what is left, why it waits (and
-    # who holds what is in flight) with the earliest retry of each reason.
-    rows = session.execute(
-        select(
-            Delivery.channel,
-            Delivery.status,
-            Delivery.wait_reason,
-            Delivery.lease_holder,
-            func.count(),
-            func.min(Delivery.next_attempt_at),
-        )
-        .where(Delivery.campaign_id == campaign.id)
-        .group_by(Delivery.channel, Delivery.status, Delivery.wait_reason, Delivery.lease_holder)
-    ).all()
-    dead = heartbeat.dead(
-        holder
-        for _, status, _, holder, _, _ in rows
-        if status == DeliveryStatus.INFLIGHT and holder
-    )
-    by_channel = {c.value: ChannelProgress(c.value) for c in channels_of(campaign.channel)}
-    waits: dict[str, Wait] = {}
-    now = utcnow()
-    for channel, status, reason, holder, n, next_at in rows:
-        cp = by_channel.setdefault(channel, ChannelProgress(channel))
-        cp.total += n
-        if status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
-            cp.sent += n
-        elif status in (DeliveryStatus.FAILED, DeliveryStatus.BOUNCED):
-            cp.failed += n
-        elif status == DeliveryStatus.PENDING:
-            cp.pending += n
-        elif status == DeliveryStatus.INFLIGHT:
-            cp.inflight += n
-        elif status == DeliveryStatus.SKIPPED:
-            cp.skipped += n
-        elif status == DeliveryStatus.CANCELLED:
-            cp.cancelled += n
-        if status == DeliveryStatus.INFLIGHT and holder in dead:
-            reason, next_at = WaitReason.WORKER_LOST.value, None  # the tick takes it over
-        elif status != DeliveryStatus.PENDING or not reason:
-            continue
-        cp.waiting[reason] = cp.waiting.get(reason, 0) + n
-        wait = waits.setdefault(reason, Wait(reason, 0))
-        wait.count += n
-        at = as_utc(next_at) if next_at is not None else None
-        if at is not None and at > now:
-            iso = at.isoformat(timespec="seconds")
-            wait.resumes_at = min(wait.resumes_at, iso) if wait.resumes_at else iso
-    for cp in by_channel.values():
-        cp.waiting_quiet_hours = cp.waiting.get(WaitReason.QUIET_HOURS.value, 0)
-    rates = _rates(campaign.id) if campaign.status == CampaignStatus.SENDING else {}
-    for cp in by_channel.values():
-        rate = rates.get(cp.channel)
-        cp.rate_per_s = None if rate is None else round(rate, 3)
-        active = cp.remaining - cp.waiting_quiet_hours
-        cp.eta_s = round(active / rate, 1) if rate and active > 0 else None
-    failed = sum(c.failed for c in by_channel.values())
-    attempted = failed + sum(c.sent for c in by_channel.values())
-    threshold = sending_limits(session).failure_threshold_pct
-    order = list(WaitReason)
-    return Progress(
-        campaign.id,
-        campaign.name,
-        campaign.status,
-        current_failure_reason(campaign, failed, attempted, threshold),
-        list(by_channel.values()),
-        recent_errors(campaign.id),
-        campaign_pause_message(campaign),
-        channel_health(session, campaign),
-        as_utc(campaign.guard_since).isoformat() if campaign.guard_since else "",
-        sorted(waits.values(), key=lambda w: order.index(WaitReason(w.reason))),
-    )
-
-
-def progress(session: Session, campaign_id: int) -> Progress | None:
-    """The live numbers, cached in Redis for under a second so N viewers cost one query."""
-    r = get_redis()
-    cache_key = _key(campaign_id, "progress")
-    cached = r.get(cache_key)
-    if cached is not None:
-        data = json.loads(cached)
-        data["channels"] = [ChannelProgress(**c) for c in data["channels"]]
-        data["health"] = [ChannelHealth(**h) for h in data.get("health", [])]
-        data["waits"] = [Wait(**w) for w in data.get("waits", [])]
-        return Progress(**data)
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        return None
-    result = _progress_from_db(session, campaign)
-    r.set(cache_key, json.dumps(asdict(result)), px=PROGRESS_CACHE_MS)
-    return result
-
-
-# Test sends ----------------------------------------------------------------------------------
-
-MAX_TEST_RECIPIENTS = 5  # a test is for the owner's own inbox and phone, not a small send
-_TEST_SEPARATORS = re.compile(r"[,;\r\n]+")  # never spaces: "+1 415 555 0199" is one number
-
-
-@dataclass(frozen=True)
-class TestRecipient:
-    """One checked entry of the "send a test" box: what was typed and where it goes."""
-
-    typed: str
-    channel: Channel
-    address: str  # the normalized email or the E.164 number
-
-
-def parse_test_recipients(text: str, campaign_channel: str) -> list[TestRecipient]:
-    """Entries separated by commas, semicolons or new lines, each an email or a phone number.
-
-    Raises SendError naming every entry that cannot be used and why, or saying the box is empty.
-    """
-    entries = [entry.strip() for entry in _TEST_SEPARATORS.split(text or "") if entry.strip()]
-    if not entries:
-        raise SendError("Enter an email address or a phone number to send the test to.")
-    if len(entries) > MAX_TEST_RECIPIENTS:
-        raise SendError(
-            f"A test goes to at most {MAX_TEST_RECIPIENTS} recipients; you entered "
-            f"{len(entries)}. Separate them with commas, semicolons or new lines."
-        )
-    channels = channels_of(campaign_channel)
-    only = {Channel.EMAIL: "email", Channel.SMS: "SMS"}
-    recipients: list[TestRecipient] = []
-    problems: list[str] = []
-    for typed in entries:
-        if "@" in typed:
-            channel = Channel.EMAIL
-        elif looks_like_phone(typed):
-            channel = Channel.SMS
-        else:
-            wanted = " or ".join(
-                "an email address" if c == Channel.EMAIL else "a phone number" for c in channels
-            )
-            problems.append(f"“{typed}” is not {wanted}.")
-            continue
-        if channel not in channels:
-            kind = "an email address" if channel == Channel.EMAIL else "a phone number"
-            problems.append(
-                f"“{typed}” is {kind}, but this campaign sends only {only[channels[0]]}."
-            )
-            continue
-        try:
-            address = check_email(typed) if channel == Channel.EMAIL else check_phone(typed)
-        except CustomerError as exc:
-            kind = "email address" if channel == Channel.EMAIL else "phone number"
-            reason = str(exc).split(": ", 1)[-1]
-            problems.append(f"“{typed}” is not a valid {kind}: {reason}")
-            continue
-        recipients.append(TestRecipient(typed, channel, address))
-    if problems:
-        raise SendError("\n".join(problems))
-    return recipients
-
-
-def _customer_for(session: Session, channel: Channel, value: str) -> Customer | None:
-    bidx = blind_indexer()
-    if channel == Channel.EMAIL:
-        return session.execute(
-            select(Customer).where(Customer.email_bidx == bidx.email(value))
-        ).scalar_one_or_none()
-    return session.execute(
-        select(Customer).where(Customer.phone_bidx == bidx.phone(value))
-    ).scalar_one_or_none()
-
-
-def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
-    """Send the campaign now to a few addresses/numbers, marked as a test; one status line each.
-
-    `recipients` is the text of the "send a test" box (see parse_test_recipients, which raises
-    SendError before anything is sent when an entry is unusable). A recipient who is a customer
-    gets their own name, anyone else the sample customer's. Nothing is counted in the
-    campaign's statistics and no delivery rows are written.
-    """
-    from workers.providers import OutgoingEmail, OutgoingSms, email_provider, sms_provider
-
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise SendError(f"Campaign #{campaign_id} does not exist.")
-    checked = parse_test_recipients(recipients, campaign.channel)
-    business = business_identity(session)
-    settings = get_settings()
-    results: list[str] = []
-    for recipient in checked:
-        raw, channel, value = recipient.typed, recipient.channel, recipient.address
-        customer = _customer_for(session, channel, value)
-        first, last = (customer.first_name, customer.last_name) if customer else ("Alex", "Rivera")
-        key = f"test-{uuid.uuid4().hex}"
-        try:
-            if channel == Channel.EMAIL:
-                rendered, context = sample_email(campaign, first, last, business, settings)
-                message = OutgoingEmail(
-                    key=key,
-                    to=value,
-                    from_=from_address(campaign, business),
-                    subject=f"[Test] {rendered.subject}",
-                    html=rendered.html,
-                    text=rendered.text,
-                    headers=email_headers(context["unsubscribe_url"]),
-                    tags={"test": "1", "campaign_id": str(campaign_id)},
-                )
-                outcome = email_provider(settings).send_batch([message], key)[0]
-            else:
-                body = "[Test] " + sample_sms(campaign, first, last, business, settings)
-                outcome = sms_provider(settings).send(
-                    OutgoingSms(key=key, to=value, from_=settings.twilio_from_number, body=body)
-                )
-        except Exception as exc:  # noqa: BLE001 - a test send reports, never crashes the page
-            results.append(f"{raw}: not sent ({type(exc).__name__}: {exc})")
-            continue
-        if outcome.ok:
-            results.append(f"{raw}: test {channel.value} sent.")
-        else:
-            results.append(f"{raw}: not sent ({outcome.error}).")
-    sent = sum(r.endswith(" sent.") for r in results)
-    audit.record(
-        session, "campaign.test_send", "campaign", campaign_id, f"{sent} of {len(results)} sent"
-    )
-    session.commit()
-    return results

@@ -28,9 +28,9 @@ from marketing_ui.core.models import (
     SuppressionReason,
     WaitReason,
 )
-from marketing_ui.core.sending import note_errors, note_outcomes
-from workers.claim import Claimed
-from workers.providers import SendResult
+from marketing_ui.core.sending.claim import Claimed
+from marketing_ui.core.sending.live import note_errors, note_outcomes
+from marketing_ui.core.sending.providers import SendResult
 
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 600.0

@@ -32,8 +32,9 @@ from marketing_ui.core.models import (
     WaitReason,
     utcnow,
 )
-from marketing_ui.core.sending import enqueue_pending, finish_if_done, recently_active
-from workers import dispatch, heartbeat
+from marketing_ui.core.sending import heartbeat, queueing
+from marketing_ui.core.sending.commands import enqueue_pending, finish_if_done
+from marketing_ui.core.sending.live import recently_active
 
 log = logging.getLogger(__name__)
 WORKER_LOST = "worker lost mid-batch: outcome unknown (replayed with the same key / looked up)"
@@ -109,7 +110,7 @@ def _reclaim(session: Session, now: datetime, lost: ColumnElement[bool]) -> int:
         for delivery_id, campaign_id, channel, send_key in rows:
             by_target.setdefault((campaign_id, channel), []).append((delivery_id, send_key))
         for (campaign_id, channel), items in by_target.items():
-            dispatch.enqueue_deliveries(campaign_id, channel, items)
+            queueing.enqueue_deliveries(campaign_id, channel, items)
         total += len(rows)
         log.info("sweeper took back %d deliveries of a lost worker", len(rows))
         if len(rows) < _RECLAIM_CHUNK:
@@ -147,7 +148,7 @@ def sweep(session: Session, now: datetime | None = None) -> SweepReport:
             if (
                 _has_due_pending(session, campaign_id, channel.value, now)
                 and not recently_active(campaign_id, channel.value)
-                and not dispatch.has_waiting_jobs(campaign_id, channel.value)
+                and not queueing.has_waiting_jobs(campaign_id, channel.value)
             ):
                 enqueue_pending(session, campaign_id, channel.value)
                 report.requeued_campaigns.append(campaign_id)

@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 
 from marketing_ui.core.config import Settings, get_settings
 from marketing_ui.core.db import get_engine
-from workers.providers.base import (
+from marketing_ui.core.sending.providers.base import (
     OPEN_GATE,
     EmailProvider,
     OutgoingEmail,
@@ -16,9 +16,9 @@ from workers.providers.base import (
     SendResult,
     SmsProvider,
 )
-from workers.providers.outbox import OutboxProvider, read_outbox
-from workers.providers.resend_email import ResendEmailProvider
-from workers.providers.twilio_sms import TwilioSmsProvider
+from marketing_ui.core.sending.providers.outbox import OutboxProvider, read_outbox
+from marketing_ui.core.sending.providers.resend_email import ResendEmailProvider
+from marketing_ui.core.sending.providers.twilio_sms import TwilioSmsProvider
 
 __all__ = [
     "EmailProvider",
@@ -42,7 +42,7 @@ def email_provider(
     gate: RequestGate = OPEN_GATE,
 ) -> EmailProvider:
     """The provider named by EMAIL_PROVIDER (outbox in development); `gate` holds every request
-    to the provider's limit (workers.throttle.email_limiter)."""
+    to the provider's limit (marketing_ui.core.sending.throttle.email_limiter)."""
     settings = settings or get_settings()
     if settings.email_provider == "resend":
         return ResendEmailProvider(
@@ -60,7 +60,7 @@ def sms_provider(
     gate: RequestGate = OPEN_GATE,
 ) -> SmsProvider:
     """The provider named by SMS_PROVIDER (outbox in development); `gate` is the sending
-    number's limit in segments per second (workers.throttle.sms_limiter)."""
+    number's limit in segments per second (marketing_ui.core.sending.throttle.sms_limiter)."""
     settings = settings or get_settings()
     if settings.sms_provider == "twilio":
         return TwilioSmsProvider(

@@ -15,20 +15,26 @@ from datetime import datetime, timedelta
 from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.jobs import SMS
 from marketing_ui.core.models import Campaign, CampaignStatus, WaitReason, utcnow
-from marketing_ui.core.sending import abort_if_failing, finish_if_done, mark_active
+from marketing_ui.core.sending import queueing
+from marketing_ui.core.sending.claim import Claimed, claim, release, unreachable
+from marketing_ui.core.sending.commands import abort_if_failing, finish_if_done
+from marketing_ui.core.sending.compose import load_recipients, sms_bodies
+from marketing_ui.core.sending.live import mark_active
+from marketing_ui.core.sending.providers import (
+    OutgoingSms,
+    ProviderUnavailable,
+    SendResult,
+    sms_provider,
+)
+from marketing_ui.core.sending.providers.base import unanswered
+from marketing_ui.core.sending.quiet_hours import QUIET_NOTE, next_allowed, recipient_zone
+from marketing_ui.core.sending.rate_limiter import RateLimited
+from marketing_ui.core.sending.record import Retry, record, record_skipped
+from marketing_ui.core.sending.send_email import cancel_listed
+from marketing_ui.core.sending.throttle import MAX_WAIT_S, sms_limiter
 from marketing_ui.core.webhooks import status_callback_url
-from workers import dispatch
-from workers.claim import Claimed, claim, release, unreachable
-from workers.compose import load_recipients, sms_bodies
-from workers.providers import OutgoingSms, ProviderUnavailable, SendResult, sms_provider
-from workers.providers.base import unanswered
-from workers.queues import SMS
-from workers.quiet_hours import QUIET_NOTE, next_allowed, recipient_zone
-from workers.rate_limiter import RateLimited
-from workers.record import Retry, record, record_skipped
-from workers.send_email import cancel_listed
-from workers.throttle import MAX_WAIT_S, sms_limiter
 
 LOOKUP_MARGIN = timedelta(seconds=5)
 
@@ -82,7 +88,7 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
                 error=QUIET_NOTE,
                 wait_reason=WaitReason.QUIET_HOURS,
             )
-            dispatch.enqueue_deliveries(campaign_id, SMS, ids, at=opens + timedelta(seconds=1))
+            queueing.enqueue_deliveries(campaign_id, SMS, ids, at=opens + timedelta(seconds=1))
             summary["quiet"] += len(ids)
         quiet = {i for ids in waiting.values() for i in ids}
         active = [r for r in recipients.values() if r.delivery.id not in quiet]
@@ -135,7 +141,7 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
                 if result is None:
                     later = [x.delivery.id for x in active[index:]]
                     release(session, later, now)
-                    dispatch.enqueue_deliveries(
+                    queueing.enqueue_deliveries(
                         campaign_id, SMS, later, at=utcnow() + timedelta(seconds=max(wait, 0.2))
                     )
                     summary["deferred"] += len(later)
@@ -152,7 +158,7 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
         record_skipped(session, SMS, skipped, now)
         summary["skipped"] = len(skipped)
         for retry in retries:
-            dispatch.enqueue_deliveries(campaign_id, SMS, retry.ids, at=retry.at)
+            queueing.enqueue_deliveries(campaign_id, SMS, retry.ids, at=retry.at)
         if totals and abort_if_failing(session, campaign_id, totals):
             return summary
         finish_if_done(session, campaign_id)

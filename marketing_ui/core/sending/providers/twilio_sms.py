@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from workers.providers.base import (
+from marketing_ui.core.sending.providers.base import (
     GATE_WAIT_S,
     OPEN_GATE,
     OutgoingSms,

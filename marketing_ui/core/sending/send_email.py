@@ -19,16 +19,17 @@ from sqlmodel import Session
 from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.jobs import EMAIL
 from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, utcnow
-from marketing_ui.core.sending import abort_if_failing, finish_if_done, mark_active
-from workers import dispatch
-from workers.claim import Claimed, claim, release, set_send_key, unreachable
-from workers.compose import Recipient, email_messages, load_recipients
-from workers.providers import SendResult, email_provider
-from workers.queues import EMAIL
-from workers.rate_limiter import RateLimited
-from workers.record import Retry, record, record_skipped
-from workers.throttle import MAX_WAIT_S, email_limiter
+from marketing_ui.core.sending import queueing
+from marketing_ui.core.sending.claim import Claimed, claim, release, set_send_key, unreachable
+from marketing_ui.core.sending.commands import abort_if_failing, finish_if_done
+from marketing_ui.core.sending.compose import Recipient, email_messages, load_recipients
+from marketing_ui.core.sending.live import mark_active
+from marketing_ui.core.sending.providers import SendResult, email_provider
+from marketing_ui.core.sending.rate_limiter import RateLimited
+from marketing_ui.core.sending.record import Retry, record, record_skipped
+from marketing_ui.core.sending.throttle import MAX_WAIT_S, email_limiter
 
 
 def group_key(campaign_id: int, ids: Sequence[int]) -> str:
@@ -134,7 +135,7 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
                 # is due (nothing of these reached the provider, so no attempt is used up).
                 later = [(r.delivery.id, key) for key, rs in items[index:] for r in rs]
                 release(session, [i for i, _ in later], now)
-                dispatch.enqueue_deliveries(
+                queueing.enqueue_deliveries(
                     campaign_id, EMAIL, later, at=utcnow() + timedelta(seconds=max(wait, 0.2))
                 )
                 summary["deferred"] += len(later)
@@ -149,7 +150,7 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
             summary["sent"] += sum(1 for _, r in outcome if r.ok)
             summary["failed"] += sum(1 for _, r in outcome if not r.ok and not r.transient)
         for retry in retries:
-            dispatch.enqueue_deliveries(campaign_id, EMAIL, retry.ids, at=retry.at)
+            queueing.enqueue_deliveries(campaign_id, EMAIL, retry.ids, at=retry.at)
         if totals and abort_if_failing(session, campaign_id, totals):
             return summary
         finish_if_done(session, campaign_id)

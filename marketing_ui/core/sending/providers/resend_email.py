@@ -22,7 +22,7 @@ import resend
 from resend.exceptions import ResendError
 from resend.http_client_requests import RequestsClient
 
-from workers.providers.base import (
+from marketing_ui.core.sending.providers.base import (
     GATE_WAIT_S,
     OPEN_GATE,
     OutgoingEmail,
@@ -34,7 +34,7 @@ from workers.providers.base import (
     redact,
     unanswered,
 )
-from workers.rate_limiter import RateLimited
+from marketing_ui.core.sending.rate_limiter import RateLimited
 
 _SDK_LOCK = threading.Lock()
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")

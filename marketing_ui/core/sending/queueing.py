@@ -1,4 +1,4 @@
-"""The queue stage: batch jobs carrying delivery ids only, email and SMS on separate RQ queues.
+"""The queue stage: batch jobs carrying delivery ids only, email and SMS on separate queues.
 
 A job id starts with `send-<campaign>-<channel>-`, so the sweeper can tell whether a campaign
 still has work waiting in Redis (or lost it in a Redis restart) without any extra state.
@@ -6,16 +6,12 @@ still has work waiting in Redis (or lost it in a Redis restart) without any extr
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
-from rq import Queue
-from rq.job import Job
-from rq.registry import ScheduledJobRegistry
-
-from workers.queues import EMAIL, SMS, get_queue
+from marketing_ui.core import jobs
+from marketing_ui.core.jobs import EMAIL, SMS, Job
 
 EMAIL_JOB_SIZE = 100  # one Resend batch call per job
 SMS_JOB_SIZE = 10  # SMS go one by one; small jobs keep a paused or rate-limited send responsive
@@ -71,49 +67,26 @@ def enqueue_deliveries(
     pairs = [(r, None) if isinstance(r, int) else (r[0], r[1]) for r in rows]
     if not pairs:
         return 0
-    queue = get_queue(channel)
-    chunks = chunk_groups(pairs, job_size(channel))
-    function = _FUNCTIONS[channel]
     prefix = job_id_prefix(campaign_id, channel)
-    if at is not None and at > datetime.now(UTC):
-        for chunk in chunks:
-            queue.enqueue_at(
-                at,
-                function,
-                campaign_id,
-                chunk,
-                job_id=prefix + uuid.uuid4().hex,
-                job_timeout=JOB_TIMEOUT_S,
-                result_ttl=0,
-                failure_ttl=FAILURE_TTL_S,
-            )
-        return len(chunks)
-    jobs = [
-        Queue.prepare_data(
-            function,
-            args=(campaign_id, chunk),
+    batch = [
+        Job(
+            _FUNCTIONS[channel],
+            (campaign_id, chunk),
             job_id=prefix + uuid.uuid4().hex,
-            timeout=JOB_TIMEOUT_S,
-            result_ttl=0,
-            failure_ttl=FAILURE_TTL_S,
+            timeout_s=JOB_TIMEOUT_S,
+            result_ttl_s=0,
+            failure_ttl_s=FAILURE_TTL_S,
         )
-        for chunk in chunks
+        for chunk in chunk_groups(pairs, job_size(channel))
     ]
-    for start in range(0, len(jobs), 500):
-        with queue.connection.pipeline() as pipe:
-            queue.enqueue_many(jobs[start : start + 500], pipeline=pipe)
-            pipe.execute()
-    return len(chunks)
+    jobs.queue().enqueue(channel, batch, at=at)
+    return len(batch)
 
 
 def has_waiting_jobs(campaign_id: int, channel: str) -> bool:
     """Whether a queued or scheduled job for this campaign and channel exists in Redis."""
-    queue = get_queue(channel)
     prefix = job_id_prefix(campaign_id, channel)
-    if any(job_id.startswith(prefix) for job_id in queue.get_job_ids()):
-        return True
-    scheduled = ScheduledJobRegistry(queue=queue)
-    return any(job_id.startswith(prefix) for job_id in scheduled.get_job_ids(cleanup=False))
+    return any(job_id.startswith(prefix) for job_id in jobs.queue().waiting_job_ids(channel))
 
 
 def promote_overdue(grace_s: float = 5.0) -> int:
@@ -124,16 +97,4 @@ def promote_overdue(grace_s: float = 5.0) -> int:
     tick calls this so retries and quiet-hours jobs never wait on that; a job moved by both
     runs twice, which the claim makes harmless.
     """
-    moved = 0
-    for kind in (EMAIL, SMS):
-        queue = get_queue(kind)
-        registry = ScheduledJobRegistry(queue=queue)
-        job_ids = registry.get_jobs_to_schedule(int(time.time() - grace_s))
-        for job_id, job in zip(
-            job_ids, Job.fetch_many(job_ids, connection=queue.connection), strict=True
-        ):
-            if job is not None:
-                queue.enqueue_job(job)
-                moved += 1
-            registry.remove(job_id)
-    return moved
+    return sum(jobs.queue().promote_overdue(kind, grace_s) for kind in (EMAIL, SMS))

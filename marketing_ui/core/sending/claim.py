@@ -26,7 +26,7 @@ from marketing_ui.core.models import (
     WaitReason,
     as_utc,
 )
-from workers import heartbeat
+from marketing_ui.core.sending import heartbeat
 
 
 @dataclass(frozen=True)

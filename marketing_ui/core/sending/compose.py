@@ -27,8 +27,8 @@ from marketing_ui.core.messages import (
 )
 from marketing_ui.core.models import Campaign, Channel, Customer
 from marketing_ui.core.rendering import TemplateError
-from workers.claim import Claimed
-from workers.providers import OutgoingEmail
+from marketing_ui.core.sending.claim import Claimed
+from marketing_ui.core.sending.providers import OutgoingEmail
 
 
 @dataclass(frozen=True)

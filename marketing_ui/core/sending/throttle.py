@@ -12,7 +12,7 @@ from __future__ import annotations
 from marketing_ui.core.app_settings import SendingLimits
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.redis_client import get_redis
-from workers.rate_limiter import Limit, RequestLimiter
+from marketing_ui.core.sending.rate_limiter import Limit, RequestLimiter
 
 MAX_WAIT_S = 2.0  # longer than this and the job re-schedules itself instead of sleeping
 

@@ -58,7 +58,7 @@ class SendResult:
 
 class RequestGate(Protocol):
     """Held around every HTTP request to a provider: the shared limit counts requests as the
-    provider does (workers.rate_limiter.RequestLimiter); raises RateLimited before any request."""
+    provider does (marketing_ui.core.sending.rate_limiter.RequestLimiter); raises RateLimited before any request."""
 
     def request(
         self, weight: float = 1, max_wait_s: float = ...

@@ -1,0 +1,1 @@
+"""Adapters from the core's ports to outside systems (today: RQ for background jobs)."""
