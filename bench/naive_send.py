@@ -6,17 +6,18 @@ Kept in its own small module because a forking RQ worker imports it in every wor
 from __future__ import annotations
 
 from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.clock import utcnow
+from marketing_ui.core.coupons import secrets_for_deliveries
 from marketing_ui.core.crypto import cipher
 from marketing_ui.core.customers import decrypt_contact
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.messages import (
     compiled_email,
-    email_context,
     email_headers,
     from_address,
-    render_email,
+    render_delivery,
 )
-from marketing_ui.core.models import Campaign, Customer, Delivery, DeliveryStatus, utcnow
+from marketing_ui.core.models import Campaign, Customer, Delivery, DeliveryStatus
 from marketing_ui.core.sending.providers import OutgoingEmail, email_provider
 
 
@@ -29,18 +30,16 @@ def naive_send_one(campaign_id: int, delivery_id: int) -> None:
         customer = session.get(Customer, delivery.customer_id)
         assert customer is not None
         business = business_identity(session)
-        compiled = compiled_email(campaign)
-        context = email_context(
+        rendered, context = render_delivery(
             campaign,
+            delivery_id=delivery_id,
             first_name=customer.first_name,
             last_name=customer.last_name,
             customer_uid=customer.uid,
-            delivery_id=delivery_id,
             business=business,
-            coupon=None,
-            compiled=compiled,
+            coupon=secrets_for_deliveries(session, [delivery_id]).get(delivery_id),
+            compiled=compiled_email(campaign),  # cached per process, like the pipeline's
         )
-        rendered = render_email(campaign, context, compiled)
         message = OutgoingEmail(
             key=f"d{delivery_id}",
             to=decrypt_contact(cipher(), customer.uid, "email", customer.email_enc),

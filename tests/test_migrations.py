@@ -9,6 +9,7 @@ from sqlalchemy import MetaData, inspect, text
 from sqlmodel import Session, SQLModel
 
 from marketing_ui.cli import migrate
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.coupons import (
     find_by_short_code,
     find_by_token,
@@ -16,7 +17,7 @@ from marketing_ui.core.coupons import (
     short_code_hash,
 )
 from marketing_ui.core.db import make_engine
-from marketing_ui.core.models import Campaign, Customer, Delivery, utcnow
+from marketing_ui.core.models import Campaign, Customer, Delivery
 from marketing_ui.core.qr import format_short_code
 from tests.conftest import create_pg_database, drop_pg_database
 

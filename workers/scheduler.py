@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from marketing_ui.core import deliverability, import_jobs
-from marketing_ui.core.config import get_settings
+from marketing_ui.core import deliverability, import_jobs, redis_keys
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending import run_due_schedules
@@ -41,7 +40,7 @@ def tick() -> None:
 
 
 def _lock_key() -> str:
-    return f"{get_settings().queue_prefix}:send:tick-lock"
+    return redis_keys.send_tick_lock()
 
 
 def _run(stop: threading.Event) -> None:

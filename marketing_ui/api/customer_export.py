@@ -9,8 +9,8 @@ from starlette.routing import Route
 from marketing_ui.api.app import ROUTES
 from marketing_ui.api.session import admin_or_refusal
 from marketing_ui.core import audit
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.customer_export import csv_chunks, export_rows, redeem_ticket
-from marketing_ui.core.models import utcnow
 
 
 def export_path(ticket: str) -> str:

@@ -19,7 +19,7 @@ from marketing_ui.api.unsubscribe import page
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.coupons import secrets_for_deliveries
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.messages import compiled_email, email_context, render_email
+from marketing_ui.core.messages import render_delivery
 from marketing_ui.core.models import Campaign, Channel, Customer, Delivery
 from marketing_ui.core.rendering import TemplateError
 from marketing_ui.core.tracking import PREVIEW_PARAM, verify_view, verify_view_preview
@@ -48,21 +48,19 @@ def rendered_html(delivery_id: int, tracked: bool = True) -> str | None:
             return None
         coupon = secrets_for_deliveries(session, [delivery_id]).get(delivery_id)
         try:
-            compiled = compiled_email(campaign)
-            context = email_context(
+            rendered, _ = render_delivery(
                 campaign,
+                delivery_id=delivery_id,
                 first_name=customer.first_name,
                 last_name=customer.last_name,
                 customer_uid=customer.uid,
-                delivery_id=delivery_id,
                 business=business_identity(session),
                 coupon=coupon,
-                compiled=compiled,
                 tracked=tracked,
             )
-            return render_email(campaign, context, compiled).html
-        except TemplateError:
-            return None
+            return rendered.html
+        except (TemplateError, ValueError):
+            return None  # a QR message whose coupon is gone is not shown with a sample one
 
 
 async def view_online(request: Request) -> Response:

@@ -18,9 +18,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
 
 from marketing_ui.core import audit
-from marketing_ui.core.clock import is_timezone
+from marketing_ui.core.clock import is_timezone, utcnow
 from marketing_ui.core.config import get_settings
-from marketing_ui.core.models import AppSetting, utcnow
+from marketing_ui.core.models import AppSetting
 
 
 class SettingsError(ValueError):

@@ -20,7 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
-from marketing_ui.core.models import AuditEntry, as_utc
+from marketing_ui.core.clock import as_utc
+from marketing_ui.core.models import AuditEntry
 
 PAGE_SIZE = 50
 

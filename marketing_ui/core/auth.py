@@ -14,10 +14,11 @@ from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from marketing_ui.core import audit
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import random_token, token_hash
 from marketing_ui.core.login_limits import LoginLimiter
-from marketing_ui.core.models import LoginSession, Role, User, utcnow
+from marketing_ui.core.models import LoginSession, Role, User
 
 _hasher = PasswordHasher()
 # A real hash to verify against when the user does not exist, so timing does not reveal names.

@@ -19,19 +19,10 @@ from sqlmodel import Session
 from marketing_ui.core import audit, statuses
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.audience import Audience
-from marketing_ui.core.clock import zone_or_utc
+from marketing_ui.core.clock import as_utc, utcnow, zone_or_utc
 from marketing_ui.core.deliverability import campaign_pause_message
 from marketing_ui.core.messages import compiled_email
-from marketing_ui.core.models import (
-    Campaign,
-    CampaignChannel,
-    Delivery,
-    Event,
-    Segment,
-    Tag,
-    as_utc,
-    utcnow,
-)
+from marketing_ui.core.models import Campaign, CampaignChannel, Delivery, Event, Segment, Tag
 from marketing_ui.core.rendering import TemplateError, check_template, load_template
 from marketing_ui.core.rendering import list_templates as library_templates
 from marketing_ui.core.sms import compile_sms

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from marketing_ui.core import audit
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import (
     BlindIndexer,
@@ -63,8 +64,6 @@ from marketing_ui.core.models import (
     Redemption,
     Role,
     User,
-    as_utc,
-    utcnow,
 )
 from marketing_ui.core.qr import (
     format_short_code,

@@ -27,10 +27,11 @@ from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.engine import Engine
 
 from marketing_ui.core import audit, redis_keys
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.csv_safety import safe_row
 from marketing_ui.core.customers import CustomerFilter, filter_clause, row_select, rows_from_select
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Customer, utcnow
+from marketing_ui.core.models import Customer
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.segments import compile_rules, get_segment, segment_rules
 

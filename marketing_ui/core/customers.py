@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from marketing_ui.core import audit
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import (
     DecryptionError,
@@ -53,9 +54,7 @@ from marketing_ui.core.models import (
     OutboxMessage,
     Redemption,
     Tag,
-    as_utc,
     new_uid,
-    utcnow,
 )
 
 PAGE_SIZE = 50

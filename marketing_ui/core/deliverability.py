@@ -46,6 +46,7 @@ from marketing_ui.core import audit, redis_keys
 from marketing_ui.core.analytics import SENT_STATUSES
 from marketing_ui.core.app_settings import DeliverabilityLimits, deliverability_limits
 from marketing_ui.core.audience import channels_of
+from marketing_ui.core.clock import as_utc
 from marketing_ui.core.models import (
     Campaign,
     CampaignStatus,
@@ -55,7 +56,6 @@ from marketing_ui.core.models import (
     Event,
     EventType,
     PauseReason,
-    as_utc,
 )
 from marketing_ui.core.redis_client import get_redis
 

@@ -11,10 +11,11 @@ from sqlmodel import Session
 from marketing_ui.core import audit
 from marketing_ui.core.auth import create_user
 from marketing_ui.core.campaigns import create_campaign
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import random_token
 from marketing_ui.core.customers import CustomerInput, create_customer
-from marketing_ui.core.models import Customer, Role, User, utcnow
+from marketing_ui.core.models import Customer, Role, User
 from marketing_ui.core.segments import create_segment
 from marketing_ui.core.tags import ensure_tags, set_tag_color
 

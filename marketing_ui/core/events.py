@@ -22,6 +22,7 @@ from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlmodel import Session
 
 from marketing_ui.core import redis_keys
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import blind_indexer, normalize_phone
 from marketing_ui.core.customers import set_consent
@@ -35,8 +36,6 @@ from marketing_ui.core.models import (
     EventType,
     Suppression,
     SuppressionReason,
-    as_utc,
-    utcnow,
 )
 
 MAX_DETAIL = 2000

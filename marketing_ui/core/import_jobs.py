@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketing_ui.core import audit, jobs, redis_keys
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import normalize_phone
 from marketing_ui.core.csv_reader import (
@@ -53,7 +54,7 @@ from marketing_ui.core.importer import (
     run_import,
 )
 from marketing_ui.core.jobs import ENDED_BADLY, IMPORTS, Job, JobState
-from marketing_ui.core.models import ImportJob, ImportStatus, InvalidPhone, User, as_utc, utcnow
+from marketing_ui.core.models import ImportJob, ImportStatus, InvalidPhone, User
 from marketing_ui.core.phone_regions import check_region
 from marketing_ui.core.private_files import private_dir, private_opener
 from marketing_ui.core.tags import MAX_TAG_NAME

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import (
     BlindIndexer,
@@ -51,14 +52,7 @@ from marketing_ui.core.csv_reader import (
 from marketing_ui.core.csv_safety import restore, safe_row
 from marketing_ui.core.customers import encrypt_contact
 from marketing_ui.core.db import insert_ignore
-from marketing_ui.core.models import (
-    ConsentEvent,
-    Customer,
-    CustomerTag,
-    InvalidPhone,
-    new_uid,
-    utcnow,
-)
+from marketing_ui.core.models import ConsentEvent, Customer, CustomerTag, InvalidPhone, new_uid
 from marketing_ui.core.phone_regions import check_region
 from marketing_ui.core.private_files import private_dir, private_opener
 from marketing_ui.core.tags import ensure_tags

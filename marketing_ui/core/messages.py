@@ -20,11 +20,11 @@ from sqlmodel import Session
 
 from marketing_ui.core import tracking
 from marketing_ui.core.app_settings import BusinessIdentity, business_identity
-from marketing_ui.core.clock import zone_or_utc
+from marketing_ui.core.clock import as_utc, zone_or_utc
 from marketing_ui.core.config import Settings, get_settings
 from marketing_ui.core.coupons import CouponSecret, coupon_page_url, redeem_url
 from marketing_ui.core.images import image_resolver_for
-from marketing_ui.core.models import Campaign, CampaignChannel, Customer, as_utc
+from marketing_ui.core.models import Campaign, CampaignChannel, Customer
 from marketing_ui.core.qr import cached_qr_png, qr_data_uri
 from marketing_ui.core.rendering import (
     SAMPLE_CUSTOMER,
@@ -220,6 +220,69 @@ def email_context(
             context["open_pixel_url"] = _PREVIEW_PIXEL
             context["click_url"] = _preview_click_url(compiled.links)
     return context
+
+
+def delivery_context(
+    campaign: Campaign,
+    *,
+    delivery_id: int,
+    first_name: str,
+    last_name: str,
+    customer_uid: str,
+    business: BusinessIdentity,
+    coupon: CouponSecret | None,
+    compiled: CompiledEmail | None = None,
+    tracked: bool = True,
+) -> dict[str, Any]:
+    """The template context of one real delivery (email or SMS).
+
+    A QR campaign's delivery without its issued coupon raises ValueError: a real message never
+    carries the preview's sample coupon.
+    """
+    if campaign.has_qr_code and coupon is None:
+        raise ValueError("no coupon was issued for it")
+    return email_context(
+        campaign,
+        first_name=first_name,
+        last_name=last_name,
+        customer_uid=customer_uid,
+        delivery_id=delivery_id,
+        business=business,
+        coupon=coupon,
+        compiled=compiled,
+        tracked=tracked,
+    )
+
+
+def render_delivery(
+    campaign: Campaign,
+    *,
+    delivery_id: int,
+    first_name: str,
+    last_name: str,
+    customer_uid: str,
+    business: BusinessIdentity,
+    coupon: CouponSecret | None,
+    compiled: CompiledEmail | None = None,
+    tracked: bool = True,
+) -> tuple[RenderedEmail, dict[str, Any]]:
+    """One real delivery's email as its recipient gets it, and the context it was rendered with.
+
+    The worker, the view-online page and the benchmarks all render through here.
+    """
+    compiled = compiled or compiled_email(campaign)
+    context = delivery_context(
+        campaign,
+        delivery_id=delivery_id,
+        first_name=first_name,
+        last_name=last_name,
+        customer_uid=customer_uid,
+        business=business,
+        coupon=coupon,
+        compiled=compiled,
+        tracked=tracked,
+    )
+    return render_email(campaign, context, compiled), context
 
 
 def render_email(

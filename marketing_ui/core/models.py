@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from marketing_ui.core.clock import as_utc, utcnow  # noqa: F401  (models' callers import them here)
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.statuses import (  # noqa: F401  (column types)
     CampaignStatus,
     DeliveryStatus,

@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, sele
 from sqlmodel import Session
 
 from marketing_ui.core import audit
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.customers import (
     CustomerRow,
     has_tag_clause,
@@ -43,8 +44,6 @@ from marketing_ui.core.models import (
     Event,
     EventType,
     Segment,
-    as_utc,
-    utcnow,
 )
 
 MAX_DEPTH = 8

@@ -26,6 +26,7 @@ from sqlalchemy import and_, delete, func, or_, select, true
 from sqlmodel import Session
 
 from marketing_ui.core import audit
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import blind_indexer, cipher, normalize_email, normalize_phone
 from marketing_ui.core.customers import (
@@ -40,8 +41,6 @@ from marketing_ui.core.models import (
     Suppression,
     SuppressionLift,
     SuppressionReason,
-    as_utc,
-    utcnow,
 )
 from marketing_ui.core.webhooks import storable
 

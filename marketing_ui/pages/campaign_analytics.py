@@ -4,9 +4,9 @@ import reflex as rx
 
 from marketing_ui.components.charts import chart_card, number_card
 from marketing_ui.components.layout import template
+from marketing_ui.components.status_badge import status_badge
 from marketing_ui.components.theme import MUTED
 from marketing_ui.pages.analytics import filter_bar
-from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_analytics import CampaignAnalyticsState as S
 
 UNIQUE_NOTE = (

@@ -3,9 +3,9 @@
 import reflex as rx
 
 from marketing_ui.components.layout import STICKY_TOP, template
+from marketing_ui.components.status_badge import status_badge
 from marketing_ui.components.theme import MUTED
 from marketing_ui.core.sms import STOP_NOTICE
-from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_edit import CampaignEditState, NewCampaignState
 
 S = CampaignEditState

@@ -3,9 +3,9 @@
 import reflex as rx
 
 from marketing_ui.components.layout import template
+from marketing_ui.components.status_badge import status_badge
 from marketing_ui.components.theme import MUTED
 from marketing_ui.core.sending import MAX_TEST_RECIPIENTS
-from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_preview import CampaignPreviewState
 
 P = CampaignPreviewState

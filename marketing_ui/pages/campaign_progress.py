@@ -3,7 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import stat_card, template
-from marketing_ui.pages.campaigns import status_badge
+from marketing_ui.components.status_badge import status_badge
 from marketing_ui.state.campaign_progress import CampaignProgressState as S
 
 

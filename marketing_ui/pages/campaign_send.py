@@ -3,8 +3,8 @@
 import reflex as rx
 
 from marketing_ui.components.layout import template
+from marketing_ui.components.status_badge import status_badge
 from marketing_ui.components.theme import MUTED
-from marketing_ui.pages.campaigns import status_badge
 from marketing_ui.state.campaign_send import CampaignSendState
 
 C = CampaignSendState

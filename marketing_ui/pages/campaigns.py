@@ -3,32 +3,12 @@
 import reflex as rx
 
 from marketing_ui.components.layout import register_nav, template
+from marketing_ui.components.status_badge import status_badge
 from marketing_ui.components.theme import MUTED
+from marketing_ui.core.statuses import CampaignStatus
 from marketing_ui.state.campaigns import CampaignsState
 
 register_nav("Campaigns", "/campaigns", "megaphone", 10)
-
-STATUS_COLORS = {
-    "draft": "gray",
-    "scheduled": "blue",
-    "sending": "amber",
-    "paused": "orange",
-    "sent": "grass",
-    "cancelled": "brown",
-    "failed": "red",
-}
-
-
-def status_badge(status: rx.Var) -> rx.Component:
-    """The status in its colour; shared by the editor and send pages."""
-    return rx.match(
-        status,
-        *[
-            (name, rx.badge(name, color_scheme=color, variant="soft", size="2"))
-            for name, color in STATUS_COLORS.items()
-        ],
-        rx.badge(status, variant="soft", size="2"),
-    )
 
 
 def _action(icon: str, tip: str, **props) -> rx.Component:
@@ -203,7 +183,7 @@ def _toolbar() -> rx.Component:
             id="campaign-search",
         ),
         rx.select(
-            ["all", *STATUS_COLORS],
+            ["all", *(s.value for s in CampaignStatus)],
             value=CampaignsState.status_filter,
             on_change=CampaignsState.set_status_filter,
             id="status-filter",

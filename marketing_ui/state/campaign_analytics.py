@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import reflex as rx
 
 from marketing_ui.components import charts
-from marketing_ui.core import analytics
+from marketing_ui.core import analytics, statuses
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
@@ -98,7 +98,7 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
         "hourly_fig": charts.hourly_figure(hourly),
         "has_hourly": any(p.opens or p.clicks or p.redemptions for p in hourly),
         "exports": export_links(analytics.CAMPAIGN_TABLES, query),
-        "live": status in analytics.LIVE_CAMPAIGN_STATUSES,
+        "live": status in statuses.IN_PROGRESS,
     }
 
 

@@ -11,6 +11,7 @@ from marketing_ui.core.campaigns import EDITABLE_STATUSES
 from marketing_ui.core.customers import CustomerFilter, list_customers
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
+from marketing_ui.core.rendering import SAMPLE_CUSTOMER_LABEL
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.route import route_id
 
@@ -43,7 +44,7 @@ class CampaignPreviewState(AuthState):
     customer_query: str = ""
     customer_options: list[dict[str, str]] = []
     customer_id: int = 0  # 0 = the sample customer
-    customer_label: str = "Sample customer (Alex Rivera)"
+    customer_label: str = SAMPLE_CUSTOMER_LABEL
     html: str = ""
     subject: str = ""
     text: str = ""
@@ -70,7 +71,7 @@ class CampaignPreviewState(AuthState):
     async def load(self):
         self.shown_campaign_id = route_id(self)
         self.customer_id = 0
-        self.customer_label = "Sample customer (Alex Rivera)"
+        self.customer_label = SAMPLE_CUSTOMER_LABEL
         self.customer_options = []
         self.customer_query = ""
         self.test_message = self.test_error = ""
@@ -125,7 +126,7 @@ class CampaignPreviewState(AuthState):
     @rx.event
     async def use_sample(self):
         self.customer_id = 0
-        self.customer_label = "Sample customer (Alex Rivera)"
+        self.customer_label = SAMPLE_CUSTOMER_LABEL
         await self._render()
 
     @rx.event

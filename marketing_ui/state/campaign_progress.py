@@ -12,7 +12,7 @@ from datetime import datetime
 import reflex as rx
 
 from marketing_ui.components import charts
-from marketing_ui.core import deliverability, sending
+from marketing_ui.core import deliverability, sending, statuses
 from marketing_ui.core.app_settings import DeliverabilityLimits, deliverability_limits
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.sending.heartbeat import TAKEOVER_S
@@ -22,7 +22,6 @@ from marketing_ui.state.route import route_id
 
 POLL_S = 0.5
 MAX_WATCH_S = 4 * 3600  # a tab left open on a finished send stops polling eventually
-_LIVE = ("sending", "paused", "scheduled")
 
 
 def _eta_text(seconds: float | None) -> str:
@@ -175,7 +174,7 @@ class CampaignProgressState(AuthState):
         self.health = _health_rows(p)
         self.guard_note = (
             deliverability.guard_note(p.health, self._limits, bool(p.guard_since))
-            if p.status in _LIVE
+            if p.status in statuses.UNFINISHED
             else ""
         )
         self.errors = [
@@ -224,7 +223,7 @@ class CampaignProgressState(AuthState):
                 if not still_allowed(self):
                     return
                 self._apply(p)
-                finished = self.status not in _LIVE
+                finished = self.status not in statuses.UNFINISHED
             # After the send ends, keep going a few seconds for the last numbers, then rest.
             settled = settled + 1 if finished else 0
             if settled > 10:

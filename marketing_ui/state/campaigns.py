@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from marketing_ui.core import campaigns
+from marketing_ui.core import campaigns, statuses
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.time_display import format_datetime
@@ -13,7 +13,6 @@ from marketing_ui.state.auth import AuthState
 PAGE_SIZE = 20
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "both": "Email + SMS"}
 # Statuses with a live progress page (another page's concern; we only link to it).
-PROGRESS_STATUSES = ("sending", "paused", "sent", "failed", "cancelled")
 
 
 class CampaignsState(AuthState):
@@ -79,7 +78,7 @@ class CampaignsState(AuthState):
                 "failed": str(row.failed) if row.recipients else "—",
                 "history": "1" if row.has_history else "",
                 "editable": "1" if row.status in campaigns.EDITABLE_STATUSES else "",
-                "progress": "1" if row.status in PROGRESS_STATUSES and row.has_history else "",
+                "progress": "1" if row.status in statuses.HAS_PROGRESS and row.has_history else "",
                 "archived": "1" if row.archived else "",
                 "coupons": "1" if row.has_qr_code and row.has_history else "",
                 "pause_note": row.pause_message,

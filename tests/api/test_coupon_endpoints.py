@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 import marketing_ui.api.coupons  # noqa: F401  (registers the routes)
 from marketing_ui.api.app import build_api
 from marketing_ui.core import auth
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.coupons import (
     find_by_token,
     issue_coupons,
@@ -28,7 +29,7 @@ from marketing_ui.core.coupons import (
     secrets_for_deliveries,
 )
 from marketing_ui.core.db import get_engine, session_scope
-from marketing_ui.core.models import Campaign, Customer, Delivery, utcnow
+from marketing_ui.core.models import Campaign, Customer, Delivery
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from sqlalchemy import insert
 
 from marketing_ui.core.audience import Audience
 from marketing_ui.core.campaigns import create_campaign
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, utcnow
+from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from marketing_ui.core.rendering import TemplateError, check_template, load_template
 from tests.browser.conftest import ADMIN, login, open_page
 

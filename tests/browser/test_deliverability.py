@@ -12,9 +12,10 @@ from sqlalchemy import delete, select
 
 from marketing_ui.core import deliverability, events
 from marketing_ui.core.app_settings import DeliverabilityLimits, deliverability_limits
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.customers import delete_customers
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Campaign, Customer, Delivery, Suppression, utcnow
+from marketing_ui.core.models import Campaign, Customer, Delivery, Suppression
 from tests.browser.conftest import ADMIN, login, open_page
 
 MESSAGE = (

@@ -7,9 +7,10 @@ import io
 import re
 from datetime import timedelta
 
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.coupons import issue_coupons, secrets_for_deliveries
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Campaign, Customer, Delivery, utcnow
+from marketing_ui.core.models import Campaign, Customer, Delivery
 from tests.browser.conftest import ADMIN, STAFF, login, open_page
 
 

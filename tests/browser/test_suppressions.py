@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select
 
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.crypto import blind_indexer
 from marketing_ui.core.customers import CustomerInput, create_customer, delete_customers
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import AuditEntry, Suppression, SuppressionLift, utcnow
+from marketing_ui.core.models import AuditEntry, Suppression, SuppressionLift
 from tests.browser.conftest import ADMIN, TIMEOUT_MS, login, open_page, wait_ready
 from tests.browser.test_phone_layout import PHONE, assert_fits, assert_no_sideways_scroll
 

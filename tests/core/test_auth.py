@@ -8,8 +8,9 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from marketing_ui.core import auth
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.login_limits import LoginLimiter
-from marketing_ui.core.models import LoginSession, User, utcnow
+from marketing_ui.core.models import LoginSession, User
 
 
 @pytest.fixture

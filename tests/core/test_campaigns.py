@@ -25,6 +25,7 @@ from marketing_ui.core.campaigns import (
     update_campaign,
     validate_for_send,
 )
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.messages import SAMPLE_COUPON_CODE, clear_compiled_cache, preview
 from marketing_ui.core.models import (
     Campaign,
@@ -33,8 +34,6 @@ from marketing_ui.core.models import (
     Delivery,
     DeliveryStatus,
     Segment,
-    as_utc,
-    utcnow,
 )
 from marketing_ui.core.rendering import load_template
 

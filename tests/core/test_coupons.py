@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 import marketing_ui.core.coupons as coupons
 from marketing_ui.core.auth import CurrentUser
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import get_settings, new_key, reset_settings_cache
 from marketing_ui.core.coupons import (
     CouponState,
@@ -51,8 +52,6 @@ from marketing_ui.core.models import (
     EventType,
     Redemption,
     User,
-    as_utc,
-    utcnow,
 )
 from marketing_ui.core.qr import format_short_code, new_short_code
 

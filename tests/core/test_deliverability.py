@@ -18,6 +18,7 @@ from marketing_ui.core.app_settings import (
     deliverability_limits,
     update_deliverability_limits,
 )
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.config import reset_settings_cache
 from marketing_ui.core.models import (
     AuditEntry,
@@ -27,7 +28,6 @@ from marketing_ui.core.models import (
     Delivery,
     DeliveryStatus,
     PauseReason,
-    utcnow,
 )
 from tests.workers.sending_harness import send_settings
 

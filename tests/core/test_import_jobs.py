@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketing_ui.core import auth
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.config import get_settings, reset_settings_cache
 from marketing_ui.core.customers import list_customers
 from marketing_ui.core.import_jobs import (
@@ -41,7 +42,7 @@ from marketing_ui.core.import_jobs import (
 )
 from marketing_ui.core.importer import report_path_for
 from marketing_ui.core.jobs import IMPORTS
-from marketing_ui.core.models import ImportJob, ImportStatus, InvalidPhone, utcnow
+from marketing_ui.core.models import ImportJob, ImportStatus, InvalidPhone
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.infra.rq_jobs import get_queue
 

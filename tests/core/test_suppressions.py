@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from marketing_ui.core import audit, events, suppressions
 from marketing_ui.core.audience import reachable_clause
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.crypto import blind_indexer
 from marketing_ui.core.customers import CustomerInput, create_customer, delete_customer, set_consent
 from marketing_ui.core.models import (
@@ -20,7 +21,6 @@ from marketing_ui.core.models import (
     Delivery,
     Suppression,
     SuppressionLift,
-    utcnow,
 )
 from marketing_ui.core.suppressions import SuppressionError, SuppressionFilter
 

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketing_ui.core import sending
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.config import PROJECT_ROOT, get_settings
 from marketing_ui.core.jobs import EMAIL, SMS
-from marketing_ui.core.models import utcnow
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending.claim import claim
 from marketing_ui.core.sending.providers import OutgoingSms, TwilioSmsProvider

@@ -20,9 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketing_ui.core import sending
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import PROJECT_ROOT
 from marketing_ui.core.jobs import EMAIL
-from marketing_ui.core.models import Campaign, Delivery, DeliveryStatus, WaitReason, as_utc, utcnow
+from marketing_ui.core.models import Campaign, Delivery, DeliveryStatus, WaitReason
 from marketing_ui.core.sending import heartbeat
 from marketing_ui.core.sending.claim import claim
 from marketing_ui.core.sending.sweeper import sweep

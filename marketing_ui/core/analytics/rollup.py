@@ -20,12 +20,8 @@ from sqlmodel import Session
 from marketing_ui.core import statuses
 from marketing_ui.core.analytics.hours import aware
 from marketing_ui.core.analytics.queries import sql
-from marketing_ui.core.models import (
-    OUTBOX_PROVIDER_ID_PREFIX,
-    AnalyticsWatermark,
-    CampaignStatus,
-    utcnow,
-)
+from marketing_ui.core.clock import utcnow
+from marketing_ui.core.models import OUTBOX_PROVIDER_ID_PREFIX, AnalyticsWatermark, CampaignStatus
 
 FOLD_BATCH = 500_000  # event ids folded per statement group, bounding each transaction
 PG_SETTLE_S = 2.0  # PostgreSQL ids can commit out of order; fold an id range only once settled

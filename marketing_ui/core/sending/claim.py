@@ -15,6 +15,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlmodel import Session
 
 from marketing_ui.core.audience import reachable_clause
+from marketing_ui.core.clock import as_utc
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import (
     Campaign,
@@ -24,7 +25,6 @@ from marketing_ui.core.models import (
     Delivery,
     DeliveryStatus,
     WaitReason,
-    as_utc,
 )
 from marketing_ui.core.sending import heartbeat
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, Integer, String, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from marketing_ui.core import audit
+from marketing_ui.core import audit, statuses
 from marketing_ui.core.app_settings import sending_limits
 from marketing_ui.core.audience import Audience, audience_clause, channels_of
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.coupons import issue_coupons, void_unsent_coupons
+from marketing_ui.core.db import insert_ignore
 from marketing_ui.core.deliverability import (
     OWNER_PAUSE,
     AutoPause,
@@ -30,8 +30,6 @@ from marketing_ui.core.models import (
     Delivery,
     DeliveryStatus,
     FailureKind,
-    as_utc,
-    utcnow,
 )
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending import live, queueing
@@ -68,12 +66,6 @@ def _check_content(campaign: Campaign) -> None:
         compile_sms(campaign.sms_body)
 
 
-def _insert_ignore(session: Session):  # noqa: ANN202 - a dialect-specific Insert
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(Delivery.__table__)
-    return sqlite_insert(Delivery.__table__)
-
-
 def _freeze(session: Session, campaign: Campaign, channel: Channel, now: datetime) -> int:
     """INSERT ... SELECT one pending delivery per reachable recipient; existing ones are kept."""
     audience = Audience.from_json(campaign.audience_json)
@@ -98,7 +90,7 @@ def _freeze(session: Session, campaign: Campaign, channel: Channel, now: datetim
         "created_at",
         "updated_at",
     ]
-    stmt = _insert_ignore(session).from_select(columns, rows).on_conflict_do_nothing()
+    stmt = insert_ignore(session, Delivery.__table__).from_select(columns, rows)
     return session.execute(stmt).rowcount or 0
 
 
@@ -186,9 +178,9 @@ def schedule_send(session: Session, campaign_id: int, when: datetime) -> Campaig
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise SendError(f"Campaign #{campaign_id} does not exist.")
-    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+    if campaign.status not in statuses.EDITABLE:
         raise SendError(f"A {campaign.status} campaign cannot be scheduled.")
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    when = as_utc(when)
     if when < utcnow() - timedelta(minutes=1):
         raise SendError("Pick a time in the future.")
     _check_content(campaign)
@@ -327,9 +319,7 @@ def cancel(session: Session, campaign_id: int) -> int:
         update(Campaign)
         .where(
             Campaign.id == campaign_id,
-            Campaign.status.in_(
-                (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED)
-            ),
+            Campaign.status.in_(statuses.sources_of(CampaignStatus.CANCELLED)),
         )
         .values(status=CampaignStatus.CANCELLED.value, updated_at=now, finished_at=now)
     ).rowcount
@@ -363,12 +353,7 @@ def retry_failed(session: Session, campaign_id: int) -> int:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise SendError(f"Campaign #{campaign_id} does not exist.")
-    if campaign.status not in (
-        CampaignStatus.SENDING,
-        CampaignStatus.PAUSED,
-        CampaignStatus.SENT,
-        CampaignStatus.FAILED,
-    ):
+    if campaign.status not in statuses.RETRYABLE:
         raise SendError(f"A {campaign.status} campaign has nothing to retry.")
     now = utcnow()
     count = (
@@ -415,9 +400,7 @@ def _fail(session: Session, campaign_id: int, reason: str, kind: FailureKind) ->
         update(Campaign)
         .where(
             Campaign.id == campaign_id,
-            Campaign.status.in_(
-                (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED)
-            ),
+            Campaign.status.in_(statuses.sources_of(CampaignStatus.CANCELLED)),
         )
         .values(
             status=CampaignStatus.FAILED.value,
@@ -455,7 +438,7 @@ def _failed_and_attempted(session: Session, campaign_id: int) -> tuple[int, int]
         ).all()
     )
     failed = counts.get(DeliveryStatus.FAILED, 0) + counts.get(DeliveryStatus.BOUNCED, 0)
-    accepted = sum(counts.get(s, 0) for s in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED))
+    accepted = sum(counts.get(s, 0) for s in statuses.REACHED)
     return failed, failed + accepted
 
 

@@ -19,10 +19,10 @@ from marketing_ui.core.crypto import cipher
 from marketing_ui.core.customers import decrypt_contact
 from marketing_ui.core.messages import (
     compiled_email,
-    email_context,
+    delivery_context,
     email_headers,
     from_address,
-    render_email,
+    render_delivery,
     render_sms_text,
 )
 from marketing_ui.core.models import Campaign, Channel, Customer
@@ -79,28 +79,6 @@ def _coupons(
     return secrets_for_deliveries(session, [r.delivery.id for r in recipients])
 
 
-def _context(
-    campaign: Campaign,
-    recipient: Recipient,
-    business: BusinessIdentity,
-    coupons: dict[int, CouponSecret],
-    compiled: object | None,
-) -> dict:
-    coupon = coupons.get(recipient.delivery.id)
-    if campaign.has_qr_code and coupon is None:
-        raise ValueError("no coupon was issued for it")  # never the preview's sample coupon
-    return email_context(
-        campaign,
-        first_name=recipient.first_name,
-        last_name=recipient.last_name,
-        customer_uid=recipient.uid,
-        delivery_id=recipient.delivery.id,
-        business=business,
-        coupon=coupon,
-        compiled=compiled,  # type: ignore[arg-type]
-    )
-
-
 def email_messages(
     session: Session,
     campaign: Campaign,
@@ -115,8 +93,16 @@ def email_messages(
     errors: dict[int, str] = {}
     for recipient in recipients:
         try:
-            context = _context(campaign, recipient, business, coupons, compiled)
-            rendered = render_email(campaign, context, compiled)
+            rendered, context = render_delivery(
+                campaign,
+                delivery_id=recipient.delivery.id,
+                first_name=recipient.first_name,
+                last_name=recipient.last_name,
+                customer_uid=recipient.uid,
+                business=business,
+                coupon=coupons.get(recipient.delivery.id),
+                compiled=compiled,
+            )
         except (TemplateError, ValueError) as exc:
             errors[recipient.delivery.id] = f"render failed: {exc}"[:300]
             continue
@@ -147,7 +133,15 @@ def sms_bodies(
     errors: dict[int, str] = {}
     for recipient in recipients:
         try:
-            context = _context(campaign, recipient, business, coupons, None)
+            context = delivery_context(
+                campaign,
+                delivery_id=recipient.delivery.id,
+                first_name=recipient.first_name,
+                last_name=recipient.last_name,
+                customer_uid=recipient.uid,
+                business=business,
+                coupon=coupons.get(recipient.delivery.id),
+            )
             bodies[recipient.delivery.id] = render_sms_text(campaign, context)
         except (TemplateError, ValueError) as exc:
             errors[recipient.delivery.id] = f"render failed: {exc}"[:300]

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from marketing_ui.core.config import get_settings
+from marketing_ui.core import redis_keys
 from marketing_ui.core.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ _worker_id: str | None = None
 
 
 def key(worker_id: str) -> str:
-    return f"{get_settings().queue_prefix}:send:worker:{worker_id}"
+    return redis_keys.send("worker", worker_id)
 
 
 def current_id() -> str | None:

@@ -4,9 +4,7 @@ import json
 import time
 
 from marketing_ui.core import redis_keys
-from marketing_ui.core.models import (
-    utcnow,
-)
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.redis_client import get_redis
 
 ERRORS_KEPT = 20

@@ -7,22 +7,16 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from marketing_ui.core import statuses
 from marketing_ui.core.app_settings import sending_limits
 from marketing_ui.core.audience import channels_of
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.deliverability import (
     ChannelHealth,
     campaign_pause_message,
     channel_health,
 )
-from marketing_ui.core.models import (
-    Campaign,
-    CampaignStatus,
-    Delivery,
-    DeliveryStatus,
-    WaitReason,
-    as_utc,
-    utcnow,
-)
+from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, WaitReason
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending import heartbeat, live
 from marketing_ui.core.sending.commands import current_failure_reason
@@ -165,7 +159,7 @@ def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
     for channel, status, reason, holder, n, next_at in rows:
         cp = by_channel.setdefault(channel, ChannelProgress(channel))
         cp.total += n
-        if status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
+        if status in statuses.REACHED:
             cp.sent += n
         elif status in (DeliveryStatus.FAILED, DeliveryStatus.BOUNCED):
             cp.failed += n

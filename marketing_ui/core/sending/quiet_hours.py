@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
+from marketing_ui.core import clock
+
 QUIET_NOTE = "waiting for quiet hours to end"  # Delivery.error; the state is wait_reason
-
-
-@lru_cache(maxsize=4096)
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 @lru_cache(maxsize=65536)
@@ -27,16 +21,16 @@ def zone_of_number(e164: str) -> str | None:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return None
-    zones = [z for z in phone_timezone.time_zones_for_number(number) if _zone(z) is not None]
+    zones = [z for z in phone_timezone.time_zones_for_number(number) if clock.zone(z) is not None]
     return zones[0] if zones else None
 
 
 def recipient_zone(phone: str, override: str | None, fallback: str = "UTC") -> ZoneInfo:
     """The customer's own setting wins; else the phone number's region; else the business zone."""
     for name in (override, zone_of_number(phone) if phone else None, fallback, "UTC"):
-        zone = _zone(name) if name else None
-        if zone is not None:
-            return zone
+        found = clock.zone(name)
+        if found is not None:
+            return found
     return ZoneInfo("UTC")
 
 

@@ -17,10 +17,11 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from marketing_ui.core.app_settings import business_identity, sending_limits
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.jobs import EMAIL
-from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, utcnow
+from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from marketing_ui.core.sending import queueing
 from marketing_ui.core.sending.claim import Claimed, claim, release, set_send_key, unreachable
 from marketing_ui.core.sending.commands import abort_if_failing, finish_if_done

@@ -13,10 +13,11 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from marketing_ui.core.app_settings import business_identity, sending_limits
+from marketing_ui.core.clock import utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.jobs import SMS
-from marketing_ui.core.models import Campaign, CampaignStatus, WaitReason, utcnow
+from marketing_ui.core.models import Campaign, CampaignStatus, WaitReason
 from marketing_ui.core.sending import queueing
 from marketing_ui.core.sending.claim import Claimed, claim, release, unreachable
 from marketing_ui.core.sending.commands import abort_if_failing, finish_if_done

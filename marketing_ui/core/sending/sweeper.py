@@ -24,14 +24,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from marketing_ui.core.audience import channels_of
-from marketing_ui.core.models import (
-    Campaign,
-    CampaignStatus,
-    Delivery,
-    DeliveryStatus,
-    WaitReason,
-    utcnow,
-)
+from marketing_ui.core.clock import utcnow
+from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, WaitReason
 from marketing_ui.core.sending import heartbeat, queueing
 from marketing_ui.core.sending.commands import enqueue_pending, finish_if_done
 from marketing_ui.core.sending.live import recently_active

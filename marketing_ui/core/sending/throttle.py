@@ -9,8 +9,8 @@ deliveries back and comes back later instead of holding a worker.
 
 from __future__ import annotations
 
+from marketing_ui.core import redis_keys
 from marketing_ui.core.app_settings import SendingLimits
-from marketing_ui.core.config import get_settings
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending.rate_limiter import Limit, RequestLimiter
 
@@ -18,7 +18,7 @@ MAX_WAIT_S = 2.0  # longer than this and the job re-schedules itself instead of 
 
 
 def _limiter(key: str, rate_per_s: float) -> RequestLimiter:
-    prefix = f"{get_settings().queue_prefix}:rl:"
+    prefix = redis_keys.rate_limiter_prefix()
     return RequestLimiter(get_redis(), key, Limit.per_second(rate_per_s), prefix=prefix)
 
 

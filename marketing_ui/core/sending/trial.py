@@ -24,6 +24,7 @@ from marketing_ui.core.models import (
     Channel,
     Customer,
 )
+from marketing_ui.core.rendering import SAMPLE_CUSTOMER
 from marketing_ui.core.sending.commands import SendError
 
 MAX_TEST_RECIPIENTS = 5  # a test is for the owner's own inbox and phone, not a small send
@@ -122,7 +123,7 @@ def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
     for recipient in checked:
         raw, channel, value = recipient.typed, recipient.channel, recipient.address
         customer = _customer_for(session, channel, value)
-        first, last = (customer.first_name, customer.last_name) if customer else ("Alex", "Rivera")
+        first, last = (customer.first_name, customer.last_name) if customer else SAMPLE_CUSTOMER
         key = f"test-{uuid.uuid4().hex}"
         try:
             if channel == Channel.EMAIL:

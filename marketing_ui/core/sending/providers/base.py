@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
+from marketing_ui.core.clock import as_utc
+
 MAX_ERROR_CHARS = 300
 
 
@@ -156,8 +158,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = as_utc(when)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 

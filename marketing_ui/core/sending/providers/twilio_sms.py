@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from marketing_ui.core.clock import as_utc
 from marketing_ui.core.sending.providers.base import (
     GATE_WAIT_S,
     OPEN_GATE,
@@ -186,4 +187,4 @@ def _parse_date(value: object) -> datetime:
         parsed = parsedate_to_datetime(str(value))
     except (TypeError, ValueError):
         return datetime.min.replace(tzinfo=UTC)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
