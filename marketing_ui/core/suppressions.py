@@ -8,7 +8,7 @@ is never stored in clear.
 Suppressions are made where the events happen: hard bounces and complaints
 (core/events.apply_bounce, apply_complaint), STOP replies (events.sms_opt_out, lifted by the
 person's START in events.sms_opt_in), and addresses a provider refused when sending
-(workers/record.py). Lifting one here deletes it and keeps a SuppressionLift row (who, when,
+(marketing_ui/core/sending/record.py). Lifting one here deletes it and keeps a SuppressionLift row (who, when,
 why, what it was); it gives no consent back, so the address receives messages again only where
 the customer's consent allows (core/audience.reachable_clause needs both).
 

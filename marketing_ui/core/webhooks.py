@@ -41,7 +41,7 @@ HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 # bad (a hard bounce: suppressed, counted by the deliverability guard): unknown handset,
 # landline or unreachable carrier, invalid number, not a mobile number. Others (unreachable
 # handset 30003, carrier filtering 30007, ...) are a failure of that one message.
-# (workers/providers/twilio_sms.SUPPRESS_CODES is the list for refusals at send time.)
+# (marketing_ui/core/sending/providers/twilio_sms.SUPPRESS_CODES is the list for refusals at send time.)
 TWILIO_BAD_NUMBER_CODES = frozenset({"30005", "30006", "21211", "21614"})
 
 TWILIO_STATUS_PATH = "/webhooks/twilio/status"

@@ -4,7 +4,7 @@ taken over within seconds instead of after the 120 s lease.
 Each `python -m workers.run` process gets an id and a thread that refreshes
 `<prefix>:send:worker:<id>` every REFRESH_S with a TTL of TTL_S. A claim stamps the id on its
 deliveries (`Delivery.lease_holder`). The periodic tick (every 5 s) takes back in-flight
-deliveries whose holder's key is gone (workers/sweeper.py): a SIGKILLed worker's batch is
+deliveries whose holder's key is gone (marketing_ui/core/sending/sweeper.py): a SIGKILLed worker's batch is
 queued again within TTL_S + one tick, about 10 s (TAKEOVER_S bounds it). The lease stays the
 fallback for claims without a holder (a worker started some other way).
 

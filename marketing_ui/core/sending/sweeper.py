@@ -1,7 +1,7 @@
 """The sweeper: what makes a crash, a SIGKILL or a Redis restart lose nothing.
 
 1. In-flight deliveries whose worker died go back to pending and are queued again: at once
-   when the holder's heartbeat is gone (workers/heartbeat.py, within about 10 s of the death),
+   when the holder's heartbeat is gone (marketing_ui/core/sending/heartbeat.py, within about 10 s of the death),
    else when the lease expires (the fallback). Their outcome is unknown (`unknown_since`), the
    attempt is given back. Email replays its provider group under the same idempotency key; SMS
    looks the message up with `find_sent` before any resend (see send_sms.maybe_sent).

@@ -1,6 +1,6 @@
 """The rate-limit stage: one shared limiter per provider account and per SMS sending number.
 
-Limits are in the provider's own terms (workers/rate_limiter.py, docs/rate_limiter.md): an
+Limits are in the provider's own terms (marketing_ui/core/sending/rate_limiter.py, docs/rate_limiter.md): an
 email provider counts API requests (each a batch of up to `emails_per_request` emails), a
 sending number counts message segments. The providers hold a permit around every request
 they make; the send loops look first (`wait_estimate`) so a job that would wait long gives its
