@@ -8,14 +8,13 @@ also what a date input holds), and coupon wording uses `format_day_and_time`
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from marketing_ui.core.clock import zone_or_utc
+from marketing_ui.core.clock import as_utc, zone_or_utc
 
 
 def _local(value: datetime, timezone: str) -> datetime:
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    return aware.astimezone(zone_or_utc(timezone))
+    return as_utc(value).astimezone(zone_or_utc(timezone))  # type: ignore[union-attr]
 
 
 def format_datetime(value: datetime | None, timezone: str = "UTC", *, seconds: bool = False) -> str:

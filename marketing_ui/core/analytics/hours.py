@@ -29,9 +29,7 @@ def day_sql(dialect: str, column: str) -> str:
 
 def to_hour(moment: datetime) -> int:
     """The hour bucket of a Python datetime (naive values are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() // 3600)
+    return int(utc(moment).timestamp() // 3600)
 
 
 def hour_start(hour: int) -> datetime:

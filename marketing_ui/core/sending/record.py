@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from marketing_ui.core.db import insert_ignore
 from marketing_ui.core.models import (
     Channel,
     Customer,
@@ -246,6 +245,4 @@ def _suppress(
     ]
     if not values:
         return
-    dialect = session.get_bind().dialect.name
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(Suppression.__table__)
-    session.execute(stmt.on_conflict_do_nothing(), values)
+    session.execute(insert_ignore(session, Suppression.__table__), values)
