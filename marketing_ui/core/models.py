@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -176,6 +177,46 @@ class Customer(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     last_activity_at: datetime | None = _ts(nullable=True, index=True)
+    # Visits (redemptions and counter check-ins), kept in step by core/visits.py.
+    last_visit_at: datetime | None = _ts(nullable=True, index=True)
+    visit_count: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    # Birthday: month and day, year optional (29 February allowed; see core/visits.py).
+    birthday_month: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    birthday_day: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    birthday_year: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+
+
+class SkipReason(StrEnum):
+    """Why a frozen delivery was not sent (Delivery.skip_reason)."""
+
+    CONSENT = "consent"  # consent withdrawn before its turn
+    SUPPRESSED = "suppressed"  # the address is on the suppression list
+    FREQUENCY_CAP = "frequency_cap"  # the customer had enough marketing messages this window
+
+
+class VisitSource(StrEnum):
+    REDEMPTION = "redemption"  # a coupon redeemed at the counter
+    CHECK_IN = "check_in"  # staff found the customer (phone, email or personal QR)
+
+
+class Visit(SQLModel, table=True):
+    """One visit of a customer; a redemption is at most one visit (unique coupon_id)."""
+
+    __table_args__ = (
+        Index("ix_visit_customer_at", "customer_id", "at"),
+        Index("ix_visit_at", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", ondelete="CASCADE")
+    at: datetime = _ts()
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    coupon_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("coupon.id"), nullable=True, unique=True)
+    )
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _ts()
 
 
 class Tag(SQLModel, table=True):
@@ -360,8 +401,81 @@ class Campaign(SQLModel, table=True):
     # The guard judges messages sent from this moment on (its last automatic pause; NULL: all).
     guard_since: datetime | None = _ts(nullable=True)
     archived: bool = False
+    # Set on an automation's message template and on the batches it sends (NULL: a campaign).
+    # No FOREIGN KEY: adding one would make SQLite rebuild this much-referenced table.
+    automation_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, nullable=True, index=True),
+    )
+    # Second chance: resend after N hours to recipients who neither opened nor clicked.
+    second_chance_hours: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    second_chance_subject: str = Field(
+        default="", sa_column=Column(String(255), nullable=False, server_default="")
+    )
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class AutomationKind(StrEnum):
+    WELCOME = "welcome"
+    BIRTHDAY = "birthday"
+    WINBACK = "winback"
+    THANK_YOU = "thank_you"
+    SECOND_CHANCE = "second_chance"
+
+
+class Automation(SQLModel, table=True):
+    """A pre-built automation; its message is a template campaign (Campaign.automation_id)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    enabled: bool = False
+    channel: str = Field(default=CampaignChannel.EMAIL, sa_column=Column(String(8), nullable=False))
+    template_campaign_id: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True)
+    )  # no FK: campaign.automation_id already points here
+    delay_hours: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    days_before: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    inactive_days: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    period_days: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    include_imports: bool = False  # welcome: also for consent gained by import
+    offer_valid_days: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )  # 0: no coupon offer
+    enabled_at: datetime | None = _ts(nullable=True)  # triggers before this never fire
+    last_run_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class AutomationOccurrence(SQLModel, table=True):
+    """(automation, customer, occurrence) happens once: the UNIQUE makes re-runs harmless.
+
+    `occurrence` names the trigger: the consent event for welcome, the birthday's year,
+    the win-back period, the visit for thank-you, the original campaign for second chance.
+    """
+
+    __tablename__ = "automation_occurrence"
+    __table_args__ = (
+        UniqueConstraint(
+            "automation_id", "customer_id", "occurrence", name="uq_automation_occurrence"
+        ),
+        Index("ix_automation_occurrence_batch", "campaign_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    automation_id: int = Field(foreign_key="automation.id")
+    customer_id: int = Field(foreign_key="customer.id", ondelete="CASCADE")
+    occurrence: str = Field(sa_column=Column(String(64), nullable=False))
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")  # the batch
+    created_at: datetime = _ts()
 
 
 # Provider message ids of the development outbox start with this; the outbox never reports
@@ -404,6 +518,10 @@ class Delivery(SQLModel, table=True):
     lease_holder: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     # A WaitReason: why it is pending now (kept while in flight, cleared when done). `error`
     # is only the human-readable last reason.
+    # Why a delivery was skipped rather than sent (a SkipReason; "" when it was not skipped).
+    skip_reason: str = Field(
+        default="", sa_column=Column(String(16), nullable=False, server_default="")
+    )
     wait_reason: str = Field(
         default="", sa_column=Column(String(24), nullable=False, server_default="")
     )
