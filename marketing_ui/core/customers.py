@@ -54,6 +54,7 @@ from marketing_ui.core.models import (
     OutboxMessage,
     Redemption,
     Tag,
+    Visit,
     new_uid,
 )
 
@@ -780,6 +781,7 @@ def delete_customers(session: Session, target: BulkTarget) -> int:
     ids_sel = select(Customer.id).where(target_clause(target))
     delivery_ids = select(Delivery.id).where(Delivery.customer_id.in_(ids_sel))
     coupon_ids = select(Coupon.id).where(Coupon.customer_id.in_(ids_sel))
+    session.execute(delete(Visit.__table__).where(Visit.customer_id.in_(ids_sel)))
     session.execute(delete(Redemption.__table__).where(Redemption.coupon_id.in_(coupon_ids)))
     session.execute(delete(Coupon.__table__).where(Coupon.customer_id.in_(ids_sel)))
     session.execute(
