@@ -516,7 +516,7 @@ class Actor(Protocol):
     def id(self) -> int | None: ...
 
 
-def _active_role(session: Session, actor: Actor | None) -> str | None:
+def active_role(session: Session, actor: Actor | None) -> str | None:
     """The actor's role as the database has it now, so a just-deactivated account is refused."""
     if actor is None or actor.id is None:
         return None
@@ -531,7 +531,7 @@ def redeem(session: Session, coupon_id: int, user: Actor) -> RedeemOutcome:
     Commits. On success also writes the Redemption audit row and the "redeemed" event, and
     marks the customer active.
     """
-    if _active_role(session, user) not in (Role.ADMIN, Role.STAFF):
+    if active_role(session, user) not in (Role.ADMIN, Role.STAFF):
         return RedeemOutcome(RedeemResult.FORBIDDEN)
     for _ in range(3):  # only repeats if an admin's undo lands between our UPDATE and SELECT
         now = utcnow()
@@ -601,7 +601,7 @@ def undo_redemption(
 
     Commits. Deletes the redemption's analytics event so undone redemptions are not counted.
     """
-    if _active_role(session, admin_user) != Role.ADMIN:
+    if active_role(session, admin_user) != Role.ADMIN:
         return UndoOutcome(UndoResult.FORBIDDEN)
     restored = session.execute(
         update(Coupon)
