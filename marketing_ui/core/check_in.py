@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -27,6 +28,7 @@ from marketing_ui.core.customers import (
     masked_phone,
 )
 from marketing_ui.core.models import Customer, Role, VisitSource
+from marketing_ui.core.qr import qr_data_uri
 from marketing_ui.core.visits import record_visit
 
 QR_PREFIX = "m."
@@ -45,12 +47,22 @@ class CheckInCard:
     last_visit_at: datetime | None
 
 
-def personal_qr_token(customer: Customer) -> str:
+class _HasUid(Protocol):
+    @property
+    def uid(self) -> str: ...
+
+
+def personal_qr_image(customer: _HasUid) -> str:
+    """The personal QR as an inline PNG, for the customer's card in the admin pages."""
+    return qr_data_uri(personal_qr_url(customer))
+
+
+def personal_qr_token(customer: _HasUid) -> str:
     """The signed token in a customer's personal QR; it names the customer by uid, not id."""
     return f"{QR_PREFIX}{customer.uid}.{sign(customer.uid, _PURPOSE)}"
 
 
-def personal_qr_url(customer: Customer) -> str:
+def personal_qr_url(customer: _HasUid) -> str:
     """What the personal QR encodes: the redeem screen, which shows the customer's card."""
     return redeem_url(personal_qr_token(customer))
 
