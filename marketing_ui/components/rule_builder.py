@@ -7,7 +7,7 @@ import reflex as rx
 from marketing_ui.components.choice_select import choice_select
 from marketing_ui.components.tag_badges import tag_picker
 from marketing_ui.components.theme import MUTED
-from marketing_ui.state.segments import ANY, RULE_TYPES, RuleItem
+from marketing_ui.state.segments import ANY, MONTHS, RULE_TYPES, RuleItem
 from marketing_ui.state.segments import SegmentsState as S
 
 INDENT = "16px"  # a rule inside a group; small enough for a phone
@@ -28,6 +28,25 @@ def _campaignchoice_select(item: rx.Var[RuleItem], allow_any: bool) -> rx.Compon
             "No campaigns yet: this rule matches nobody until one is sent.", size="2", color=MUTED
         ),
     )
+
+
+def _number_input(value: rx.Var, on_change, class_name: str) -> rx.Component:  # noqa: ANN001
+    return rx.input(
+        value=value,
+        on_change=on_change,
+        type="number",
+        min=1,
+        width="90px",
+        class_name=class_name,
+    )
+
+
+def _days_input(item: rx.Var[RuleItem]) -> rx.Component:
+    return _number_input(item.days, lambda v: S.set_days(item.key, v), "rule-days")
+
+
+def _visits_input(item: rx.Var[RuleItem]) -> rx.Component:
+    return _number_input(item.visits, lambda v: S.set_visits(item.key, v), "rule-visits")
 
 
 def _rule_inputs(item: rx.Var[RuleItem]) -> rx.Component:
@@ -116,6 +135,45 @@ def _rule_inputs(item: rx.Var[RuleItem]) -> rx.Component:
                 ),
                 rx.text("days (no open, click or redemption)", size="2"),
                 align="center",
+            ),
+        ),
+        (
+            "no_visit_days",
+            rx.hstack(
+                _days_input(item),
+                rx.text("days (came in before; see Never visited)", size="2"),
+                align="center",
+            ),
+        ),
+        ("never_visited", rx.text("no redemption or check-in yet", size="2", color=MUTED)),
+        (
+            "visits_in_days",
+            rx.hstack(
+                rx.text("at least", size="2"),
+                _visits_input(item),
+                rx.text("visits in the last", size="2"),
+                _days_input(item),
+                rx.text("days", size="2"),
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+        (
+            "visit_count",
+            rx.hstack(
+                rx.text("at least", size="2"),
+                _visits_input(item),
+                rx.text("visits", size="2"),
+                align="center",
+            ),
+        ),
+        (
+            "birthday_month",
+            choice_select(
+                item.month,
+                lambda v: S.set_month(item.key, v),
+                MONTHS,
+                class_name="rule-month",
             ),
         ),
         rx.fragment(),

@@ -12,6 +12,9 @@ Transactions: `issue_coupons`, `cancel_coupons` and `void_unsent_coupons` are st
 operations (starting or cancelling a send) and leave the commit to the caller. `redeem` and
 `undo_redemption` are whole user actions and commit before returning, so their outcome is final.
 
+Visits: a redemption is also the customer's visit (core/visits.py, same transaction); undoing
+it removes that visit and recomputes the customer's visit count and last visit.
+
 Analytics: a redemption writes Event(type="redeemed", detail="coupon:<id>"). Undoing it deletes
 that event, so every consumer can count "redeemed" events as they are; the Redemption table keeps
 both the redeem row and the undo row as the audit trail, so nothing about the undo is lost.
@@ -39,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from marketing_ui.core import audit
+from marketing_ui.core import audit, visits
 from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import (
@@ -64,6 +67,7 @@ from marketing_ui.core.models import (
     Redemption,
     Role,
     User,
+    VisitSource,
 )
 from marketing_ui.core.qr import (
     format_short_code,
@@ -512,7 +516,7 @@ class Actor(Protocol):
     def id(self) -> int | None: ...
 
 
-def _active_role(session: Session, actor: Actor | None) -> str | None:
+def active_role(session: Session, actor: Actor | None) -> str | None:
     """The actor's role as the database has it now, so a just-deactivated account is refused."""
     if actor is None or actor.id is None:
         return None
@@ -527,7 +531,7 @@ def redeem(session: Session, coupon_id: int, user: Actor) -> RedeemOutcome:
     Commits. On success also writes the Redemption audit row and the "redeemed" event, and
     marks the customer active.
     """
-    if _active_role(session, user) not in (Role.ADMIN, Role.STAFF):
+    if active_role(session, user) not in (Role.ADMIN, Role.STAFF):
         return RedeemOutcome(RedeemResult.FORBIDDEN)
     for _ in range(3):  # only repeats if an admin's undo lands between our UPDATE and SELECT
         now = utcnow()
@@ -568,6 +572,9 @@ def redeem(session: Session, coupon_id: int, user: Actor) -> RedeemOutcome:
         .values(last_activity_at=now)
         .execution_options(synchronize_session=False)
     )
+    visits.record_visit(
+        session, customer_id, VisitSource.REDEMPTION, at=now, coupon_id=coupon_id, user_id=user.id
+    )
     session.commit()
     return RedeemOutcome(RedeemResult.OK, get_coupon(session, coupon_id))
 
@@ -594,7 +601,7 @@ def undo_redemption(
 
     Commits. Deletes the redemption's analytics event so undone redemptions are not counted.
     """
-    if _active_role(session, admin_user) != Role.ADMIN:
+    if active_role(session, admin_user) != Role.ADMIN:
         return UndoOutcome(UndoResult.FORBIDDEN)
     restored = session.execute(
         update(Coupon)
@@ -623,6 +630,7 @@ def undo_redemption(
         )
         .execution_options(synchronize_session=False)
     )
+    visits.remove_coupon_visit(session, coupon_id)
     audit.record(session, "coupon.undo_redemption", "coupon", coupon_id)
     session.commit()
     return UndoOutcome(UndoResult.OK, get_coupon(session, coupon_id))

@@ -54,8 +54,10 @@ from marketing_ui.core.models import (
     OutboxMessage,
     Redemption,
     Tag,
+    Visit,
     new_uid,
 )
+from marketing_ui.core.visits import Birthday, BirthdayError, parse_birthday
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -104,6 +106,8 @@ class CustomerRow:
     sms_consent: bool
     created_at: datetime
     tags: tuple[TagRef, ...] = ()
+    visit_count: int = 0
+    last_visit_at: datetime | None = None
 
     @property
     def display_name(self) -> str:
@@ -143,6 +147,9 @@ class CustomerInput:
     email_consent: bool = False
     sms_consent: bool = False
     tag_ids: list[int] = field(default_factory=list)
+    birthday_month: int | str | None = None  # empty month, day and year: no birthday
+    birthday_day: int | str | None = None
+    birthday_year: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,11 @@ class CustomerDetail:
     consent_history: list[ConsentEntry]
     deliveries: list[DeliveryEntry]
     redemptions: list[RedemptionEntry]
+    visit_count: int = 0
+    last_visit_at: datetime | None = None
+    birthday_month: int | None = None
+    birthday_day: int | None = None
+    birthday_year: int | None = None
 
     @property
     def display_name(self) -> str:
@@ -344,6 +356,8 @@ _ROW_COLUMNS = (
     Customer.email_consent,
     Customer.sms_consent,
     Customer.created_at,
+    Customer.visit_count,
+    Customer.last_visit_at,
 )
 
 
@@ -375,6 +389,8 @@ def rows_from_select(session: Session, query: Select) -> list[CustomerRow]:
             sms_consent=r[7],
             created_at=as_utc(r[8]),  # type: ignore[arg-type]
             tags=tuple(tags.get(r[0], ())),
+            visit_count=int(r[9] or 0),
+            last_visit_at=as_utc(r[10]),
         )
         for r in raw
     ]
@@ -440,6 +456,7 @@ class _Clean:
     email_consent: bool
     sms_consent: bool
     tag_ids: list[int]
+    birthday: Birthday | None
 
 
 def _clean(data: CustomerInput) -> _Clean:
@@ -455,9 +472,28 @@ def _clean(data: CustomerInput) -> _Clean:
         raise CustomerError("Email consent needs an email address.", "email_consent")
     if data.sms_consent and not phone:
         raise CustomerError("SMS consent needs a phone number.", "sms_consent")
+    try:
+        birthday = parse_birthday(data.birthday_month, data.birthday_day, data.birthday_year)
+    except BirthdayError as exc:
+        raise CustomerError(str(exc), exc.field) from None
     return _Clean(
-        first, last, email, phone, data.email_consent, data.sms_consent, sorted(set(data.tag_ids))
+        first,
+        last,
+        email,
+        phone,
+        data.email_consent,
+        data.sms_consent,
+        sorted(set(data.tag_ids)),
+        birthday,
     )
+
+
+def _set_birthday(customer: Customer, birthday: Birthday | None) -> bool:
+    """Store the birthday's three columns; True when they changed."""
+    values = (birthday.month, birthday.day, birthday.year) if birthday else (None, None, None)
+    before = (customer.birthday_month, customer.birthday_day, customer.birthday_year)
+    customer.birthday_month, customer.birthday_day, customer.birthday_year = values
+    return before != values
 
 
 def _refuse_duplicates(
@@ -523,6 +559,7 @@ def create_customer(
         email_consent=clean.email_consent,
         sms_consent=clean.sms_consent,
     )
+    _set_birthday(customer, clean.birthday)
     session.add(customer)
     session.flush()
     assert customer.id is not None
@@ -570,6 +607,8 @@ def update_customer(
         )
         if differs
     ]
+    if _set_birthday(customer, clean.birthday):
+        changed.append("birthday")
     customer.first_name = clean.first_name
     customer.last_name = clean.last_name
     if email_bidx != customer.email_bidx:
@@ -719,6 +758,11 @@ def customer_detail(session: Session, customer_id: int) -> CustomerDetail:
         consent_history=history,
         deliveries=deliveries,
         redemptions=redemptions,
+        visit_count=int(c.visit_count or 0),
+        last_visit_at=as_utc(c.last_visit_at),
+        birthday_month=c.birthday_month,
+        birthday_day=c.birthday_day,
+        birthday_year=c.birthday_year,
     )
 
 
@@ -780,6 +824,7 @@ def delete_customers(session: Session, target: BulkTarget) -> int:
     ids_sel = select(Customer.id).where(target_clause(target))
     delivery_ids = select(Delivery.id).where(Delivery.customer_id.in_(ids_sel))
     coupon_ids = select(Coupon.id).where(Coupon.customer_id.in_(ids_sel))
+    session.execute(delete(Visit.__table__).where(Visit.customer_id.in_(ids_sel)))
     session.execute(delete(Redemption.__table__).where(Redemption.coupon_id.in_(coupon_ids)))
     session.execute(delete(Coupon.__table__).where(Coupon.customer_id.in_(ids_sel)))
     session.execute(

@@ -10,6 +10,17 @@ Rule shapes (groups nest freely, up to MAX_DEPTH):
     {"type": "received_campaign" | "opened_campaign" | "clicked_campaign", "campaign_id": 3}
     {"type": "redeemed", "campaign_id": null | 3}                          null: any coupon
     {"type": "inactive_days", "value": 90}     no activity (or, never active, created) in N days
+    {"type": "no_visit_days", "value": 60}     visited before, but not in the last N days
+    {"type": "never_visited"}                  no visit ever (no redemption, no check-in)
+    {"type": "visits_in_days", "count": 3, "days": 30}   at least K visits in the last N days
+    {"type": "visit_count", "value": 5}        at least K visits in all
+    {"type": "birthday_month", "value": 4}     birthday in month M (1-12)
+
+"No visit in N days" leaves out customers who never visited: a lapsed regular and someone
+who never came in are different audiences (a win-back offer vs a first-visit offer), so
+"never visited" is its own rule; match either with an "any" group of the two. Visit rules
+read the summary columns core/visits.py keeps in step, except "K visits in the last N
+days", a semi-join over the visits of that window grouped per customer.
 
 Activity rules are semi-joins (`customer.id IN (SELECT customer_id ... WHERE ...)`) rather
 than correlated EXISTS: the same meaning, but SQLite then builds the id set once instead of
@@ -44,14 +55,26 @@ from marketing_ui.core.models import (
     Event,
     EventType,
     Segment,
+    Visit,
 )
 
 MAX_DEPTH = 8
 MAX_RULES = 100
 MAX_DAYS = 36_500
+MAX_VISITS = 10_000
 RECEIVED_STATUSES = (DeliveryStatus.SENT.value, DeliveryStatus.DELIVERED.value)
 _CAMPAIGN_RULES = ("received_campaign", "opened_campaign", "clicked_campaign")
-_LEAF_TYPES = ("tags", "consent", "created", "redeemed", "inactive_days", *_CAMPAIGN_RULES)
+_VISIT_RULES = ("no_visit_days", "never_visited", "visits_in_days", "visit_count")
+_LEAF_TYPES = (
+    "tags",
+    "consent",
+    "created",
+    "redeemed",
+    "inactive_days",
+    *_CAMPAIGN_RULES,
+    *_VISIT_RULES,
+    "birthday_month",
+)
 
 Rules = dict[str, Any]
 
@@ -85,6 +108,12 @@ def _parse_day(value: object, where: str) -> datetime:
 def _check_days(value: object, where: str) -> int:
     if not _is_int(value) or not 0 < value <= MAX_DAYS:  # type: ignore[operator]
         raise ValueError(f"{where}.value: give a whole number of days between 1 and {MAX_DAYS}")
+    return value  # type: ignore[return-value]
+
+
+def _check_visits(value: object, where: str) -> int:
+    if not _is_int(value) or not 0 < value <= MAX_VISITS:  # type: ignore[operator]
+        raise ValueError(f"{where}: give a whole number of visits between 1 and {MAX_VISITS}")
     return value  # type: ignore[return-value]
 
 
@@ -142,8 +171,19 @@ def _validate(rule: object, where: str, depth: int, budget: list[int]) -> None:
         _check_campaign_id(rule.get("campaign_id"), where)
     elif kind == "redeemed":
         _check_campaign_id(rule.get("campaign_id"), where, optional=True)
-    elif kind == "inactive_days":
+    elif kind in ("inactive_days", "no_visit_days"):
         _check_days(rule.get("value"), where)
+    elif kind == "visits_in_days":
+        _check_visits(rule.get("count"), f"{where}.count")
+        days = rule.get("days")
+        if not _is_int(days) or not 0 < days <= MAX_DAYS:  # type: ignore[operator]
+            raise ValueError(f"{where}.days: give a whole number of days between 1 and {MAX_DAYS}")
+    elif kind == "visit_count":
+        _check_visits(rule.get("value"), f"{where}.value")
+    elif kind == "birthday_month":
+        month = rule.get("value")
+        if not _is_int(month) or not 1 <= month <= 12:  # type: ignore[operator]
+            raise ValueError(f"{where}.value: choose a month from 1 (January) to 12 (December)")
 
 
 def validate_rules(rules: object) -> None:
@@ -208,6 +248,25 @@ def _compile(rule: Rules, now: datetime) -> ColumnElement[bool]:
     if kind == "inactive_days":
         cutoff = now - timedelta(days=rule["value"])
         return func.coalesce(Customer.last_activity_at, Customer.created_at) < cutoff
+    if kind == "no_visit_days":
+        # The explicit IS NOT NULL keeps NOT a true complement: NOT matches the never-visited.
+        return and_(
+            Customer.last_visit_at.is_not(None),
+            Customer.last_visit_at < now - timedelta(days=rule["value"]),
+        )
+    if kind == "never_visited":
+        return Customer.last_visit_at.is_(None)
+    if kind == "visits_in_days":
+        return _in(
+            select(Visit.customer_id)
+            .where(Visit.at >= now - timedelta(days=rule["days"]))
+            .group_by(Visit.customer_id)
+            .having(func.count(Visit.id) >= rule["count"])
+        )
+    if kind == "visit_count":
+        return Customer.visit_count >= rule["value"]
+    if kind == "birthday_month":
+        return and_(Customer.birthday_month.is_not(None), Customer.birthday_month == rule["value"])
     raise ValueError(f"unknown rule type {kind!r}")  # validate_rules makes this unreachable
 
 

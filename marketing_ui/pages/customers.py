@@ -166,6 +166,14 @@ def _row(row: rx.Var[CustomerRowView]) -> rx.Component:
         ),
         rx.table.cell(rx.flex(rx.foreach(row.tags, tag_badge), gap="4px", wrap="wrap")),
         rx.table.cell(rx.text(row.created, size="2", color=MUTED)),
+        rx.table.cell(
+            rx.text(
+                rx.cond(row.visits > 0, row.visits.to_string() + " · " + row.last_visit, "—"),
+                size="2",
+                color=MUTED,
+            ),
+            class_name="customer-visits",
+        ),
         on_click=S.open_detail(row.id),
         cursor="pointer",
         _hover={"background": rx.color("gray", 2)},
@@ -195,6 +203,7 @@ def _table() -> rx.Component:
                         rx.table.column_header_cell("Consent"),
                         rx.table.column_header_cell("Tags"),
                         rx.table.column_header_cell("Added"),
+                        rx.table.column_header_cell("Visits · last"),
                     )
                 ),
                 rx.table.body(rx.foreach(S.rows, _row)),
@@ -281,6 +290,14 @@ def _edit_dialog() -> rx.Component:
                         _field("Email", "email", placeholder="name@example.com"),
                         _field("Phone", "phone", placeholder="+1 415 555 0100"),
                         columns="2",
+                        spacing="3",
+                        width="100%",
+                    ),
+                    rx.grid(
+                        _field("Birthday month", "birthday_month", type="number", min=1, max=12),
+                        _field("Birthday day", "birthday_day", type="number", min=1, max=31),
+                        _field("Birth year (optional)", "birthday_year", type="number"),
+                        columns="3",
                         spacing="3",
                         width="100%",
                     ),
@@ -396,6 +413,27 @@ def _detail_dialog() -> rx.Component:
                     rx.text(d.created, size="2"),
                     rx.text("Last activity", color=MUTED, size="2"),
                     rx.text(d.last_activity, size="2"),
+                    rx.text("Visits", color=MUTED, size="2"),
+                    rx.text(
+                        d.visits.to_string() + " · last " + d.last_visit,
+                        size="2",
+                        id="detail-visits",
+                    ),
+                    rx.text("Birthday", color=MUTED, size="2"),
+                    rx.text(
+                        rx.cond(d.birthday != "", d.birthday, "—"), size="2", id="detail-birthday"
+                    ),
+                    rx.text("Personal QR", color=MUTED, size="2"),
+                    rx.cond(
+                        d.personal_qr != "",
+                        rx.image(
+                            src=d.personal_qr,
+                            width="120px",
+                            height="120px",
+                            alt="Personal QR for counter check-in",
+                            id="detail-personal-qr",
+                        ),
+                    ),
                     columns="120px 1fr",
                     spacing="2",
                     width="100%",

@@ -1,4 +1,5 @@
-"""Redeem at the counter: type a short code, or scan a QR (the phone opens /redeem/<token>)."""
+"""Redeem at the counter: type a short code, or scan a QR (the phone opens /redeem/<token>);
+check a customer in by exact phone, email or their personal QR."""
 
 import reflex as rx
 
@@ -207,6 +208,107 @@ def _next_button() -> rx.Component:
     )
 
 
+def _check_in_result() -> rx.Component:
+    return rx.cond(
+        RedeemState.checkin_result != "",
+        rx.callout.root(
+            rx.callout.icon(
+                rx.cond(
+                    RedeemState.checkin_result == "ok",
+                    rx.icon("circle-check-big", size=22),
+                    rx.icon("circle-x", size=22),
+                )
+            ),
+            rx.callout.text(RedeemState.checkin_message, weight="bold"),
+            color_scheme=RedeemState.checkin_color,
+            variant="surface",
+            width="100%",
+            id="checkin-result",
+            data_result=RedeemState.checkin_result,
+        ),
+    )
+
+
+def _customer_card() -> rx.Component:
+    c = RedeemState.card
+    return rx.cond(
+        c.contains("first_name"),
+        rx.vstack(
+            rx.heading(c["first_name"], size="6", id="checkin-name"),
+            _fact("Contact", c["contact"], "checkin-contact"),
+            _fact("Last visit", c["last_visit"], "checkin-last-visit"),
+            _fact("Visits", c["visits"], "checkin-visits"),
+            rx.hstack(
+                rx.button(
+                    rx.icon("user-check", size=20),
+                    "Record visit",
+                    on_click=RedeemState.record_check_in,
+                    size="3",
+                    color_scheme="grass",
+                    disabled=RedeemState.checkin_result == "ok",
+                    id="record-visit",
+                ),
+                rx.button(
+                    "Next customer",
+                    on_click=RedeemState.next_customer,
+                    size="3",
+                    variant="soft",
+                    color_scheme="gray",
+                    id="next-customer",
+                ),
+                wrap="wrap",
+            ),
+            spacing="2",
+            width="100%",
+            id="checkin-card",
+        ),
+    )
+
+
+def _check_in_form() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text("Check in a customer", size="3", weight="medium"),
+            rx.form(
+                rx.hstack(
+                    rx.input(
+                        name="contact",
+                        id="checkin-input",
+                        placeholder="Phone or email (exact)",
+                        auto_complete="off",
+                        spell_check=False,
+                        max_length=200,
+                        size="3",
+                        width="100%",
+                    ),
+                    rx.button(
+                        rx.icon("search", size=18),
+                        "Find",
+                        type="submit",
+                        size="3",
+                        id="find-customer",
+                    ),
+                    width="100%",
+                ),
+                on_submit=RedeemState.find_customer,
+                reset_on_submit=True,
+                width="100%",
+            ),
+            _check_in_result(),
+            _customer_card(),
+            rx.text(
+                "Or scan the customer's personal QR code with your phone camera.",
+                size="2",
+                color=MUTED,
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="checkin",
+    )
+
+
 def _column(*children: rx.Component) -> rx.Component:
     return rx.vstack(*children, spacing="4", width="100%", max_width="560px")
 
@@ -228,7 +330,7 @@ def _denied_note() -> rx.Component:
 
 @template(route="/redeem", title="Redeem", on_load=RedeemState.load_form, staff=True)
 def redeem() -> rx.Component:
-    return _column(_denied_note(), _result(), _coupon_card(), _code_form())
+    return _column(_denied_note(), _result(), _coupon_card(), _code_form(), _check_in_form())
 
 
 @template(
@@ -238,6 +340,7 @@ def redeem_scanned() -> rx.Component:
     return _column(
         _result(),
         _coupon_card(),
+        rx.cond(RedeemState.card.contains("first_name"), _check_in_form()),
         rx.cond(RedeemState.result == "limited", rx.fragment(), _next_button()),
         rx.link("Type a code instead", href="/redeem", size="2", id="type-code-link"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
 
 import reflex as rx
@@ -10,6 +11,7 @@ from marketing_ui.api.customer_export import export_path
 from marketing_ui.components.tag_badges import TagView
 from marketing_ui.core import customer_export, customers, segments, tags
 from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.check_in import personal_qr_image
 from marketing_ui.core.customers import (
     BulkTarget,
     CustomerError,
@@ -43,6 +45,8 @@ class CustomerRowView:
     sms_consent: bool = False
     created: str = ""
     tags: list[TagView] = field(default_factory=list)
+    visits: int = 0
+    last_visit: str = ""
 
 
 @dataclass
@@ -57,10 +61,24 @@ class CustomerDetailView:
     sms_consent: bool = False
     created: str = ""
     last_activity: str = ""
+    visits: int = 0
+    last_visit: str = ""
+    birthday: str = ""  # "29 February" or "4 July 1990", "" when not given
+    birthday_month: str = ""
+    birthday_day: str = ""
+    birthday_year: str = ""
+    personal_qr: str = ""  # data URI of the customer's personal QR (counter check-in)
     tags: list[TagView] = field(default_factory=list)
     consent_history: list[dict[str, str]] = field(default_factory=list)
     deliveries: list[dict[str, str]] = field(default_factory=list)
     redemptions: list[dict[str, str]] = field(default_factory=list)
+
+
+def _birthday_text(month: int | None, day: int | None, year: int | None) -> str:
+    if not month or not day:
+        return ""
+    text = f"{day} {calendar.month_name[month]}"
+    return f"{text} {year}" if year else text
 
 
 def tag_views(refs: tuple[TagRef, ...] | list[TagRef]) -> list[TagView]:
@@ -192,6 +210,8 @@ class CustomersState(AuthState):
                 sms_consent=r.sms_consent,
                 created=format_date(r.created_at, zone),
                 tags=tag_views(r.tags),
+                visits=r.visit_count,
+                last_visit=format_date(r.last_visit_at, zone) if r.last_visit_at else "",
             )
             for r in page.rows
         ]
@@ -375,6 +395,9 @@ class CustomersState(AuthState):
             "last_name": d.last_name,
             "email": d.email,
             "phone": d.phone,
+            "birthday_month": d.birthday_month,
+            "birthday_day": d.birthday_day,
+            "birthday_year": d.birthday_year,
         }
         self._open_form(d.id, values, d.email_consent, d.sms_consent)
 
@@ -407,10 +430,22 @@ class CustomersState(AuthState):
             email_consent=self.edit_email_consent,
             sms_consent=self.edit_sms_consent,
             tag_ids=[int(t) for t in self.edit_tag_ids if t.isdigit()],
+            birthday_month=str(form.get("birthday_month", ""))[:4],
+            birthday_day=str(form.get("birthday_day", ""))[:4],
+            birthday_year=str(form.get("birthday_year", ""))[:6],
         )
         # Keep what was typed, so an error does not wipe the form.
         self.edit_values = {
-            k: getattr(data, k) for k in ("first_name", "last_name", "email", "phone")
+            k: str(getattr(data, k) or "")
+            for k in (
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "birthday_month",
+                "birthday_day",
+                "birthday_year",
+            )
         }
         try:
             with session_scope() as session:
@@ -474,6 +509,13 @@ class CustomersState(AuthState):
             sms_consent=d.sms_consent,
             created=format_datetime(d.created_at, zone),
             last_activity=format_datetime(d.last_activity_at, zone) or "none yet",
+            visits=d.visit_count,
+            last_visit=format_datetime(d.last_visit_at, zone) or "never",
+            birthday=_birthday_text(d.birthday_month, d.birthday_day, d.birthday_year),
+            birthday_month=str(d.birthday_month or ""),
+            birthday_day=str(d.birthday_day or ""),
+            birthday_year=str(d.birthday_year or ""),
+            personal_qr=personal_qr_image(d),
             tags=tag_views(d.tags),
             consent_history=[
                 {

@@ -1,11 +1,13 @@
-"""Counter redemption: find a coupon by scanned token or typed code, redeem it once, undo (admin)."""
+"""Counter redemption and check-in: find a coupon by scanned token or typed code, redeem it once,
+undo (admin); or find a customer by exact phone, email or personal QR and record a visit."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from marketing_ui.core import app_settings, coupons
+from marketing_ui.core import app_settings, check_in, coupons
 from marketing_ui.core.auth import CurrentUser
+from marketing_ui.core.check_in import CheckInCard
 from marketing_ui.core.coupons import CouponState, CouponView, RedeemResult, UndoResult
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redeem_limits import redeem_limiter
@@ -43,6 +45,18 @@ def _coupon_dict(view: CouponView, timezone: str) -> dict[str, str]:
     }
 
 
+def _card_dict(card: CheckInCard, timezone: str) -> dict[str, str]:
+    count = card.visit_count
+    return {
+        "first_name": card.first_name or "Customer",
+        "contact": card.contact,
+        "visits": f"{count} visit" if count == 1 else f"{count} visits",
+        "last_visit": format_day_and_time(card.last_visit_at, timezone) or "Never",
+    }
+
+
+NOT_FOUND = "No customer has exactly this phone, email or QR. Check it and try again."
+
 _NOT_REDEEMABLE = {
     CouponState.REDEEMED: RedeemResult.ALREADY_REDEEMED,
     CouponState.EXPIRED: RedeemResult.EXPIRED,
@@ -59,6 +73,15 @@ class RedeemState(AuthState):
     denied_page: str = ""  # the admin page this account was sent away from (?denied=/path)
     _coupon_id: int = 0
     _timezone: str = "UTC"
+    # Check-in: the found customer's card and the outcome; the customer id stays server-side.
+    card: dict[str, str] = {}
+    checkin_result: str = ""
+    checkin_message: str = ""
+    _card_customer_id: int = 0
+
+    @rx.var
+    def checkin_color(self) -> str:
+        return RESULT_COLORS.get(self.checkin_result, "gray")
 
     @rx.var
     def result_color(self) -> str:
@@ -79,6 +102,25 @@ class RedeemState(AuthState):
         self.result = ""
         self.message = ""
         self._coupon_id = 0
+
+    def _reset_card(self) -> None:
+        self.card = {}
+        self.checkin_result = ""
+        self.checkin_message = ""
+        self._card_customer_id = 0
+
+    def _find_customer(self, user: CurrentUser, text: str) -> None:
+        """Show the card of the customer with exactly this phone, email or personal QR."""
+        with session_scope() as session:
+            self._timezone = app_settings.business_identity(session).timezone
+            found = check_in.find_customer(session, text)
+        self._reset_card()
+        if found is None:
+            redeem_limiter().record_miss(user.id, self._client_ip())
+            self.checkin_result, self.checkin_message = "unknown", NOT_FOUND
+            return
+        self._card_customer_id = found.customer_id
+        self.card = _card_dict(found, self._timezone)
 
     def _client_ip(self) -> str:
         return self.router.session.client_ip or "unknown"
@@ -143,6 +185,7 @@ class RedeemState(AuthState):
     def load_form(self):
         """/redeem: an empty code form, saying why when an admin page sent this account here."""
         self._reset()
+        self._reset_card()
         denied = self.router.url.query_parameters.get("denied", "")
         valid = denied.startswith("/") and not denied.startswith("//") and len(denied) <= 200
         self.denied_page = (denied.rstrip("/") or "/") if valid else ""
@@ -152,6 +195,7 @@ class RedeemState(AuthState):
     def load_token(self):
         """/redeem/<token>: what a phone camera opens after scanning the QR."""
         self._reset()
+        self._reset_card()
         user = session_user(self)
         if user is None:
             return  # the guard is already sending this browser to the login page
@@ -161,7 +205,11 @@ class RedeemState(AuthState):
             if not token:
                 self._explain(RedeemResult.UNKNOWN)
             return
-        self._lookup(user, by_token=token.strip("/"))
+        token = token.strip("/")
+        if check_in.is_personal_qr_token(token):
+            self._find_customer(user, token)  # a customer's personal QR: their card
+            return
+        self._lookup(user, by_token=token)
 
     @rx.event
     @staff
@@ -219,6 +267,54 @@ class RedeemState(AuthState):
         else:
             self._explain(RedeemResult.FORBIDDEN)
         return None
+
+    @rx.event
+    @staff
+    def find_customer(self, form: dict):
+        """Check-in: exact phone, exact email or a pasted personal QR token; no partial matches."""
+        user = session_user(self)
+        if user is None:
+            return rx.redirect(LOGIN_AGAIN)
+        text = str(form.get("contact", "")).strip()[:200]
+        if not text:
+            self._reset_card()
+            self.checkin_result = "unknown"
+            self.checkin_message = "Type the customer's phone number or email address."
+            return None
+        if not self._allowed(user):
+            self._reset_card()
+            self.checkin_result, self.checkin_message = self.result, self.message
+            self.result, self.message = "", ""
+            return None
+        self._find_customer(user, text)
+        return None
+
+    @rx.event
+    @staff
+    def record_check_in(self):
+        """The "Record visit" button: one visit for the customer on screen."""
+        user = session_user(self)
+        if user is None:
+            return rx.redirect(LOGIN_AGAIN)
+        if not self._card_customer_id:
+            return None
+        with session_scope() as session:
+            found = check_in.check_in(session, self._card_customer_id, user)
+        if found is None:
+            self._reset_card()
+            self.checkin_result = "forbidden"
+            self.checkin_message = "The visit was not recorded: this account may not check in."
+            return None
+        self.card = _card_dict(found, self._timezone)
+        self.checkin_result = "ok"
+        self.checkin_message = f"Visit recorded. Welcome back, {self.card['first_name']}!"
+        return None
+
+    @rx.event
+    @staff
+    def next_customer(self):
+        """Clear the check-in card for the next customer."""
+        self._reset_card()
 
     @rx.event
     @staff

@@ -21,7 +21,7 @@ from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.campaigns import choices as campaign_choices
 from marketing_ui.core.customers import CustomerRow
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.segments import MAX_DAYS, Rules
+from marketing_ui.core.segments import MAX_DAYS, MAX_VISITS, Rules
 from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.auth import AuthState
 
@@ -38,6 +38,31 @@ RULE_TYPES: list[tuple[str, str]] = [
     ("clicked_campaign", "Clicked campaign"),
     ("redeemed", "Redeemed a coupon"),
     ("inactive_days", "No activity for"),
+    ("no_visit_days", "No visit for"),
+    ("never_visited", "Never visited"),
+    ("visits_in_days", "Visits recently"),
+    ("visit_count", "Visits in all"),
+    ("birthday_month", "Birthday in"),
+]
+MONTHS: list[tuple[str, str]] = [
+    (str(n), name)
+    for n, name in enumerate(
+        (
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ),
+        start=1,
+    )
 ]
 _CAMPAIGN_TYPES = ("received_campaign", "opened_campaign", "clicked_campaign")
 
@@ -60,6 +85,8 @@ class RuleItem:
     date: str = ""
     days: str = "30"
     campaign_id: str = ""
+    visits: str = "2"  # K in the visit rules
+    month: str = "1"  # the birthday month, 1-12
     problem: str = ""  # why this rule is not counted yet ("pick a tag")
 
 
@@ -79,6 +106,13 @@ def _new_key() -> str:
 def _days(value: str) -> int | None:
     value = value.strip()
     if not value.isdigit() or not 0 < int(value) <= MAX_DAYS:
+        return None
+    return int(value)
+
+
+def _visits(value: str) -> int | None:
+    value = value.strip()
+    if not value.isdigit() or not 0 < int(value) <= MAX_VISITS:
         return None
     return int(value)
 
@@ -116,6 +150,28 @@ def leaf_rule(item: RuleItem) -> tuple[Rules | None, str]:
         if days is None:
             return None, f"give a number of days (1 to {MAX_DAYS})"
         rule = {"type": "inactive_days", "value": days}
+    elif kind in ("no_visit_days", "visits_in_days"):
+        days = _days(item.days)
+        if days is None:
+            return None, f"give a number of days (1 to {MAX_DAYS})"
+        if kind == "no_visit_days":
+            rule = {"type": kind, "value": days}
+        else:
+            count = _visits(item.visits)
+            if count is None:
+                return None, f"give a number of visits (1 to {MAX_VISITS})"
+            rule = {"type": kind, "count": count, "days": days}
+    elif kind == "never_visited":
+        rule = {"type": kind}
+    elif kind == "visit_count":
+        count = _visits(item.visits)
+        if count is None:
+            return None, f"give a number of visits (1 to {MAX_VISITS})"
+        rule = {"type": kind, "value": count}
+    elif kind == "birthday_month":
+        if not item.month.isdigit() or not 1 <= int(item.month) <= 12:
+            return None, "choose a month"
+        rule = {"type": kind, "value": int(item.month)}
     else:
         return None, "choose a rule type"
     try:
@@ -179,8 +235,15 @@ def _item_from_leaf(rule: Rules, parent: str, negate: bool) -> RuleItem:
     elif item.type in (*_CAMPAIGN_TYPES, "redeemed"):
         campaign = rule.get("campaign_id")
         item.campaign_id = str(campaign) if campaign is not None else ""
-    elif item.type == "inactive_days":
+    elif item.type in ("inactive_days", "no_visit_days"):
         item.days = str(rule.get("value", 90))
+    elif item.type == "visits_in_days":
+        item.visits = str(rule.get("count", 2))
+        item.days = str(rule.get("days", 30))
+    elif item.type == "visit_count":
+        item.visits = str(rule.get("value", 2))
+    elif item.type == "birthday_month":
+        item.month = str(rule.get("value", 1))
     return item
 
 
@@ -429,7 +492,7 @@ class SegmentsState(AuthState):
     def set_type(self, key: str, value: str):
         if value not in dict(RULE_TYPES):
             return None
-        days = "90" if value == "inactive_days" else "30"
+        days = "90" if value in ("inactive_days", "no_visit_days") else "30"
         return self._update(key, type=value, campaign_id="", days=days)
 
     @rx.event
@@ -465,6 +528,14 @@ class SegmentsState(AuthState):
     @rx.event
     def set_days(self, key: str, value: str):
         return self._update(key, days=value[:6])
+
+    @rx.event
+    def set_visits(self, key: str, value: str):
+        return self._update(key, visits=value[:6])
+
+    @rx.event
+    def set_month(self, key: str, value: str):
+        return self._update(key, month=value if value in dict(MONTHS) else "1")
 
     @rx.event
     def set_campaign(self, key: str, value: str):

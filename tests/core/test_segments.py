@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from marketing_ui.core.customers import CustomerInput, create_customer
-from marketing_ui.core.models import Campaign, Coupon, Customer, Delivery, Event
+from marketing_ui.core.models import Campaign, Coupon, Customer, Delivery, Event, VisitSource
 from marketing_ui.core.segments import (
     count_matching,
     create_segment,
@@ -21,6 +21,7 @@ from marketing_ui.core.segments import (
     validate_rules,
 )
 from marketing_ui.core.tags import create_tag
+from marketing_ui.core.visits import record_visit
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -122,6 +123,43 @@ def test_each_rule_type(session: Session, world: dict[str, int]) -> None:
         assert _names(session, world, rule) == expected, rule
 
 
+def test_visit_and_birthday_rules(session: Session, world: dict[str, int]) -> None:
+    """c1 a regular, c2 lapsed (one visit 100 days ago), c3 and c4 never came in."""
+    day = timedelta(days=1)
+    for at in (NOW - 2 * day, NOW - 10 * day, NOW - 20 * day, NOW - 200 * day):
+        record_visit(session, world["c1"], VisitSource.CHECK_IN, at=at)
+    record_visit(session, world["c2"], VisitSource.CHECK_IN, at=NOW - 100 * day)
+    for name, (month, day_of_month) in {"c1": (4, 2), "c2": (2, 29), "c3": (4, 30)}.items():
+        customer = session.get(Customer, world[name])
+        customer.birthday_month, customer.birthday_day = month, day_of_month
+    session.commit()
+    cases = [
+        ({"type": "no_visit_days", "value": 60}, ["c2"]),
+        ({"type": "no_visit_days", "value": 1}, ["c1", "c2"]),
+        ({"type": "no_visit_days", "value": 365}, []),
+        ({"type": "never_visited"}, ["c3", "c4"]),
+        (
+            {
+                "op": "or",
+                "rules": [{"type": "no_visit_days", "value": 60}, {"type": "never_visited"}],
+            },
+            ["c2", "c3", "c4"],
+        ),
+        ({"op": "not", "rule": {"type": "no_visit_days", "value": 60}}, ["c1", "c3", "c4"]),
+        ({"type": "visits_in_days", "count": 3, "days": 30}, ["c1"]),
+        ({"type": "visits_in_days", "count": 4, "days": 30}, []),
+        ({"type": "visits_in_days", "count": 1, "days": 150}, ["c1", "c2"]),
+        ({"type": "visit_count", "value": 1}, ["c1", "c2"]),
+        ({"type": "visit_count", "value": 4}, ["c1"]),
+        ({"type": "visit_count", "value": 5}, []),
+        ({"type": "birthday_month", "value": 4}, ["c1", "c3"]),
+        ({"type": "birthday_month", "value": 2}, ["c2"]),
+        ({"op": "not", "rule": {"type": "birthday_month", "value": 4}}, ["c2", "c4"]),
+    ]
+    for rule, expected in cases:
+        assert _names(session, world, rule) == expected, rule
+
+
 def test_and_or_not_combinations(session: Session, world: dict[str, int]) -> None:
     A, B, camp1 = world["A"], world["B"], world["camp1"]  # noqa: N806
     no_a_or_received = {
@@ -210,6 +248,14 @@ def test_the_compiled_rules_are_one_statement(session: Session, world: dict[str,
         ({"type": "received_campaign"}, "pick a campaign"),
         ({"type": "redeemed", "campaign_id": "3"}, "pick a campaign"),
         ({"type": "inactive_days", "value": 1.5}, "whole number"),
+        ({"type": "no_visit_days", "value": 0}, r"rules\.value: give a whole number of days"),
+        ({"type": "visits_in_days", "count": 0, "days": 30}, r"rules\.count: .* visits"),
+        ({"type": "visits_in_days", "count": 2, "days": 40000}, r"rules\.days: .* days"),
+        ({"type": "visits_in_days", "count": 2}, r"rules\.days"),
+        ({"type": "visit_count", "value": -1}, r"rules\.value: .* visits between 1"),
+        ({"type": "visit_count", "value": 10001}, "between 1 and 10000"),
+        ({"type": "birthday_month", "value": 13}, r"rules\.value: choose a month"),
+        ({"type": "birthday_month", "value": "4"}, "choose a month"),
         ({"type": "planet"}, "unknown rule type"),
         ({"op": "not", "rule": {"op": "not", "rule": None}}, r"rules\.rule\.rule: a rule must be"),
     ],

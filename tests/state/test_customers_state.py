@@ -125,3 +125,20 @@ def test_export_without_a_session_issues_nothing(three: None) -> None:
     state = _page()
     state.prepare_export()
     assert state.export_path == "" and state.export_count == 0
+
+
+def test_birthday_is_saved_and_a_bad_one_names_its_field(app_db: None) -> None:
+    state = _page()
+    state.open_add()
+    form = {"first_name": "Ana", "email": "ana@example.com"}
+    state.save_customer({**form, "birthday_month": "2", "birthday_day": "30"})
+    assert state.edit_error_field == "birthday_day" and state.edit_open
+    assert state.edit_values["birthday_day"] == "30"  # what was typed stays
+    state.save_customer({**form, "birthday_month": "2", "birthday_day": "29", "birthday_year": ""})
+    assert not state.edit_open
+    row = state.rows[0]
+    assert (row.visits, row.last_visit) == (0, "")
+    state.open_detail(row.id)
+    assert state.detail.birthday == "29 February"
+    assert state.detail.personal_qr.startswith("data:image/png;base64,")
+    assert state.detail.visits == 0 and state.detail.last_visit == "never"

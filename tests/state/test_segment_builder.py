@@ -84,3 +84,35 @@ def test_a_lone_rule_and_too_deep_nesting() -> None:
     deep = {"op": "and", "rules": [{"op": "or", "rules": [{"op": "and", "rules": []}]}]}
     with pytest.raises(ValueError, match="deeper"):
         items_from_rules(deep)
+
+
+def test_visit_and_birthday_rules_round_trip_and_explain_bad_numbers() -> None:
+    saved = {
+        "op": "and",
+        "rules": [
+            {"type": "no_visit_days", "value": 60},
+            {"op": "not", "rule": {"type": "never_visited"}},
+            {"type": "visits_in_days", "count": 3, "days": 30},
+            {"type": "visit_count", "value": 5},
+            {"type": "birthday_month", "value": 4},
+        ],
+    }
+    root_op, items = items_from_rules(saved)
+    rules, checked = rules_from_items(root_op, items)
+    assert rules == saved
+    assert [i.problem for i in checked] == [""] * 5
+    bad = [
+        RuleItem(key="a", type="no_visit_days", days="0"),
+        RuleItem(key="b", type="visits_in_days", visits="0", days="30"),
+        RuleItem(key="c", type="visits_in_days", visits="2", days="x"),
+        RuleItem(key="d", type="visit_count", visits="100000"),
+        RuleItem(key="e", type="birthday_month", month="13"),
+    ]
+    rules, checked = rules_from_items("and", bad)
+    assert rules == {"op": "and", "rules": []}
+    problems = {i.key: i.problem for i in checked}
+    assert problems["a"].startswith("give a number of days")
+    assert problems["b"].startswith("give a number of visits")
+    assert problems["c"].startswith("give a number of days")
+    assert problems["d"] == "give a number of visits (1 to 10000)"
+    assert problems["e"] == "choose a month"
