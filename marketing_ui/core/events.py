@@ -404,15 +404,7 @@ def apply_complaint(
         return False
     bidx = _contact_bidx(session, delivery.customer_id, Channel.EMAIL.value)
     _suppress(session, Channel.EMAIL.value, bidx, SuppressionReason.COMPLAINT)
-    set_consent(
-        session,
-        delivery.customer_id,
-        "email",
-        False,
-        "complaint",
-        "spam complaint",
-        SkipReason.SUPPRESSED,
-    )
+    set_consent(session, delivery.customer_id, "email", False, "complaint", "spam complaint")
     _skip_pending(
         session, delivery.customer_id, Channel.EMAIL.value, "spam complaint", SkipReason.SUPPRESSED
     )
