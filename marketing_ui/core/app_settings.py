@@ -223,12 +223,14 @@ class FrequencyCap:
 
     def describe(self) -> str:
         """The cap in one sentence, as the Settings and send pages say it."""
-        parts = [
-            f"{n} {what}" if n else f"no cap on {what}"
-            for n, what in ((self.email_max, "emails"), (self.sms_max, "texts"))
-        ]
+        kinds = ((self.email_max, "emails"), (self.sms_max, "texts"))
+        capped = [f"{n} {what}" for n, what in kinds if n]
+        free = [what for n, what in kinds if not n]
+        if not capped:
+            return "No frequency cap: customers get every message."
         days = "day" if self.window_days == 1 else f"{self.window_days} days"
-        return f"At most {' and '.join(parts)} per customer in any {days}."
+        text = f"At most {' and '.join(capped)} per customer in any {days}"
+        return text + (f"; no cap on {free[0]}." if free else ".")
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, what it expects) for each wrong value (the form and the environment)."""
