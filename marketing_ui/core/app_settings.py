@@ -1,4 +1,5 @@
-"""Owner-editable settings kept in the DB: business identity, sending limits, deliverability guard.
+"""Owner-editable settings kept in the DB: business identity, sending limits, deliverability guard,
+frequency cap.
 
 Forms save through `update_business_identity` / `update_sending_limits`: the typed values are
 laid over what is stored (a form that shows only some fields never drops the others), each
@@ -192,6 +193,61 @@ class DeliverabilityLimits:
             raise SettingsError(problems)
 
 
+@dataclass
+class FrequencyCap:
+    """How many marketing messages one customer may get per channel in a rolling window
+    (core/sending/frequency_cap.py), counting campaigns and automations alike.
+
+    The defaults are what restaurant marketers usually aim at: about one email every two days
+    at most (3 a week leaves room for a weekly newsletter, an offer and one automation), and
+    texts rarer because they interrupt (2 a week). 0 means no cap on that channel. Each field
+    can be fixed from the environment, like the guard's limits.
+    """
+
+    email_max: int = field(
+        default=3,
+        metadata={"label": "Emails per customer per window", "env": "FREQUENCY_CAP_EMAIL"},
+    )
+    sms_max: int = field(
+        default=2,
+        metadata={"label": "Texts per customer per window", "env": "FREQUENCY_CAP_SMS"},
+    )
+    window_days: int = field(
+        default=7,
+        metadata={"label": "Frequency cap window (days)", "env": "FREQUENCY_CAP_DAYS"},
+    )
+
+    def limit(self, channel: str) -> int:
+        """The cap for one channel ("email" or "sms"); 0: none."""
+        return self.email_max if channel == "email" else self.sms_max
+
+    def describe(self) -> str:
+        """The cap in one sentence, as the Settings and send pages say it."""
+        kinds = ((self.email_max, "emails"), (self.sms_max, "texts"))
+        capped = [f"{n} {what}" for n, what in kinds if n]
+        free = [what for n, what in kinds if not n]
+        if not capped:
+            return "No frequency cap: customers get every message."
+        days = "day" if self.window_days == 1 else f"{self.window_days} days"
+        text = f"At most {' and '.join(capped)} per customer in any {days}"
+        return text + (f"; no cap on {free[0]}." if free else ".")
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, what it expects) for each wrong value (the form and the environment)."""
+        out = []
+        for name in ("email_max", "sms_max"):
+            if not 0 <= getattr(self, name) <= 100:
+                out.append((name, "expected a whole number from 0 (no cap) to 100."))
+        if not 1 <= self.window_days <= 90:
+            out.append(("window_days", "expected a whole number of days from 1 to 90."))
+        return out
+
+    def validate(self) -> None:
+        problems = [f"{label(FrequencyCap, n)}: {text}" for n, text in self.problems()]
+        if problems:
+            raise SettingsError(problems)
+
+
 def env_name(cls: type, name: str) -> str:
     """The environment variable that can fix a field ("" when none can)."""
     return next(f.metadata.get("env", "") for f in fields(cls) if f.name == name)
@@ -337,3 +393,15 @@ def save_sending_limits(session: Session, value: SendingLimits) -> None:
 def update_sending_limits(session: Session, form: Mapping[str, Any]) -> SendingLimits:
     """Save the fields a form sent over the stored limits; SettingsError if any is wrong."""
     return _update_fixed_aware(session, "sending", SendingLimits, form, "settings.sending")
+
+
+def frequency_cap(session: Session) -> FrequencyCap:
+    """What the freeze uses: the environment over the Settings page over the defaults."""
+    return _effective(session, "frequency_cap", FrequencyCap)
+
+
+def update_frequency_cap(session: Session, form: Mapping[str, Any]) -> FrequencyCap:
+    """Save the fields a form sent; SettingsError if any is wrong or fixed by the environment."""
+    return _update_fixed_aware(
+        session, "frequency_cap", FrequencyCap, form, "settings.frequency_cap"
+    )

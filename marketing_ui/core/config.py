@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     guard_complaint_pct: float | None = None
     guard_hard_bounce_pct: float | None = None
     guard_min_sent: int | None = None
+    # Frequency cap (core/app_settings.FrequencyCap); unset: Settings page.
+    frequency_cap_email: int | None = None
+    frequency_cap_sms: int | None = None
+    frequency_cap_days: int | None = None
 
     @field_validator("public_base_url", "public_api_url")
     @classmethod
@@ -151,15 +155,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _guard_limits(self) -> Settings:
         """The same rules as the Settings page, reported under the variables' names."""
-        from marketing_ui.core.app_settings import DeliverabilityLimits, env_name
+        from marketing_ui.core.app_settings import DeliverabilityLimits, FrequencyCap, env_name
 
-        names = {
-            f: env_name(DeliverabilityLimits, f) for f in DeliverabilityLimits.__dataclass_fields__
-        }
-        given = {f: getattr(self, env.lower()) for f, env in names.items()}
-        given = {f: v for f, v in given.items() if v is not None}
-        problems = DeliverabilityLimits(**given).problems()
-        if problems := [f"{names[f]}: {text}" for f, text in problems if f in given]:
+        problems: list[str] = []
+        for cls in (DeliverabilityLimits, FrequencyCap):
+            names = {f: env_name(cls, f) for f in cls.__dataclass_fields__}
+            given = {f: getattr(self, env.lower()) for f, env in names.items()}
+            given = {f: v for f, v in given.items() if v is not None}
+            problems += [f"{names[f]}: {text}" for f, text in cls(**given).problems() if f in given]
+        if problems:
             raise ValueError("; ".join(problems))
         return self
 

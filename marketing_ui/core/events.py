@@ -34,6 +34,7 @@ from marketing_ui.core.models import (
     DeliveryStatus,
     Event,
     EventType,
+    SkipReason,
     Suppression,
     SuppressionReason,
 )
@@ -328,7 +329,9 @@ def _suppress(
         )
 
 
-def _skip_pending(session: Session, customer_id: int, channel: str, reason: str) -> int:
+def _skip_pending(
+    session: Session, customer_id: int, channel: str, reason: str, why: SkipReason
+) -> int:
     """Queued deliveries of this customer on this channel will not go out (takes effect now)."""
     result = session.execute(
         update(_deliveries)
@@ -337,7 +340,12 @@ def _skip_pending(session: Session, customer_id: int, channel: str, reason: str)
             _deliveries.c.channel == channel,
             _deliveries.c.status == DeliveryStatus.PENDING.value,
         )
-        .values(status=DeliveryStatus.SKIPPED.value, error=reason, updated_at=utcnow())
+        .values(
+            status=DeliveryStatus.SKIPPED.value,
+            error=reason,
+            skip_reason=why.value,
+            updated_at=utcnow(),
+        )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -379,7 +387,9 @@ def apply_bounce(
         bidx = _contact_bidx(session, delivery.customer_id, channel)
         _suppress(session, channel, bidx, SuppressionReason.BOUNCE, reason)
         set_consent(session, delivery.customer_id, channel, False, "bounce", reason[:255])
-        _skip_pending(session, delivery.customer_id, channel, "bounced address")
+        _skip_pending(
+            session, delivery.customer_id, channel, "bounced address", SkipReason.SUPPRESSED
+        )
     session.flush()
     return True
 
@@ -395,7 +405,9 @@ def apply_complaint(
     bidx = _contact_bidx(session, delivery.customer_id, Channel.EMAIL.value)
     _suppress(session, Channel.EMAIL.value, bidx, SuppressionReason.COMPLAINT)
     set_consent(session, delivery.customer_id, "email", False, "complaint", "spam complaint")
-    _skip_pending(session, delivery.customer_id, Channel.EMAIL.value, "spam complaint")
+    _skip_pending(
+        session, delivery.customer_id, Channel.EMAIL.value, "spam complaint", SkipReason.SUPPRESSED
+    )
     session.flush()
     return True
 
@@ -416,7 +428,9 @@ def unsubscribe(
         return None
     note = note or (f"campaign #{campaign_id}" if campaign_id else "")
     changed = set_consent(session, customer_id, Channel.EMAIL.value, False, source, note)
-    skipped = _skip_pending(session, customer_id, Channel.EMAIL.value, "unsubscribed")
+    skipped = _skip_pending(
+        session, customer_id, Channel.EMAIL.value, "unsubscribed", SkipReason.CONSENT
+    )
     if changed:
         delivery_id = None
         if campaign_id:
@@ -480,7 +494,7 @@ def sms_opt_out(
     for customer_id in customer_ids_by_phone(session, e164):
         if set_consent(session, customer_id, Channel.SMS.value, False, "stop", f"{keyword} reply"):
             changed += 1
-        _skip_pending(session, customer_id, Channel.SMS.value, "replied STOP")
+        _skip_pending(session, customer_id, Channel.SMS.value, "replied STOP", SkipReason.CONSENT)
     session.flush()
     return changed
 

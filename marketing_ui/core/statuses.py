@@ -36,7 +36,7 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"  # provider confirmed delivery (webhook)
     FAILED = "failed"  # permanent failure or retries exhausted
     BOUNCED = "bounced"
-    SKIPPED = "skipped"  # consent withdrawn / suppressed at send time
+    SKIPPED = "skipped"  # consent withdrawn / suppressed, or the frequency cap (skip_reason)
     CANCELLED = "cancelled"
 
 

@@ -101,10 +101,16 @@ def _problems() -> rx.Component:
                 ),  # fmt: skip
                 rx.badge("Failed ", f["failed"], color_scheme="red", id="stat-failed"),
                 rx.badge(
-                    "Skipped (consent withdrawn) ",
+                    "Skipped (consent withdrawn, held back) ",
                     f["skipped"],
                     color_scheme="gray",
                     id="stat-skipped",
+                ),  # fmt: skip
+                rx.badge(
+                    "Held back by the frequency cap ",
+                    f["held_back"],
+                    color_scheme="gray",
+                    id="stat-held-back",
                 ),  # fmt: skip
                 wrap="wrap",
                 spacing="2",

@@ -166,6 +166,7 @@ def _channel_row(row: rx.Var) -> rx.Component:
         rx.table.cell(row["sent"]),
         rx.table.cell(row["failed"]),
         rx.table.cell(row["skipped"]),
+        rx.table.cell(row["held_back"], class_name="held-back"),
         rx.table.cell(row["cancelled"]),
         rx.table.cell(row["remaining"]),
         rx.table.cell(row["waiting"]),
@@ -181,6 +182,7 @@ def _channels() -> rx.Component:
         "Sent",
         "Failed",
         "Skipped",
+        "Held back by the frequency cap",
         "Cancelled",
         "Remaining",
         "Quiet hours",
@@ -195,7 +197,9 @@ def _channels() -> rx.Component:
         ),
         rx.text(
             "Skipped: the customer unsubscribed or the address was suppressed after the send "
-            "started. Remaining includes messages waiting for a retry.",
+            "started, or the frequency cap held the message back (counted apart: the customer "
+            "already had the most marketing messages Settings allows in its window). "
+            "Remaining includes messages waiting for a retry.",
             size="1",
             color=rx.color("gray", 10),
             margin_top="8px",

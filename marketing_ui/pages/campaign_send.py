@@ -101,7 +101,15 @@ def _count_card(row: rx.Var) -> rx.Component:
                 row["count"], size="8", class_name="recipient-count", data_channel=row["channel"]
             ),
             rx.text(
-                "recipients after consent and suppression", size="1", color=rx.color("gray", 10)
+                "recipients after consent, suppression and the frequency cap",
+                size="1",
+                color=rx.color("gray", 10),
+            ),
+            rx.cond(
+                row["held_back"] != "",
+                rx.text(
+                    row["held_back"], size="1", color=rx.color("amber", 11), class_name="held-back"
+                ),
             ),
             rx.hstack(
                 rx.icon("timer", size=14),

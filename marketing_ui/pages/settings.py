@@ -7,6 +7,7 @@ from marketing_ui.components.theme import MUTED
 from marketing_ui.core.app_settings import (
     BusinessIdentity,
     DeliverabilityLimits,
+    FrequencyCap,
     SendingLimits,
     label,
 )
@@ -72,6 +73,45 @@ def _fixable_field(cls: type, name: str, values: rx.Var, fixed: rx.Var, hint: st
 def _ceiling(text: rx.Var, element_id: str) -> rx.Component:
     return rx.callout(
         text, icon="gauge", size="1", color_scheme="gray", id=element_id, width="100%"
+    )
+
+
+def _frequency_cap_card() -> rx.Component:
+    C, CF = SettingsState.cap, SettingsState.cap_fixed  # noqa: N806 - short names for the grid
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Frequency cap", size="4"),
+                rx.text(
+                    "No customer gets more marketing messages on a channel than this in the "
+                    "window, counting campaigns and automations together. Whoever is at the cap "
+                    "when a send starts is held back, and counted on its progress page and in "
+                    "its analytics. Test sends and sign-in emails do not count.",
+                    size="2",
+                    color=MUTED,
+                ),
+                rx.grid(
+                    _fixable_field(FrequencyCap, "email_max", C, CF, "0: no cap on email."),
+                    _fixable_field(FrequencyCap, "sms_max", C, CF, "0: no cap on texts."),
+                    _fixable_field(
+                        FrequencyCap, "window_days", C, CF, "A rolling window, 1 to 90."
+                    ),
+                    columns=rx.breakpoints(initial="1", sm="2", md="3"),
+                    spacing="3",
+                    width="100%",
+                ),
+                _ceiling(SettingsState.cap_summary, "cap-summary"),
+                _messages(SettingsState.cap_message, SettingsState.cap_error),
+                rx.button("Save frequency cap", type="submit", id="save-cap"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=SettingsState.save_cap,
+            reset_on_submit=False,
+            key=SettingsState.cap.to_string(),
+        ),
+        width="100%",
+        id="cap-settings",
     )
 
 
@@ -287,6 +327,7 @@ def settings() -> rx.Component:
             width="100%",
         ),
         _guard_card(),
+        _frequency_cap_card(),
         spacing="5",
         width="100%",
     )

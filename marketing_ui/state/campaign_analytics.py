@@ -48,6 +48,7 @@ def _funnel_dict(f: analytics.Funnel) -> dict[str, str]:
         "unsubscribes": f"{f.unsubscribes:,}",
         "failed": f"{f.failed:,}",
         "skipped": f"{f.skipped:,}",
+        "held_back": f"{f.held_back:,}",
         "queued": f"{f.queued:,}",
     }
 

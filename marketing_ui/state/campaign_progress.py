@@ -115,6 +115,7 @@ class CampaignProgressState(AuthState):
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    held_back: int = 0  # of the skipped: held back by the frequency cap
     remaining: int = 0
     waiting_quiet_hours: int = 0
     waits: list[dict[str, str]] = []  # what the remaining messages wait for, and until when
@@ -144,6 +145,7 @@ class CampaignProgressState(AuthState):
         self.sent = sum(c.sent for c in p.channels)
         self.failed = sum(c.failed for c in p.channels)
         self.skipped = sum(c.skipped for c in p.channels)
+        self.held_back = sum(c.held_back for c in p.channels)
         self.waiting_quiet_hours = sum(c.waiting_quiet_hours for c in p.channels)
         self.waits = [{"reason": w.reason, "text": _wait_text(w)} for w in p.waits]
         self.rate = _rate_text(p.rate_per_s)
@@ -162,6 +164,7 @@ class CampaignProgressState(AuthState):
                 "sent": f"{c.sent:,}",
                 "failed": f"{c.failed:,}",
                 "skipped": f"{c.skipped:,}",
+                "held_back": f"{c.held_back:,}",
                 "cancelled": f"{c.cancelled:,}",
                 "remaining": f"{c.remaining:,}",
                 "waiting": f"{c.waiting_quiet_hours:,}",

@@ -9,7 +9,7 @@ import reflex as rx
 from marketing_ui.core import campaigns, segments, sending, tags
 from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.audience import Audience, recipient_counts
-from marketing_ui.core.clock import zone_or_utc
+from marketing_ui.core.clock import utcnow, zone_or_utc
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.state.auth import AuthState
@@ -126,6 +126,7 @@ class CampaignSendState(AuthState):
         try:
             with session_scope() as session:
                 counts = recipient_counts(session, audience, self.channel)
+                held = sending.held_back_counts(session, audience, self.channel, utcnow())
                 limits = sending_limits(session)
         except ValueError as exc:
             self.audience_error = str(exc)
@@ -136,12 +137,17 @@ class CampaignSendState(AuthState):
         self.counts = [
             {
                 "channel": CHANNEL_NAMES.get(channel, channel),
-                "count": f"{count:,}",
-                "duration": estimate(count, rates.get(channel, 0)),
+                "count": f"{count - held.get(channel, 0):,}",
+                "held_back": (
+                    f"{held[channel]:,} held back by the frequency cap (Settings)"
+                    if held.get(channel)
+                    else ""
+                ),
+                "duration": estimate(count - held.get(channel, 0), rates.get(channel, 0)),
             }
             for channel, count in counts.items()
         ]
-        self.total = sum(counts.values())
+        self.total = sum(counts.values()) - sum(held.values())
 
     def _save_and_count(self) -> None:
         self._count()

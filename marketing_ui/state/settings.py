@@ -1,4 +1,5 @@
-"""Settings page: system status (green, checking or red), health job, identity, sending limits."""
+"""Settings page: system status (green, checking or red), health job, identity, sending limits,
+guard, frequency cap."""
 
 from __future__ import annotations
 
@@ -57,6 +58,15 @@ class SettingsState(AuthState):
     guard_fixed: dict[str, str] = {}  # field -> the environment variable that fixes it, or ""
     guard_message: str = ""
     guard_error: str = ""
+    cap: dict[str, str] = {}
+    cap_fixed: dict[str, str] = {}  # field -> the environment variable that fixes it, or ""
+    cap_summary: str = ""
+    cap_message: str = ""
+    cap_error: str = ""
+
+    def _show_cap(self, value: app_settings.FrequencyCap) -> None:
+        self.cap, self.cap_fixed = _form_values(value)
+        self.cap_summary = value.describe()
 
     def _show_guard(self, value: app_settings.DeliverabilityLimits) -> None:
         self.guard, self.guard_fixed = _form_values(value)
@@ -70,6 +80,7 @@ class SettingsState(AuthState):
             identity = app_settings.business_identity(session)
             limits = app_settings.sending_limits(session)
             self._show_guard(app_settings.deliverability_limits(session))
+            self._show_cap(app_settings.frequency_cap(session))
         self.business = {k: str(v) for k, v in dataclasses.asdict(identity).items()}
         self._show_limits(limits)
         if any(c["state"] == CHECKING for c in self.checks) and not self.health_running:
@@ -148,3 +159,16 @@ class SettingsState(AuthState):
         self.guard_message = (
             "Deliverability limits saved; sending campaigns are judged by them now."
         )
+
+    @rx.event
+    def save_cap(self, form: dict):
+        try:
+            with session_scope() as session:
+                value = app_settings.update_frequency_cap(session, form)
+        except app_settings.SettingsError as exc:
+            self.cap_error = f"Not saved: {exc}"
+            self.cap_message = ""
+            return
+        self._show_cap(value)
+        self.cap_error = ""
+        self.cap_message = "Frequency cap saved; sends started from now on use it."

@@ -132,3 +132,22 @@ def test_scheduling_stores_the_time_in_utc(world: dict[str, int]) -> None:
     assert stored.status == "scheduled"
     assert stored.scheduled_at is not None
     assert stored.scheduled_at.replace(tzinfo=UTC) == when
+
+
+def test_the_counts_say_how_many_the_frequency_cap_will_hold_back(world: dict[str, int]) -> None:
+    from marketing_ui.core.app_settings import update_frequency_cap
+    from marketing_ui.core.models import Customer, Delivery
+
+    with session_scope() as session:
+        update_frequency_cap(session, {"email_max": "1"})
+        earlier = campaigns.create_campaign(session, "Earlier", "monday_special", "email")
+        ada = session.query(Customer).filter(Customer.first_name == "Ada").one()
+        session.add(
+            Delivery(campaign_id=earlier.id, customer_id=ada.id, channel="email", status="sent")
+        )
+        session.commit()
+
+    state = _page(world["campaign"])
+
+    assert state.total == 1 and state.counts[0]["count"] == "1"
+    assert state.counts[0]["held_back"] == "1 held back by the frequency cap (Settings)"

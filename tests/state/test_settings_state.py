@@ -66,3 +66,15 @@ def test_a_bad_guard_limit_is_refused(app_db: None) -> None:
     assert state.guard_error.startswith("Not saved: Pause above spam complaints %")
     assert state.guard_message == ""
     assert _page().guard == state.guard
+
+
+def test_the_frequency_cap_form_saves_and_names_a_bad_value(app_db: None) -> None:
+    state = _page()
+    assert state.cap == {"email_max": "3", "sms_max": "2", "window_days": "7"}
+    assert state.cap_summary == "At most 3 emails and 2 texts per customer in any 7 days."
+    state.save_cap({**state.cap, "window_days": "365"})
+    assert state.cap_error.startswith("Not saved: Frequency cap window (days): expected")
+    assert _page().cap["window_days"] == "7"
+    state.save_cap({**state.cap, "email_max": "0", "window_days": "14"})
+    assert state.cap_error == "" and state.cap_message.startswith("Frequency cap saved")
+    assert _page().cap_summary == "At most 2 texts per customer in any 14 days; no cap on emails."

@@ -159,7 +159,8 @@ UPDATE analytics_watermark SET refreshed_at = :now, last_id = :rid WHERE name = 
 
 -- name: funnel-deliveries
 SELECT d.channel, d.status, count(*),
-       sum(CASE WHEN d.provider_message_id LIKE :no_receipts THEN 1 ELSE 0 END)
+       sum(CASE WHEN d.provider_message_id LIKE :no_receipts THEN 1 ELSE 0 END),
+       sum(CASE WHEN d.skip_reason = 'frequency_cap' THEN 1 ELSE 0 END)
 FROM delivery d
 WHERE d.campaign_id = :cid{channel:d}
 GROUP BY d.channel, d.status

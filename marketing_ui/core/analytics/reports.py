@@ -94,6 +94,7 @@ class Funnel:
     bounced: int = 0
     failed: int = 0
     skipped: int = 0
+    held_back: int = 0  # of the skipped: held back by the frequency cap at the freeze
     queued: int = 0  # pending or in flight
     cancelled: int = 0
     opened_unique: int = 0
@@ -191,10 +192,11 @@ def campaign_funnel(
         return per.setdefault(ch, Funnel(ch))
 
     params = {"cid": campaign_id, "channel": channel}
-    for ch, status, n, no_receipts in session.execute(
+    for ch, status, n, no_receipts, held_back in session.execute(
         sql(session, "funnel-deliveries", channel), {**params, "no_receipts": NO_RECEIPTS}
     ):
         _add_delivery_status(bucket(ch), ch, status, n)
+        bucket(ch).held_back += int(held_back or 0)
         if status in SENT_STATUSES:
             bucket(ch).sent_without_receipts += int(no_receipts or 0)
     lo, hi = hour_range(since, until)

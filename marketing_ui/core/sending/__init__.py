@@ -3,6 +3,7 @@
 Pages, endpoints and the workers' entry points call what this file exports; the stages below
 it are named for what they do (see docs/send_pipeline.md and docs/architecture.md):
 
+- frequency_cap: who is held back at the freeze (and how many would be, for the send page)
 - commands: freeze the audience, start, schedule, pause/resume/cancel, retry, finish
 - progress, live: what the progress page shows; live counters in Redis
 - trial: "send a test"
@@ -27,6 +28,7 @@ from marketing_ui.core.sending.commands import (
     start_send,
     unschedule,
 )
+from marketing_ui.core.sending.frequency_cap import held_back_counts
 from marketing_ui.core.sending.progress import (
     ChannelProgress,
     Progress,
@@ -54,6 +56,7 @@ __all__ = [
     "current_failure_reason",
     "enqueue_pending",
     "finish_if_done",
+    "held_back_counts",
     "parse_test_recipients",
     "pause",
     "progress",

@@ -24,6 +24,7 @@ from marketing_ui.core.models import (
     Customer,
     Delivery,
     DeliveryStatus,
+    SkipReason,
     WaitReason,
 )
 from marketing_ui.core.sending import heartbeat
@@ -161,6 +162,11 @@ def set_send_key(session: Session, ids: Sequence[int], send_key: str) -> None:
     """Persist the provider group before calling the provider, so a crash replays the same group."""
     session.execute(update(Delivery).where(Delivery.id.in_(list(ids))).values(send_key=send_key))
     session.commit()
+
+
+# Why unreachable() holds a recipient back, in words, and as the skip reason counted by reason
+# ("" for the rest: no address on file any more, customer deleted).
+SKIP_REASONS = {"unsubscribed": SkipReason.CONSENT, "suppressed": SkipReason.SUPPRESSED}
 
 
 def unreachable(session: Session, channel: str, customer_ids: Sequence[int]) -> dict[int, str]:

@@ -6,11 +6,11 @@ deliver, record) are the other modules of this package. See docs/send_pipeline.m
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, String, func, literal, select, update
+from sqlalchemy import DateTime, Integer, String, case, func, literal, select, update
 from sqlmodel import Session
 
 from marketing_ui.core import audit, statuses
-from marketing_ui.core.app_settings import sending_limits
+from marketing_ui.core.app_settings import frequency_cap, sending_limits
 from marketing_ui.core.audience import Audience, audience_clause, channels_of
 from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.coupons import issue_coupons, void_unsent_coupons
@@ -30,9 +30,16 @@ from marketing_ui.core.models import (
     Delivery,
     DeliveryStatus,
     FailureKind,
+    SkipReason,
 )
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending import live, queueing
+from marketing_ui.core.sending.frequency_cap import (
+    HELD_BACK,
+    at_cap_clause,
+    serialise_freezes,
+    window_start,
+)
 from marketing_ui.core.sms import compile_sms
 
 ABORT_MIN_ATTEMPTS = 50  # never fail a campaign mid-send on fewer outcomes than this
@@ -67,16 +74,32 @@ def _check_content(campaign: Campaign) -> None:
 
 
 def _freeze(session: Session, campaign: Campaign, channel: Channel, now: datetime) -> int:
-    """INSERT ... SELECT one pending delivery per reachable recipient; existing ones are kept."""
+    """INSERT ... SELECT one delivery per reachable recipient; existing ones are kept.
+
+    Each is pending, or skipped with skip_reason frequency_cap when the customer already has
+    the cap's number of messages on this channel in the window (core/sending/frequency_cap.py).
+    """
     audience = Audience.from_json(campaign.audience_json)
     stamp = literal(now, type_=DateTime(timezone=True))
+    cap = frequency_cap(session)
+    assert campaign.id is not None
+    at_cap = at_cap_clause(
+        Customer.id, channel, cap.limit(channel.value), window_start(cap, now), campaign.id
+    )
+    skipped = DeliveryStatus.SKIPPED.value, SkipReason.FREQUENCY_CAP.value, HELD_BACK
+    pending = DeliveryStatus.PENDING.value, "", ""
+    status, reason, error = (
+        case((at_cap, literal(s, type_=String)), else_=literal(p, type_=String))
+        for s, p in zip(skipped, pending, strict=True)
+    )
     rows = select(
         literal(campaign.id, type_=Integer),
         Customer.id,
         literal(channel.value, type_=String),
-        literal(DeliveryStatus.PENDING.value, type_=String),
+        status,
         literal(0, type_=Integer),
-        literal("", type_=String),
+        error,
+        reason,
         stamp,
         stamp,
     ).where(audience_clause(session, audience, channel))
@@ -87,9 +110,11 @@ def _freeze(session: Session, campaign: Campaign, channel: Channel, now: datetim
         "status",
         "attempts",
         "error",
+        "skip_reason",
         "created_at",
         "updated_at",
     ]
+    serialise_freezes(session, channel)
     stmt = insert_ignore(session, Delivery.__table__).from_select(columns, rows)
     return session.execute(stmt).rowcount or 0
 
@@ -101,6 +126,26 @@ def _counts_by_channel(session: Session, campaign_id: int) -> dict[str, int]:
         .group_by(Delivery.channel)
     ).all()
     return {channel: n for channel, n in rows}
+
+
+def _has_remaining(session: Session, campaign_id: int) -> bool:
+    return (
+        session.execute(
+            select(Delivery.id)
+            .where(Delivery.campaign_id == campaign_id, Delivery.status.in_(_REMAINING))
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _held_back(session: Session, campaign_id: int) -> int:
+    return session.execute(
+        select(func.count()).where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.skip_reason == SkipReason.FREQUENCY_CAP.value,
+        )
+    ).scalar_one()
 
 
 def start_send(session: Session, campaign_id: int) -> StartResult:
@@ -139,7 +184,7 @@ def start_send(session: Session, campaign_id: int) -> StartResult:
     if campaign.has_qr_code:
         issue_coupons(session, campaign_id)
     counts = _counts_by_channel(session, campaign_id)
-    if not counts:
+    if not _has_remaining(session, campaign_id):  # nobody, or everybody held back by the cap
         session.execute(
             update(Campaign)
             .where(Campaign.id == campaign_id)
@@ -152,12 +197,15 @@ def start_send(session: Session, campaign_id: int) -> StartResult:
     session.refresh(campaign)
     for channel in channels:
         enqueue_pending(session, campaign_id, channel.value)
-    total = sum(counts.values())
+    held = _held_back(session, campaign_id)
+    total = sum(counts.values()) - held
     message = (
         f"Sending to {total:,} recipients."
         if total
         else "Nobody in this audience can be reached; nothing was sent."
     )
+    if held:
+        message += f" {held:,} held back by the frequency cap (Settings)."
     return StartResult(campaign_id, campaign.status, True, counts, message)
 
 
@@ -463,12 +511,7 @@ def abort_if_failing(session: Session, campaign_id: int, totals: dict[str, int])
 
 def finish_if_done(session: Session, campaign_id: int) -> str | None:
     """Mark a sending campaign sent (or failed past the threshold) once nothing is left. Commits."""
-    left = session.execute(
-        select(Delivery.id)
-        .where(Delivery.campaign_id == campaign_id, Delivery.status.in_(_REMAINING))
-        .limit(1)
-    ).first()
-    if left is not None:
+    if _has_remaining(session, campaign_id):
         return None
     failed, attempted = _failed_and_attempted(session, campaign_id)
     reason = _failure_reason(failed, attempted, sending_limits(session).failure_threshold_pct)

@@ -16,7 +16,14 @@ from marketing_ui.core.deliverability import (
     campaign_pause_message,
     channel_health,
 )
-from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, WaitReason
+from marketing_ui.core.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    SkipReason,
+    WaitReason,
+)
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending import heartbeat, live
 from marketing_ui.core.sending.commands import current_failure_reason
@@ -43,6 +50,7 @@ class ChannelProgress:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)  # SkipReason ("": other)
     cancelled: int = 0
     pending: int = 0
     inflight: int = 0
@@ -54,6 +62,11 @@ class ChannelProgress:
     @property
     def remaining(self) -> int:
         return self.pending + self.inflight
+
+    @property
+    def held_back(self) -> int:
+        """Recipients the frequency cap held back (skipped at the freeze, never sent)."""
+        return self.skipped_by_reason.get(SkipReason.FREQUENCY_CAP.value, 0)
 
     @property
     def handled(self) -> int:
@@ -142,21 +155,28 @@ def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
             Delivery.status,
             Delivery.wait_reason,
             Delivery.lease_holder,
+            Delivery.skip_reason,
             func.count(),
             func.min(Delivery.next_attempt_at),
         )
         .where(Delivery.campaign_id == campaign.id)
-        .group_by(Delivery.channel, Delivery.status, Delivery.wait_reason, Delivery.lease_holder)
+        .group_by(
+            Delivery.channel,
+            Delivery.status,
+            Delivery.wait_reason,
+            Delivery.lease_holder,
+            Delivery.skip_reason,
+        )
     ).all()
     dead = heartbeat.dead(
         holder
-        for _, status, _, holder, _, _ in rows
+        for _, status, _, holder, _, _, _ in rows
         if status == DeliveryStatus.INFLIGHT and holder
     )
     by_channel = {c.value: ChannelProgress(c.value) for c in channels_of(campaign.channel)}
     waits: dict[str, Wait] = {}
     now = utcnow()
-    for channel, status, reason, holder, n, next_at in rows:
+    for channel, status, reason, holder, skip_reason, n, next_at in rows:
         cp = by_channel.setdefault(channel, ChannelProgress(channel))
         cp.total += n
         if status in statuses.REACHED:
@@ -169,6 +189,8 @@ def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
             cp.inflight += n
         elif status == DeliveryStatus.SKIPPED:
             cp.skipped += n
+            why = skip_reason or ""
+            cp.skipped_by_reason[why] = cp.skipped_by_reason.get(why, 0) + n
         elif status == DeliveryStatus.CANCELLED:
             cp.cancelled += n
         if status == DeliveryStatus.INFLIGHT and holder in dead:

@@ -27,7 +27,7 @@ from marketing_ui.core.models import (
     SuppressionReason,
     WaitReason,
 )
-from marketing_ui.core.sending.claim import Claimed
+from marketing_ui.core.sending.claim import SKIP_REASONS, Claimed
 from marketing_ui.core.sending.live import note_errors, note_outcomes
 from marketing_ui.core.sending.providers import SendResult
 
@@ -199,13 +199,17 @@ def record_skipped(
         _update(Delivery.__table__).values(
             status=DeliveryStatus.SKIPPED.value,
             error=bindparam("err"),
+            skip_reason=bindparam("why"),
             updated_at=bindparam("now"),
             lease_until=None,
             lease_holder=None,
             wait_reason="",
             unknown_since=None,
         ),
-        [{"did": c.id, "err": reason, "now": now} for c, reason in skipped],
+        [
+            {"did": c.id, "err": reason, "why": SKIP_REASONS.get(reason, ""), "now": now}
+            for c, reason in skipped
+        ],
     )
     session.commit()
 
