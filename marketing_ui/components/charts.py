@@ -18,6 +18,7 @@ from marketing_ui.core.analytics.reports import (
     Funnel,
     HourPoint,
 )
+from marketing_ui.core.automations.reports import WeekRow
 
 DAY_BAR_MS = 0.7 * 86_400_000  # bar width on a date axis (one lone bar would be 1 ms wide)
 COLORS = {
@@ -27,6 +28,7 @@ COLORS = {
     "clicks": "#e54666",
     "redemptions": "#ffa01c",
     "sent": "#8e8c99",
+    "visits": "#30a46c",
 }
 
 
@@ -163,6 +165,35 @@ def trend_figure(points: Sequence[DayPoint]) -> go.Figure:
             line={"color": COLORS[name], "width": 2},
         )
     _date_axis(fig, days)
+    return _layout(fig)
+
+
+def automation_weekly_figure(rows: Sequence[WeekRow]) -> go.Figure:
+    """An automation's weeks: messages sent as bars; opens, clicks, redemptions, visits as lines."""
+    weeks = [datetime.combine(r.week, datetime.min.time()) for r in rows]
+    fig = go.Figure()
+    fig.add_bar(
+        x=weeks,
+        width=[7 * DAY_BAR_MS] * len(weeks),
+        y=[r.counts.sent for r in rows],
+        name="Sent",
+        marker_color=COLORS["sent"],
+        opacity=0.6,
+    )
+    for name, color, attr in (
+        ("Opened", "opens", "opened"),
+        ("Clicked", "clicks", "clicked"),
+        ("Redeemed", "redemptions", "redeemed"),
+        ("Visits after", "visits", "visits"),
+    ):
+        fig.add_scatter(
+            x=weeks,
+            y=[getattr(r.counts, attr) for r in rows],
+            mode="lines+markers",
+            name=name,
+            line={"color": COLORS[color], "width": 2},
+        )
+    fig.update_xaxes(type="date", tickformat="%b %d")
     return _layout(fig)
 
 

@@ -24,7 +24,7 @@ class NavItem:
 
 
 # Only pages that exist are listed; each page module registers itself at import.
-# Orders in use: Dashboard 0, Campaigns 10, Customers 20, Segments 30, Import 25,
+# Orders in use: Dashboard 0, Campaigns 10, Automations 15, Customers 20, Segments 30, Import 25,
 # Analytics 40, Outbox 50, Redeem 60, Settings 90.
 NAV_ITEMS: list[NavItem] = [
     NavItem(0, "Dashboard", "/", "layout-dashboard"),

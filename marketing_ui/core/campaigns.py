@@ -22,7 +22,15 @@ from marketing_ui.core.audience import Audience
 from marketing_ui.core.clock import as_utc, utcnow, zone_or_utc
 from marketing_ui.core.deliverability import campaign_pause_message
 from marketing_ui.core.messages import compiled_email
-from marketing_ui.core.models import Campaign, CampaignChannel, Delivery, Event, Segment, Tag
+from marketing_ui.core.models import (
+    Automation,
+    Campaign,
+    CampaignChannel,
+    Delivery,
+    Event,
+    Segment,
+    Tag,
+)
 from marketing_ui.core.rendering import TemplateError, check_template, load_template
 from marketing_ui.core.rendering import list_templates as library_templates
 from marketing_ui.core.sms import compile_sms
@@ -50,8 +58,11 @@ EDITABLE_FIELDS = frozenset(
         "offer_text",
         "offer_expires_at",
         "track_opens_clicks",
+        "second_chance_hours",
+        "second_chance_subject",
     }
 )
+SECOND_CHANCE_HOURS = (1, 336)  # resend to non-openers after 1 hour to 2 weeks
 _SENT_STATUSES = statuses.REACHED
 _FAILED_STATUSES = statuses.UNDELIVERED
 
@@ -121,6 +132,21 @@ def get_campaign(session: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
+def automation_of_template(session: Session, campaign_id: int) -> str | None:
+    """The kind of automation whose message `campaign_id` is (None for any other campaign)."""
+    return session.execute(
+        select(Automation.kind).where(Automation.template_campaign_id == campaign_id)
+    ).scalar_one_or_none()
+
+
+def _refuse_if_automation(campaign: Campaign, action: str) -> None:
+    if campaign.automation_id is not None:
+        raise CampaignError(
+            f"This campaign belongs to an automation and cannot be {action}; "
+            "switch the automation off on the Automations page instead."
+        )
+
+
 def choices(session: Session, limit: int = 200) -> list[tuple[int, str]]:
     """(id, name) of the newest campaigns first, for a picker."""
     rows = session.execute(
@@ -164,7 +190,8 @@ def list_campaigns(
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     offset = max(0, offset)
-    conditions = [Campaign.archived.is_(filt.archived)]
+    # Automation messages and the batches they send live on the Automations page.
+    conditions = [Campaign.archived.is_(filt.archived), Campaign.automation_id.is_(None)]
     if filt.status:
         conditions.append(Campaign.status == filt.status)
     if filt.search.strip():
@@ -312,7 +339,43 @@ def _check_fields(changes: dict[str, Any]) -> dict[str, Any]:
         out["from_email"] = str(out["from_email"]).strip()
     if out.get("offer_expires_at") is not None:
         out["offer_expires_at"] = as_utc(out["offer_expires_at"])
+    if "second_chance_hours" in out:
+        out["second_chance_hours"] = _second_chance_hours(out["second_chance_hours"])
+    if "second_chance_subject" in out:
+        out["second_chance_subject"] = " ".join(str(out["second_chance_subject"]).split())
+        if len(out["second_chance_subject"]) > 255:
+            raise CampaignError("Second chance subject is too long.")
     return out
+
+
+def _second_chance_hours(raw: object) -> int | None:
+    """Empty or None: no second chance; otherwise whole hours within SECOND_CHANCE_HOURS."""
+    if raw is None or str(raw).strip() == "":
+        return None
+    low, high = SECOND_CHANCE_HOURS
+    try:
+        hours = int(str(raw).strip())
+    except ValueError:
+        raise CampaignError("Second chance hours must be a whole number.") from None
+    if not low <= hours <= high:
+        raise CampaignError(f"Second chance hours must be between {low} and {high}.")
+    return hours
+
+
+def check_second_chance(campaign: Campaign) -> None:
+    """A second chance needs email (opens are known there) and a new subject of its own."""
+    if campaign.second_chance_hours is None:
+        return
+    if campaign.channel == CampaignChannel.SMS:
+        raise CampaignError(
+            "Second chance resends emails to those who did not open them; "
+            "it needs the email channel."
+        )
+    subject = campaign.second_chance_subject.strip()
+    if not subject:
+        raise CampaignError("Second chance subject is required when the resend is on.")
+    if subject == campaign.subject.strip():
+        raise CampaignError("Second chance subject must differ from the original subject.")
 
 
 def check_content(campaign: Campaign) -> None:
@@ -338,6 +401,7 @@ def update_campaign(
     _refuse_if_locked(campaign)
     values = _check_fields(changes)
     trial = Campaign(**{**campaign.model_dump(), **values})
+    check_second_chance(trial)
     try:
         check_content(trial)
     except TemplateError as exc:
@@ -408,6 +472,7 @@ def has_history(session: Session, campaign_id: int) -> bool:
 def delete_campaign(session: Session, campaign_id: int) -> None:
     """Erase a draft or cancelled campaign that never sent anything; otherwise say to archive."""
     campaign = get_campaign(session, campaign_id)
+    _refuse_if_automation(campaign, "deleted")
     if has_history(session, campaign_id):
         raise CampaignError(
             "This campaign has sending history, which is kept for your records; archive it instead."
@@ -430,6 +495,7 @@ def delete_campaign(session: Session, campaign_id: int) -> None:
 def archive_campaign(session: Session, campaign_id: int, archived: bool = True) -> Campaign:
     """Hide a campaign from the list while keeping its deliveries, coupons and analytics."""
     campaign = get_campaign(session, campaign_id)
+    _refuse_if_automation(campaign, "archived")
     if archived and campaign.status in UNARCHIVABLE_STATUSES:
         raise CampaignError(
             f"A {campaign.status} campaign cannot be archived; wait until it finishes or cancel it."
@@ -463,6 +529,12 @@ def save_audience(session: Session, campaign_id: int, audience: Audience) -> Cam
 def validate_for_send(session: Session, campaign: Campaign) -> list[str]:
     """Everything that stops this campaign from going out, in words the owner can act on."""
     problems: list[str] = []
+    kind = automation_of_template(session, campaign.id) if campaign.id else None
+    if kind is not None:
+        problems.append(
+            f"This is the message of the {kind.replace('_', ' ')} automation; "
+            "the automation sends it."
+        )
     if campaign.status not in EDITABLE_STATUSES:
         problems.append(f"The campaign is {campaign.status}; only drafts can be sent.")
     if not campaign.name.strip():

@@ -115,12 +115,62 @@ def campaigns_table() -> rx.Component:
     )
 
 
+AUTOMATION_COLUMNS = (
+    ("Automation", "name"),
+    ("State", "state"),
+    ("Sent", "sent"),
+    ("Opened", "opened"),
+    ("Clicked", "clicked"),
+    ("Redeemed", "redeemed"),
+    ("Visits within 7 days", "visits"),
+)
+
+
+def _automation_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(row["name"], href="/automations/" + row["kind"])),
+        *[rx.table.cell(row[key]) for _, key in AUTOMATION_COLUMNS[1:]],
+        class_name="automation-row",
+    )
+
+
+def automations_table() -> rx.Component:
+    """Each automation's last 30 days (the date filter above does not apply)."""
+    return rx.cond(
+        S.automation_rows.length() > 0,
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading("Automations", size="4"),
+                    rx.text("Last 30 days.", size="1", color=rx.color("gray", 10)),
+                    align="center",
+                ),
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[rx.table.column_header_cell(h) for h, _ in AUTOMATION_COLUMNS]
+                        )
+                    ),
+                    rx.table.body(rx.foreach(S.automation_rows, _automation_row)),
+                    width="100%",
+                    size="1",
+                    id="automations-table",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+        ),
+    )
+
+
 @template(route="/analytics", title="Analytics", on_load=S.load)
 def analytics_overview() -> rx.Component:
     has_rows = S.rows.length() > 0
     return rx.vstack(
         filter_bar(S),
         campaigns_table(),
+        automations_table(),
         chart_card(
             "Rates by campaign",
             S.rates_fig,

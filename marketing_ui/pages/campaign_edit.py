@@ -211,6 +211,75 @@ def _details_card() -> rx.Component:
     )
 
 
+def _second_chance_card() -> rx.Component:
+    """Resend after some hours, with another subject, to recipients who did not open it."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.switch(
+                    checked=S.second_chance_on,
+                    on_change=S.set_second_chance_on,
+                    id="edit-second-chance",
+                ),
+                rx.text("Second chance: resend to those who did not open it", weight="medium"),
+                align="center",
+                spacing="2",
+            ),
+            rx.cond(
+                S.second_chance_on,
+                rx.grid(
+                    labelled(
+                        "Second chance hours",
+                        rx.input(
+                            value=S.second_chance_hours,
+                            on_change=S.set_second_chance_hours,
+                            type="number",
+                            min="1",
+                            max="336",
+                            id="edit-second-chance-hours",
+                            width="100%",
+                        ),
+                        "Hours after the send (1 to 336).",
+                    ),
+                    labelled(
+                        "Second chance subject",
+                        rx.input(
+                            value=S.second_chance_subject,
+                            on_change=S.set_second_chance_subject,
+                            placeholder="In case you missed it",
+                            id="edit-second-chance-subject",
+                            width="100%",
+                        ),
+                        "Must differ from the original subject.",
+                    ),
+                    columns=rx.breakpoints(initial="1", sm="2"),
+                    spacing="3",
+                    width="100%",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="second-chance-card",
+    )
+
+
+def _automation_note() -> rx.Component:
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("workflow")),
+        rx.hstack(
+            rx.text("This is the message of the ", S.automation_name, " automation."),
+            rx.link("Automation settings", href="/automations/" + S.automation_kind),
+            spacing="1",
+            wrap="wrap",
+        ),
+        color_scheme="blue",
+        id="automation-message-note",
+        width="100%",
+    )
+
+
 def _offer_card() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -518,22 +587,28 @@ def _save_bar() -> rx.Component:
                 href="/campaigns/" + cid + "/preview",
             ),
             rx.cond(
-                S.editable,
-                rx.link(
-                    rx.button(rx.icon("send", size=16), "Review and send", variant="soft"),
-                    href="/campaigns/" + cid + "/send",
-                    id="review-send",
-                ),
-                rx.fragment(
+                S.automation_kind != "",
+                rx.fragment(),  # an automation's message is sent by the automation
+                rx.cond(
+                    S.editable,
                     rx.link(
-                        rx.button(rx.icon("activity", size=16), "View progress", variant="soft"),
-                        href="/campaigns/" + cid + "/progress",
-                        id="view-progress",
+                        rx.button(rx.icon("send", size=16), "Review and send", variant="soft"),
+                        href="/campaigns/" + cid + "/send",
+                        id="review-send",
                     ),
-                    rx.link(
-                        rx.button(rx.icon("chart-bar", size=16), "Analytics", variant="soft"),
-                        href="/campaigns/" + cid + "/analytics",
-                        id="view-analytics",
+                    rx.fragment(
+                        rx.link(
+                            rx.button(
+                                rx.icon("activity", size=16), "View progress", variant="soft"
+                            ),
+                            href="/campaigns/" + cid + "/progress",
+                            id="view-progress",
+                        ),
+                        rx.link(
+                            rx.button(rx.icon("chart-bar", size=16), "Analytics", variant="soft"),
+                            href="/campaigns/" + cid + "/analytics",
+                            id="view-analytics",
+                        ),
                     ),
                 ),
             ),
@@ -594,8 +669,10 @@ def _editor() -> rx.Component:
                 color_scheme="gray",
             ),
         ),
+        rx.cond(S.automation_kind != "", _automation_note()),
         _details_card(),
         _offer_card(),
+        rx.cond(S.automation_kind == "", _email_only(_second_chance_card())),
         rx.cond(S.has_email, _email_editor()),
         rx.cond(S.has_sms, _sms_editor()),
         _email_only(images_card()),

@@ -11,6 +11,8 @@ from marketing_ui.api.analytics_export import export_path
 from marketing_ui.components import charts
 from marketing_ui.core import analytics
 from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.automations import config as automations
+from marketing_ui.core.automations import reports as automation_reports
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.time_display import format_datetime
@@ -37,6 +39,7 @@ class AnalyticsState(AuthState):
     has_audience: bool = False
     has_redemptions: bool = False
     exports: dict[str, str] = {}
+    automation_rows: list[dict[str, str]] = []  # each automation's last 30 days
 
     @rx.event
     def load(self):
@@ -45,6 +48,8 @@ class AnalyticsState(AuthState):
             analytics.refresh_rollups(session)
             ov = analytics.overview(session, filters.since, filters.until, filters.channel)
             zone = business_identity(session).timezone
+            auto_views = automations.list_automations(session)
+            auto_recent = automation_reports.recent(session, days=30)
         self.rows = [
             {
                 "id": str(r.campaign_id),
@@ -61,6 +66,19 @@ class AnalyticsState(AuthState):
                 "unsubscribes": f"{r.funnel.unsubscribes:,}",
             }
             for r in ov.campaigns[:200]
+        ]
+        self.automation_rows = [
+            {
+                "kind": v.kind,
+                "name": v.name,
+                "state": "On" if v.enabled else "Off",
+                **{
+                    k: f"{getattr(c, k):,}"
+                    for k in ("sent", "opened", "clicked", "redeemed", "visits")
+                },
+            }
+            for v in auto_views
+            for c in [auto_recent.get(v.id, automation_reports.Counts())]
         ]
         self.rates_fig = charts.rates_figure(ov.campaigns)
         self.trend_fig = charts.trend_figure(ov.trend)

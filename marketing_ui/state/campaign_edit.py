@@ -10,6 +10,7 @@ import reflex as rx
 
 from marketing_ui.core import campaigns, messages
 from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.automations.config import KIND_NAMES
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.images import (
@@ -115,6 +116,12 @@ class CampaignEditState(AuthState):
     track_opens_clicks: bool = True
     timezone: str = "UTC"
     dirty: bool = False
+    # Set when this campaign is an automation's message: it has no send step of its own.
+    automation_kind: str = ""
+    automation_name: str = ""
+    second_chance_on: bool = False
+    second_chance_hours: str = ""
+    second_chance_subject: str = ""
 
     preview_html: str = ""
     preview_subject: str = ""
@@ -150,6 +157,9 @@ class CampaignEditState(AuthState):
         with session_scope() as session:
             campaign = session.get(Campaign, campaign_id) if campaign_id else None
             self.timezone = business_identity(session).timezone
+            kind = campaigns.automation_of_template(session, campaign_id) if campaign else None
+        self.automation_kind = kind or ""
+        self.automation_name = KIND_NAMES.get(kind, "") if kind else ""
         self.not_found = campaign is None
         if campaign is None:
             return
@@ -168,6 +178,9 @@ class CampaignEditState(AuthState):
         self.has_qr_code = campaign.has_qr_code
         self.track_opens_clicks = campaign.track_opens_clicks
         self.offer_expires = format_date(campaign.offer_expires_at, self.timezone)
+        self.second_chance_on = campaign.second_chance_hours is not None
+        self.second_chance_hours = str(campaign.second_chance_hours or "")
+        self.second_chance_subject = campaign.second_chance_subject
         self.dirty = False
 
     def _expires_at(self) -> datetime | None:
@@ -284,6 +297,23 @@ class CampaignEditState(AuthState):
         await self._changed()
 
     @rx.event
+    def set_second_chance_on(self, value: bool):
+        self.second_chance_on = bool(value)
+        if self.second_chance_on and not self.second_chance_hours:
+            self.second_chance_hours = "48"
+        self.dirty = True
+
+    @rx.event
+    def set_second_chance_hours(self, value: str):
+        self.second_chance_hours = value
+        self.dirty = True
+
+    @rx.event
+    def set_second_chance_subject(self, value: str):
+        self.second_chance_subject = value
+        self.dirty = True
+
+    @rx.event
     def set_insert_target(self, target: str):
         self.insert_target = target
 
@@ -319,6 +349,8 @@ class CampaignEditState(AuthState):
             has_qr_code=self.has_qr_code,
             offer_expires_at=expires,
             track_opens_clicks=self.track_opens_clicks,
+            second_chance_hours=self.second_chance_hours if self.second_chance_on else "",
+            second_chance_subject=self.second_chance_subject,
         )
         try:
             campaign = await asyncio.to_thread(_save, self.shown_campaign_id, changes, self.version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from marketing_ui.core import campaigns
+from marketing_ui.core.automations import config
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.state.campaign_edit import CampaignEditState, NewCampaignState
@@ -112,3 +113,26 @@ def test_new_campaign_needs_a_name_then_opens_the_editor(app_db: None) -> None:
     with session_scope() as session:
         [(made_id, name)] = campaigns.choices(session)
     assert name == "Autumn" and f"/campaigns/{made_id}/edit" in str(redirect)
+
+
+def test_second_chance_is_saved_and_a_bad_one_is_named(campaign_id: int) -> None:
+    state = _editor(campaign_id)
+    assert state.automation_kind == "" and not state.second_chance_on
+    state.set_second_chance_on(True)
+    assert state.second_chance_hours == "48"
+    state.set_second_chance_subject(state.subject)
+    run(state.save)
+    assert "Second chance subject must differ" in state.save_error
+    assert _stored(campaign_id).second_chance_hours is None
+    state.set_second_chance_subject("Last call for pasta")
+    run(state.save)
+    assert state.save_error == ""
+    assert (_stored(campaign_id).second_chance_hours, state.second_chance_on) == (48, True)
+
+
+def test_an_automation_message_says_whose_it_is(app_db: None) -> None:
+    with session_scope() as session:
+        config.ensure_defaults(session)
+        template_id = config.get(session, "winback").template_campaign_id
+    state = _editor(template_id)
+    assert (state.automation_kind, state.automation_name) == ("winback", "Win-back")
