@@ -221,7 +221,8 @@ def _record_due(session: Session, automation: Automation, now: datetime, zone) -
         stmt = insert_ignore(session, _AO.__table__).from_select(
             ["customer_id", "occurrence", "automation_id", "created_at"], rows
         )
-        inserted += session.execute(stmt).rowcount or 0
+        # RETURNING counts what went in: PostgreSQL's rowcount of this statement is unreliable.
+        inserted += len(session.execute(stmt.returning(_AO.id)).all())
     session.commit()
     return inserted
 
