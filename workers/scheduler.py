@@ -1,4 +1,4 @@
-"""The periodic tick: due scheduled campaigns, the sweepers, overdue RQ scheduled jobs; one worker at a time.
+"""The periodic tick: due scheduled campaigns, the sweepers, automations, overdue RQ jobs; one at a time.
 
 Every `python -m workers.run` starts `start_periodic()` (a daemon thread). Each tick the
 threads race for a short Redis lock (`SET NX PX`), so with any number of workers on any
@@ -13,6 +13,7 @@ import logging
 import threading
 
 from marketing_ui.core import deliverability, import_jobs, redis_keys
+from marketing_ui.core.automations import engine as automations
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending import run_due_schedules
@@ -36,6 +37,10 @@ def tick() -> None:
             log.warning("deliverability guard paused campaigns %s", paused)
     with session_scope() as session:
         import_jobs.sweep(session)  # uploads kept no longer than needed, lost imports recovered
+    with session_scope() as session:
+        report = automations.run_if_due(session)  # at most once a minute, whoever ticks
+        if report and (report.batches or report.skipped):
+            log.info("automations: batches %s, skipped %s", report.batches, report.skipped)
     promote_overdue()
 
 

@@ -39,6 +39,11 @@ def send_tick_lock() -> str:
     return key("send", "tick-lock")
 
 
+def automations_run() -> str:
+    """Set for a minute by the automation engine's run: at most one run a minute, any workers."""
+    return key("automations", "run")
+
+
 def rate_limiter_prefix() -> str:
     """Provider request limiters' keys (see core/sending rate_limiter)."""
     return key("rl") + ":"

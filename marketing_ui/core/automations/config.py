@@ -8,7 +8,6 @@ the engine records, so it is created switched on and never listed.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from sqlmodel import Session
 
 from marketing_ui.core import audit
 from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.automations import engine
 from marketing_ui.core.campaigns import check_content
 from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.db import insert_ignore
@@ -379,17 +379,6 @@ def update(session: Session, kind: str, form: Mapping[str, str]) -> AutomationVi
     return _view(row)
 
 
-def _stop_engine(session: Session, automation_id: int) -> None:
-    """Let the engine cancel what this automation has waiting (its helper owns how)."""
-    try:
-        engine = importlib.import_module("marketing_ui.core.automations.engine")
-    except ModuleNotFoundError:
-        return  # TODO(issue 14): the engine module lands separately; wire stop() when it does
-    stop = getattr(engine, "stop", None)
-    if stop is not None:
-        stop(session, automation_id)
-
-
 def set_enabled(session: Session, kind: str, enabled: bool) -> AutomationView:
     """Switch an automation on (from now: nothing that happened before fires) or off. Commits."""
     row = _row(session, kind)
@@ -401,7 +390,7 @@ def set_enabled(session: Session, kind: str, enabled: bool) -> AutomationView:
             raise AutomationError(problem, "enabled")
         row.enabled_at = utcnow()
     else:
-        _stop_engine(session, int(row.id or 0))
+        engine.stop(session, int(row.id or 0))  # what is not yet sent is cancelled
     row.enabled = enabled
     row.updated_at = utcnow()
     session.add(row)

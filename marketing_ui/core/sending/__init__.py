@@ -25,6 +25,7 @@ from marketing_ui.core.sending.commands import (
     retry_failed,
     run_due_schedules,
     schedule_send,
+    start_batch,
     start_send,
     unschedule,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "run_due_schedules",
     "schedule_send",
     "send_test",
+    "start_batch",
     "start_send",
     "unschedule",
 ]

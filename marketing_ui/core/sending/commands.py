@@ -3,15 +3,33 @@
 What pages and the periodic scheduler call; the worker stages (claim, compose, rate-limit,
 deliver, record) are the other modules of this package. See docs/send_pipeline.md."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, String, case, func, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlmodel import Session
 
 from marketing_ui.core import audit, statuses
 from marketing_ui.core.app_settings import frequency_cap, sending_limits
-from marketing_ui.core.audience import Audience, audience_clause, channels_of
+from marketing_ui.core.audience import (
+    Audience,
+    audience_clause,
+    channels_of,
+    reachable_clause,
+)
 from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.coupons import issue_coupons, void_unsent_coupons
 from marketing_ui.core.db import insert_ignore
@@ -73,13 +91,18 @@ def _check_content(campaign: Campaign) -> None:
         compile_sms(campaign.sms_body)
 
 
-def _freeze(session: Session, campaign: Campaign, channel: Channel, now: datetime) -> int:
+# Who a send goes to on one channel: a clause on Customer that includes consent and suppression.
+Recipients = Callable[[Channel], ColumnElement[bool]]
+
+
+def _freeze(
+    session: Session, campaign: Campaign, channel: Channel, now: datetime, recipients: Recipients
+) -> int:
     """INSERT ... SELECT one delivery per reachable recipient; existing ones are kept.
 
     Each is pending, or skipped with skip_reason frequency_cap when the customer already has
     the cap's number of messages on this channel in the window (core/sending/frequency_cap.py).
     """
-    audience = Audience.from_json(campaign.audience_json)
     stamp = literal(now, type_=DateTime(timezone=True))
     cap = frequency_cap(session)
     assert campaign.id is not None
@@ -102,7 +125,7 @@ def _freeze(session: Session, campaign: Campaign, channel: Channel, now: datetim
         reason,
         stamp,
         stamp,
-    ).where(audience_clause(session, audience, channel))
+    ).where(recipients(channel))
     columns = [
         "campaign_id",
         "customer_id",
@@ -155,7 +178,39 @@ def start_send(session: Session, campaign_id: int) -> StartResult:
     database (SQLite) write lock; a concurrent start waits, then finds nothing to flip.
     Commits.
     """
+
+    def audience(channel: Channel) -> ColumnElement[bool]:
+        assert campaign is not None
+        return audience_clause(session, Audience.from_json(campaign.audience_json), channel)
+
     campaign = session.get(Campaign, campaign_id)
+    _refuse_automation_message(campaign)
+    return _start(session, campaign_id, campaign, audience)
+
+
+def _refuse_automation_message(campaign: Campaign | None) -> None:
+    """An automation's message and batches go out only through the automation (start_batch)."""
+    if campaign is not None and campaign.automation_id is not None:
+        raise SendError(
+            "This is an automation's message: the automation sends it to whoever is due. "
+            "Switch it on or off on the Automations page."
+        )
+
+
+def start_batch(session: Session, campaign_id: int, customer_ids: Select) -> StartResult:
+    """Start a campaign to exactly `customer_ids` (a SELECT of Customer ids; an automation's batch)
+    instead of its segment audience: the same freeze, consent and suppression check, coupons and
+    queueing as `start_send`, and a second call creates nothing either. Commits."""
+
+    def chosen(channel: Channel) -> ColumnElement[bool]:
+        return and_(reachable_clause(channel), Customer.id.in_(customer_ids))
+
+    return _start(session, campaign_id, session.get(Campaign, campaign_id), chosen)
+
+
+def _start(
+    session: Session, campaign_id: int, campaign: Campaign | None, recipients: Recipients
+) -> StartResult:
     if campaign is None:
         raise SendError(f"Campaign #{campaign_id} does not exist.")
     startable = (CampaignStatus.DRAFT.value, CampaignStatus.SCHEDULED.value)
@@ -180,7 +235,7 @@ def start_send(session: Session, campaign_id: int) -> StartResult:
         return _existing(session, campaign)
     channels = channels_of(campaign.channel)
     for channel in channels:
-        _freeze(session, campaign, channel, now)
+        _freeze(session, campaign, channel, now, recipients)
     if campaign.has_qr_code:
         issue_coupons(session, campaign_id)
     counts = _counts_by_channel(session, campaign_id)
@@ -226,6 +281,7 @@ def schedule_send(session: Session, campaign_id: int, when: datetime) -> Campaig
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise SendError(f"Campaign #{campaign_id} does not exist.")
+    _refuse_automation_message(campaign)
     if campaign.status not in statuses.EDITABLE:
         raise SendError(f"A {campaign.status} campaign cannot be scheduled.")
     when = as_utc(when)
