@@ -189,7 +189,9 @@ def test_automation_batches_count_like_campaigns_and_are_capped_too(env: Session
     _earlier(env, [other])
     batch_id = make_campaign(env, automation_id=automation.id)
 
-    sending.start_send(env, batch_id)
+    sending.start_batch(
+        env, batch_id, select(Customer.id).where(Customer.id.in_([welcomed, other]))
+    )
 
     assert _frozen(env, batch_id) == {welcomed: HELD, other: HELD}
     assert env.get(Campaign, batch_id).status == CampaignStatus.SENT  # nothing left to send
