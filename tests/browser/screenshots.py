@@ -78,6 +78,8 @@ def _pages(campaign_id: int) -> list[tuple[str, str]]:
         ("settings", "/settings"),
         ("audit_log", "/audit"),
         ("suppressions", "/suppressions"),
+        ("automations", "/automations"),
+        ("automation_birthday", "/automations/birthday"),
     ]
 
 
