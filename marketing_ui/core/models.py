@@ -449,7 +449,7 @@ class Automation(SQLModel, table=True):
     include_imports: bool = False  # welcome: also for consent gained by import
     offer_valid_days: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")
-    )  # > 0: a batch's coupons expire this many days after it is sent; 0: the message's own expiry
+    )  # > 0: a batch's coupons expire this many days after it is sent; 0: no coupon
     enabled_at: datetime | None = _ts(nullable=True)  # triggers before this never fire
     last_run_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()

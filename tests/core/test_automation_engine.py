@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from marketing_ui.core.app_settings import BusinessIdentity, save_business_identity
 from marketing_ui.core.automations import engine as automations
+from marketing_ui.core.clock import as_utc
 from marketing_ui.core.models import (
     Automation,
     AutomationKind,
@@ -121,7 +122,7 @@ def crash_after_insert(session: Session, now: datetime) -> None:
 
 def crash_after_attach(session: Session, now: datetime) -> None:
     """A run that dies after attaching occurrences to a batch, before starting it."""
-    zone = ZoneInfo(ZONE)
+    zone, now = ZoneInfo(ZONE), as_utc(now)  # as `run` does: stored times are UTC
     for row in session.execute(select(Automation).where(Automation.enabled)).scalars().all():
         automations._record_due(session, row, now, zone)
         automations._attach_pending(session, row, now, zone)
@@ -352,3 +353,28 @@ def test_thank_you_hour_by_hour_once_per_visit_within_the_period(env: Session) -
     fired = occurrences(env, thanks.id)
     assert Counter(c for c, _, _ in fired) == {often: 2, once: 1}
     assert len({o for _, o, _ in fired}) == 3
+
+
+@pytest.mark.parametrize(("valid_days", "coupons"), [(0, False), (14, True)])
+def test_a_batch_carries_coupons_only_when_the_offer_has_a_validity(
+    env: Session, valid_days: int, coupons: bool
+) -> None:
+    """The settings page promises "0 sends no coupon"; otherwise they expire N days after."""
+    row = automation(env, AutomationKind.BIRTHDAY, days_before=0, offer_valid_days=valid_days)
+    env.execute(
+        update(Campaign).where(Campaign.id == row.template_campaign_id).values(has_qr_code=True)
+    )
+    env.commit()
+    customer(env, "today", birthday_month=3, birthday_day=2)
+    now = datetime(2027, 3, 2, 12, tzinfo=LOCAL)
+
+    crash_after_attach(env, now)  # the batch is made, not started: its fields are what we check
+
+    batch = env.execute(
+        select(Campaign).where(
+            Campaign.automation_id == row.id, Campaign.id != row.template_campaign_id
+        )
+    ).scalar_one()
+    assert batch.has_qr_code is coupons
+    expires = batch.offer_expires_at and as_utc(batch.offer_expires_at)
+    assert expires == (as_utc(now) + timedelta(days=valid_days) if coupons else None)

@@ -447,7 +447,7 @@ def _new_batch(
         source = session.get(Campaign, automation.template_campaign_id)
         name = f"{label} · {now.astimezone(zone):%Y-%m-%d}"
         subject = source.subject if source else ""
-        channel = source.channel if source else automation.channel
+        channel = automation.channel  # the owner's choice; config checks the message has it
     else:
         source = session.get(Campaign, int(occurrence.split(":", 1)[1]))
         name = f"{label} · {source.name}" if source else label
@@ -455,9 +455,10 @@ def _new_batch(
         channel = Channel.EMAIL.value
     if source is None:
         return None
-    expires = source.offer_expires_at
-    if automation.offer_valid_days > 0:
-        expires = now + timedelta(days=automation.offer_valid_days)
+    expires, coupons = source.offer_expires_at, source.has_qr_code  # second chance: as the original
+    if occurrence is None:  # an automation's own offer: a coupon only when it has a validity
+        coupons = source.has_qr_code and automation.offer_valid_days > 0
+        expires = now + timedelta(days=automation.offer_valid_days) if coupons else None
     return Campaign(
         name=name[:200],
         channel=channel,
@@ -468,7 +469,7 @@ def _new_batch(
         template_name=source.template_name,
         mjml_body=source.mjml_body,
         sms_body=source.sms_body,
-        has_qr_code=source.has_qr_code,
+        has_qr_code=coupons,
         offer_text=source.offer_text,
         offer_expires_at=expires,
         track_opens_clicks=source.track_opens_clicks,
