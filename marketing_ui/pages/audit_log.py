@@ -3,6 +3,7 @@
 import reflex as rx
 
 from marketing_ui.components.layout import register_nav, template
+from marketing_ui.components.responsive_rows import responsive_rows
 from marketing_ui.components.theme import MUTED
 from marketing_ui.state.audit_log import ANY_AREA, AREAS
 from marketing_ui.state.audit_log import AuditLogState as S
@@ -92,30 +93,12 @@ def audit_log() -> rx.Component:
         ),
         _filters(),
         rx.cond(S.error != "", rx.callout(S.error, color_scheme="red", icon="triangle-alert")),
-        rx.box(
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("When"),
-                        rx.table.column_header_cell("Who"),
-                        rx.table.column_header_cell("Action"),
-                        rx.table.column_header_cell("Object"),
-                        rx.table.column_header_cell("Details"),
-                    )
-                ),
-                rx.table.body(rx.foreach(S.rows, _row)),
-                width="100%",
-                id="audit-table",
-            ),
-            overflow_x="auto",
-            width="100%",
-            display=rx.breakpoints(initial="none", md="block"),
-        ),
-        rx.vstack(
-            rx.foreach(S.rows, _card),
-            spacing="0",
-            width="100%",
-            display=rx.breakpoints(initial="flex", md="none"),
+        *responsive_rows(
+            ["When", "Who", "Action", "Object", "Details"],
+            S.rows,
+            _row,
+            _card,
+            "audit-table",
         ),
         rx.cond(
             S.rows.length() == 0,

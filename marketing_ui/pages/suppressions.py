@@ -4,6 +4,7 @@ import reflex as rx
 
 from marketing_ui.components.choice_select import choice_select
 from marketing_ui.components.layout import register_nav, template
+from marketing_ui.components.responsive_rows import responsive_rows
 from marketing_ui.components.theme import MUTED
 from marketing_ui.core.suppressions import MAX_NOTE
 from marketing_ui.state.suppressions import CHANNEL_CHOICES, CHANNEL_LABELS, REASON_LABELS
@@ -180,30 +181,12 @@ def _card(row: rx.Var) -> rx.Component:
 
 def _list() -> rx.Component:
     return rx.card(
-        rx.box(
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Address"),
-                        rx.table.column_header_cell("Channel"),
-                        rx.table.column_header_cell("Why"),
-                        rx.table.column_header_cell("Since"),
-                        rx.table.column_header_cell(""),
-                    )
-                ),
-                rx.table.body(rx.foreach(S.rows, _table_row)),
-                width="100%",
-                id="suppression-table",
-            ),
-            overflow_x="auto",
-            width="100%",
-            display=rx.breakpoints(initial="none", md="block"),
-        ),
-        rx.vstack(
-            rx.foreach(S.rows, _card),
-            spacing="0",
-            width="100%",
-            display=rx.breakpoints(initial="flex", md="none"),
+        *responsive_rows(
+            ["Address", "Channel", "Why", "Since", ""],
+            S.rows,
+            _table_row,
+            _card,
+            "suppression-table",
         ),
         rx.cond(
             (S.rows.length() == 0) & ~S.found_mode,
