@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 
 import reflex as rx
 
@@ -81,7 +82,7 @@ class SettingsState(AuthState):
             limits = app_settings.sending_limits(session)
             self._show_guard(app_settings.deliverability_limits(session))
             self._show_cap(app_settings.frequency_cap(session))
-        self.business = {k: str(v) for k, v in dataclasses.asdict(identity).items()}
+        self._show_business(identity)
         self._show_limits(limits)
         if any(c["state"] == CHECKING for c in self.checks) and not self.health_running:
             return SettingsState.run_health_check  # a registered worker is asked, never shown red
@@ -115,18 +116,34 @@ class SettingsState(AuthState):
             else:
                 self.health_message = f"No worker answered within {HEALTH_WAIT_S:.0f} s."
 
-    @rx.event
-    def save_business(self, form: dict):
+    def _save(self, card: str, update: Callable, form: dict, show: Callable, saved: str) -> None:
+        """One settings card's save: stored and shown, or "Not saved" naming every wrong field.
+
+        `card` prefixes the card's `_error` and `_message` vars; nothing is stored on an error.
+        """
         try:
             with session_scope() as session:
-                value = app_settings.update_business_identity(session, form)
+                value = update(session, form)
         except app_settings.SettingsError as exc:
-            self.business_error = f"Not saved: {exc}"
-            self.business_message = ""
+            setattr(self, f"{card}_error", f"Not saved: {exc}")
+            setattr(self, f"{card}_message", "")
             return
-        self.business = {k: str(v) for k, v in dataclasses.asdict(value).items()}
-        self.business_error = ""
-        self.business_message = "Business identity saved."
+        show(value)
+        setattr(self, f"{card}_error", "")
+        setattr(self, f"{card}_message", saved)
+
+    def _show_business(self, identity: app_settings.BusinessIdentity) -> None:
+        self.business = {k: str(v) for k, v in dataclasses.asdict(identity).items()}
+
+    @rx.event
+    def save_business(self, form: dict):
+        self._save(
+            "business",
+            app_settings.update_business_identity,
+            form,
+            self._show_business,
+            "Business identity saved.",
+        )
 
     def _show_limits(self, limits: app_settings.SendingLimits) -> None:
         self.limits, self.limits_fixed = _form_values(limits)
@@ -134,41 +151,30 @@ class SettingsState(AuthState):
 
     @rx.event
     def save_limits(self, form: dict):
-        try:
-            with session_scope() as session:
-                value = app_settings.update_sending_limits(session, form)
-        except app_settings.SettingsError as exc:
-            self.limits_error = f"Not saved: {exc}"
-            self.limits_message = ""
-            return
-        self._show_limits(value)
-        self.limits_error = ""
-        self.limits_message = "Sending limits saved; workers use them from their next batch."
+        self._save(
+            "limits",
+            app_settings.update_sending_limits,
+            form,
+            self._show_limits,
+            "Sending limits saved; workers use them from their next batch.",
+        )
 
     @rx.event
     def save_guard(self, form: dict):
-        try:
-            with session_scope() as session:
-                value = app_settings.update_deliverability_limits(session, form)
-        except app_settings.SettingsError as exc:
-            self.guard_error = f"Not saved: {exc}"
-            self.guard_message = ""
-            return
-        self._show_guard(value)
-        self.guard_error = ""
-        self.guard_message = (
-            "Deliverability limits saved; sending campaigns are judged by them now."
+        self._save(
+            "guard",
+            app_settings.update_deliverability_limits,
+            form,
+            self._show_guard,
+            "Deliverability limits saved; sending campaigns are judged by them now.",
         )
 
     @rx.event
     def save_cap(self, form: dict):
-        try:
-            with session_scope() as session:
-                value = app_settings.update_frequency_cap(session, form)
-        except app_settings.SettingsError as exc:
-            self.cap_error = f"Not saved: {exc}"
-            self.cap_message = ""
-            return
-        self._show_cap(value)
-        self.cap_error = ""
-        self.cap_message = "Frequency cap saved; sends started from now on use it."
+        self._save(
+            "cap",
+            app_settings.update_frequency_cap,
+            form,
+            self._show_cap,
+            "Frequency cap saved; sends started from now on use it.",
+        )
