@@ -22,8 +22,9 @@ from reflex.istate.data import RouterData
 from reflex.state import BaseState
 from sqlmodel import SQLModel
 
-from marketing_ui.core import auth
+from marketing_ui.core import auth, campaigns, customers, segments, tags
 from marketing_ui.core.config import reset_settings_cache
+from marketing_ui.core.customers import CustomerInput
 from marketing_ui.core.db import get_engine, reset_engine_cache, session_scope
 
 S = TypeVar("S", bound=BaseState)
@@ -86,3 +87,27 @@ def run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     if errors:
         raise errors[0]
     return result[0]
+
+
+SUBSCRIBED = {"op": "and", "rules": [{"type": "consent", "channel": "email", "value": True}]}
+
+
+@pytest.fixture
+def world(app_db: None) -> dict[str, int]:
+    with session_scope() as session:
+        vip = tags.create_tag(session, "vip")
+        session.flush()
+        for name, consent in (("Ada", True), ("Bob", True), ("Cyd", False)):
+            customers.create_customer(
+                session,
+                CustomerInput(
+                    first_name=name,
+                    email=f"{name.lower()}@example.com",
+                    email_consent=consent,
+                    tag_ids=[int(vip.id)] if name == "Ada" else [],
+                ),
+            )
+        subscribed = segments.create_segment(session, "Subscribed", SUBSCRIBED)
+        campaign = campaigns.create_campaign(session, "Monday", "monday_special", "email")
+        session.commit()
+        return {"vip": int(vip.id), "segment": int(subscribed.id), "campaign": int(campaign.id)}

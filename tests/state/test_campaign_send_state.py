@@ -6,40 +6,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from marketing_ui.core import campaigns, customers, segments, tags
+from marketing_ui.core import campaigns
 from marketing_ui.core.audience import Audience
-from marketing_ui.core.customers import CustomerInput
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.state.campaign_send import CampaignSendState
 from tests.state.conftest import page_state
 
-SUBSCRIBED = {"op": "and", "rules": [{"type": "consent", "channel": "email", "value": True}]}
-
 
 @pytest.fixture
-def world(app_db: None) -> dict[str, int]:
-    with session_scope() as session:
-        vip = tags.create_tag(session, "vip")
-        session.flush()
-        for name, consent in (("Ada", True), ("Bob", True), ("Cyd", False)):
-            customers.create_customer(
-                session,
-                CustomerInput(
-                    first_name=name,
-                    email=f"{name.lower()}@example.com",
-                    email_consent=consent,
-                    tag_ids=[int(vip.id)] if name == "Ada" else [],
-                ),
-            )
-        segment = segments.create_segment(session, "Subscribed", SUBSCRIBED)
-        campaign = campaigns.create_campaign(session, "Monday", "monday_special", "email")
-        session.commit()
-        ids = {"vip": int(vip.id), "segment": int(segment.id), "campaign": int(campaign.id)}
+def world(world: dict[str, int]) -> dict[str, int]:
+    """The shared world, with the campaign ready to send."""
     with session_scope() as session:
         ready = {"subject": "This week", "from_name": "Cafe", "from_email": "hi@cafe.example"}
-        campaigns.update_campaign(session, ids["campaign"], ready)
-    return ids
+        campaigns.update_campaign(session, world["campaign"], ready)
+    return world
 
 
 def _page(campaign_id: int | str) -> CampaignSendState:

@@ -2,36 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from marketing_ui.core import campaigns, customers, segments, tags
-from marketing_ui.core.customers import CustomerInput
-from marketing_ui.core.db import session_scope
 from marketing_ui.state.segments import SegmentsState
 from tests.state.conftest import page_state
-
-SUBSCRIBED = {"op": "and", "rules": [{"type": "consent", "channel": "email", "value": True}]}
-
-
-@pytest.fixture
-def world(app_db: None) -> dict[str, int]:
-    with session_scope() as session:
-        vip = tags.create_tag(session, "vip")
-        session.flush()
-        for name, consent in (("Ada", True), ("Bob", True), ("Cyd", False)):
-            customers.create_customer(
-                session,
-                CustomerInput(
-                    first_name=name,
-                    email=f"{name.lower()}@example.com",
-                    email_consent=consent,
-                    tag_ids=[int(vip.id)] if name == "Ada" else [],
-                ),
-            )
-        subscribed = segments.create_segment(session, "Subscribed", SUBSCRIBED)
-        campaign = campaigns.create_campaign(session, "Monday", "monday_special", "email")
-        session.commit()
-        return {"vip": int(vip.id), "segment": int(subscribed.id), "campaign": int(campaign.id)}
 
 
 def _page() -> SegmentsState:
