@@ -186,6 +186,9 @@ class Customer(SQLModel, table=True):
     birthday_month: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     birthday_day: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     birthday_year: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # Erased at the customer's request (issue 15): contact data and names removed, the row kept
+    # so that analytics stay whole and anonymous.
+    erased_at: datetime | None = _ts(nullable=True)
 
 
 class SkipReason(StrEnum):
@@ -244,6 +247,16 @@ class ConsentEvent(SQLModel, table=True):
     )  # import, manual, unsubscribe_link, stop, ...
     note: str = Field(default="", sa_column=Column(String(255), nullable=False))
     created_at: datetime = _ts(index=True)
+    # Proof of consent (issue 15). `source` above says how (signup_form, text_to_join,
+    # confirm_link, sms_yes, preferences, import, manual, unsubscribe_link, stop, ...);
+    # `origin` says where a signup came from (the `src` of /join: "table-tent", "website");
+    # `proof_hash` is an HMAC of the client IP and user agent (never the values themselves);
+    # `wording_version` names the consent text the customer was shown (core/signup.py).
+    origin: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    proof_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    wording_version: str = Field(
+        default="", sa_column=Column(String(32), nullable=False, server_default="")
+    )
 
 
 class Suppression(SQLModel, table=True):
