@@ -155,6 +155,7 @@ class Customer(SQLModel, table=True):
     __table_args__ = (
         Index("ix_customer_name", "last_name", "first_name"),
         Index("ix_customer_created", "created_at", "id"),
+        Index("ix_customer_birthday", "birthday_month", "birthday_day"),
     )
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(
@@ -482,6 +483,8 @@ class AutomationOccurrence(SQLModel, table=True):
             "automation_id", "customer_id", "occurrence", name="uq_automation_occurrence"
         ),
         Index("ix_automation_occurrence_batch", "campaign_id"),
+        Index("ix_automation_occurrence_created", "automation_id", "created_at"),
+        Index("ix_automation_occurrence_recent", "automation_id", "customer_id", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     automation_id: int = Field(foreign_key="automation.id")

@@ -364,6 +364,7 @@ def update(session: Session, kind: str, form: Mapping[str, str]) -> AutomationVi
     if changed:
         for key, value in changed.items():
             setattr(row, key, value)
+        row.last_run_at = None  # the next run reads everyone under the new settings
         row.updated_at = utcnow()
         session.add(row)
         audit.record(
@@ -389,6 +390,7 @@ def set_enabled(session: Session, kind: str, enabled: bool) -> AutomationView:
         if problem:
             raise AutomationError(problem, "enabled")
         row.enabled_at = utcnow()
+        row.last_run_at = None  # the first run reads everyone (engine: what a tick reads)
     else:
         engine.stop(session, int(row.id or 0))  # what is not yet sent is cancelled
     row.enabled = enabled

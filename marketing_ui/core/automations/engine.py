@@ -18,8 +18,10 @@ One run, per enabled automation:
 What an occurrence is, per kind (the string in automation_occurrence.occurrence):
 
 - welcome: ``"welcome"`` — at most one welcome per customer, ever, whatever their consent
-  history; due once a consent (email or SMS, as the automation's channel; imports only when
-  `include_imports`) was granted at least `delay_hours` ago and after `enabled_at`.
+  history; due when `delay_hours` have passed since a consent (email or SMS, as the automation's
+  channel; imports only when `include_imports`) was granted after `enabled_at`, if the customer
+  is reachable then. Consent withdrawn before the welcome was due and given again: welcomed
+  `delay_hours` after the new grant.
 - birthday: the year of the birthday celebrated, ``"2027"``; due from `days_before` days before
   the birthday until the day itself (a missed tick catches up), in the business's time zone.
   29 February is celebrated on 28 February in other years.
@@ -39,6 +41,15 @@ What an occurrence is, per kind (the string in automation_occurrence.occurrence)
 
 `created_at` of an occurrence is the run's `now`, so "in the last period_days" reads the same
 clock the run does (tests drive it day by day).
+
+**What a tick reads.** Welcome and win-back look only at customers something happened to since
+the previous run (`last_run_at`, less WATERMARK_SLACK): a consent granted, a visit that crossed the
+inactivity threshold, a win-back whose period ran out. The full condition is then checked on
+those few, so a steady tick over 1,000,000 customers reads thousands of rows, not a million.
+`last_run_at` is written in the same transaction as the occurrences (a crash leaves the old one),
+and is cleared when an automation is switched on or its settings change, so the next run reads
+everyone once. Birthday reads its indexed (month, day) window; thank-you its THANK_YOU_WINDOW of
+visits.
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     case,
     cast,
     exists,
@@ -92,6 +104,9 @@ log = logging.getLogger(__name__)
 
 RUN_EVERY_S = 60  # the scheduler's tick asks often; the engine runs at most this often
 THANK_YOU_WINDOW = timedelta(days=2)
+# Rows stamped a little before they commit (a visit, a consent) or by a host whose clock is a
+# little behind still fall inside the next run's window.
+WATERMARK_SLACK = timedelta(hours=1)
 SECOND_CHANCE_WINDOW = timedelta(days=2)
 IMPORT_SOURCE = "import"  # ConsentEvent.source of consent that came with an imported file
 _NAMES = {
@@ -211,11 +226,13 @@ def message_problem(session: Session, automation: Automation) -> str | None:
 def _record_due(session: Session, automation: Automation, now: datetime, zone) -> int:  # noqa: ANN001
     if automation.enabled_at is None:  # enabled by hand: nothing before this run counts
         automation.enabled_at = now
-    automation.last_run_at = now
+    previous = as_utc(automation.last_run_at)
+    floor = None if previous is None else min(previous, now) - WATERMARK_SLACK
+    automation.last_run_at = now  # committed with the occurrences, or not at all
     session.add(automation)
     session.flush()
     inserted = 0
-    for due in _due_sets(session, automation, now, zone):
+    for due in _due_sets(session, automation, now, zone, floor):
         stamp = literal(now, type_=DateTime(timezone=True))
         rows = due.add_columns(literal(automation.id, type_=Integer), stamp)
         stmt = insert_ignore(session, _AO.__table__).from_select(
@@ -228,22 +245,29 @@ def _record_due(session: Session, automation: Automation, now: datetime, zone) -
 
 
 def due_select(session: Session, automation: Automation, now: datetime) -> list[Select]:
-    """The SELECTs of (customer_id, occurrence) due now (public for the bench and tests)."""
+    """The SELECTs of (customer_id, occurrence) due now, reading everyone (public for tests)."""
     zone = zone_or_utc(business_identity(session).timezone)
-    return _due_sets(session, automation, as_utc(now) or now, zone)
+    return _due_sets(session, automation, as_utc(now) or now, zone, None)
 
 
-def _due_sets(session: Session, automation: Automation, now: datetime, zone) -> list[Select]:  # noqa: ANN001
+def _due_sets(
+    session: Session,
+    automation: Automation,
+    now: datetime,
+    zone,  # noqa: ANN001
+    floor: datetime | None,
+) -> list[Select]:
+    """`floor`: read only customers something happened to after it (None: everyone)."""
     kind = automation.kind
     if kind == AutomationKind.SECOND_CHANCE:
         return _second_chance(session, automation, now)
-    build = {
-        AutomationKind.WELCOME: _welcome,
-        AutomationKind.BIRTHDAY: _birthday,
-        AutomationKind.WINBACK: _winback,
-        AutomationKind.THANK_YOU: _thank_you,
-    }[AutomationKind(kind)]
-    return [build(automation, now, zone)]
+    if kind == AutomationKind.WELCOME:
+        return [_welcome(automation, now, floor)]
+    if kind == AutomationKind.WINBACK:
+        return [_winback(automation, now, zone, floor)]
+    if kind == AutomationKind.BIRTHDAY:
+        return [_birthday(automation, now, zone)]
+    return [_thank_you(automation, now)]
 
 
 def _reachable(automation: Automation) -> ColumnElement[bool]:
@@ -259,18 +283,21 @@ def _text(value: str) -> ColumnElement[str]:
     return literal(value, type_=String)
 
 
-def _welcome(automation: Automation, now: datetime, zone) -> Select:  # noqa: ANN001
+def _welcome(automation: Automation, now: datetime, floor: datetime | None) -> Select:
+    delay = timedelta(hours=automation.delay_hours)
+    oldest = _since(automation) if floor is None else max(_since(automation), floor - delay)
     consent = [
-        ConsentEvent.customer_id == Customer.id,
         ConsentEvent.granted.is_(True),
         ConsentEvent.channel.in_([c.value for c in channels_of(automation.channel)]),
-        ConsentEvent.created_at <= now - timedelta(hours=automation.delay_hours),
-        ConsentEvent.created_at >= _since(automation),
+        ConsentEvent.created_at <= now - delay,
+        ConsentEvent.created_at >= oldest,
     ]
     if not automation.include_imports:
         consent.append(ConsentEvent.source != IMPORT_SOURCE)
+    # IN, not a correlated EXISTS: the database starts from the (indexed) consent window.
+    granted = select(ConsentEvent.customer_id).where(*consent)
     return select(Customer.id, _text("welcome")).where(
-        _reachable(automation), exists().where(*consent)
+        _reachable(automation), Customer.id.in_(granted)
     )
 
 
@@ -286,6 +313,7 @@ def birthday_in(year: int, month: int, day: int) -> date:
 
 
 def _birthday(automation: Automation, now: datetime, zone) -> Select:  # noqa: ANN001
+    """Reads the indexed (month, day) window: a missed tick is caught up until the day itself."""
     today = now.astimezone(zone).date()
     keys_by_year: dict[int, set[int]] = {}
     for offset in range(max(automation.days_before, 0) + 1):
@@ -305,11 +333,12 @@ def _birthday(automation: Automation, now: datetime, zone) -> Select:  # noqa: A
         )
     )
     wanted = sorted(set().union(*keys_by_year.values()))
+    born = aliased(Customer)  # IN a subquery of (month, day) pairs: the birthday index answers
+    on_a_wanted_day = or_(
+        *[and_(born.birthday_month == k // 100, born.birthday_day == k % 100) for k in wanted]
+    )
     return select(Customer.id, occurrence).where(
-        _reachable(automation),
-        Customer.birthday_month.is_not(None),
-        Customer.birthday_day.is_not(None),
-        key.in_(wanted),
+        Customer.id.in_(select(born.id).where(on_a_wanted_day)), _reachable(automation)
     )
 
 
@@ -326,19 +355,37 @@ def _not_sent_within(automation: Automation, now: datetime, days: int) -> Column
     )
 
 
-def _winback(automation: Automation, now: datetime, zone) -> Select:  # noqa: ANN001
+def _winback(automation: Automation, now: datetime, zone, floor: datetime | None) -> Select:  # noqa: ANN001
     period = automation.period_days if automation.period_days > 0 else automation.inactive_days
     period = max(period, 1)
     bucket = (now.astimezone(zone).date() - date(1970, 1, 1)).days // period
-    return select(Customer.id, _text(f"p{bucket}")).where(
+    lapsed_before = now - timedelta(days=automation.inactive_days)
+    due = select(Customer.id, _text(f"p{bucket}")).where(
         _reachable(automation),
         Customer.last_visit_at.is_not(None),
-        Customer.last_visit_at <= now - timedelta(days=automation.inactive_days),
+        Customer.last_visit_at <= lapsed_before,
         _not_sent_within(automation, now, period),
     )
+    if floor is None:
+        return due
+    inactive = timedelta(days=automation.inactive_days)
+    # Since the previous run: who crossed the inactivity threshold, whose last win-back's
+    # period ran out, and who became reachable again (consent granted).
+    crossed = select(Customer.id).where(
+        Customer.last_visit_at > floor - inactive, Customer.last_visit_at <= lapsed_before
+    )
+    period_over = select(_AO.customer_id).where(
+        _AO.automation_id == automation.id,
+        _AO.created_at > floor - timedelta(days=period),
+        _AO.created_at <= now - timedelta(days=period),
+    )
+    consented = select(ConsentEvent.customer_id).where(
+        ConsentEvent.created_at > floor, ConsentEvent.granted.is_(True)
+    )
+    return due.where(Customer.id.in_(crossed.union(period_over, consented)))
 
 
-def _thank_you(automation: Automation, now: datetime, zone) -> Select:  # noqa: ANN001
+def _thank_you(automation: Automation, now: datetime) -> Select:
     newest = now - timedelta(hours=automation.delay_hours)
     oldest = max(newest - THANK_YOU_WINDOW, _since(automation))
     later = aliased(Visit)
@@ -350,16 +397,13 @@ def _thank_you(automation: Automation, now: datetime, zone) -> Select:  # noqa: 
         .scalar_subquery()
     )
     occurrence = _text("visit:") + cast(Visit.id, String)
-    return (
-        select(Customer.id, occurrence)
-        .join(Visit, Visit.customer_id == Customer.id)
-        .where(
-            Visit.at <= newest,
-            Visit.at >= oldest,
-            Visit.id == latest,
-            _reachable(automation),
-            _not_sent_within(automation, now, automation.period_days),
-        )
+    thankable = exists().where(  # read per visit: the visits of the window drive the query
+        Customer.id == Visit.customer_id,
+        _reachable(automation),
+        _not_sent_within(automation, now, automation.period_days),
+    )
+    return select(Visit.customer_id, occurrence).where(
+        Visit.at <= newest, Visit.at >= oldest, Visit.id == latest, thankable
     )
 
 
