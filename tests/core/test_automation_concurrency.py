@@ -32,24 +32,24 @@ HOURS_PER_TICK = 12
 
 @pytest.fixture
 def crowd(env: Session) -> Iterator[tuple[Session, list[int]]]:  # noqa: F811
-    """Welcome, birthday and win-back switched on over 300 customers whose triggers spread over
-    the first 60 days."""
+    """Welcome, birthday and win-back switched on over 150 customers whose triggers spread over
+    the first 30 days."""
     rows = [
         automation(env, AutomationKind.WELCOME, delay_hours=24),
         automation(env, AutomationKind.BIRTHDAY, days_before=2),
         automation(env, AutomationKind.WINBACK, inactive_days=30, period_days=20),
     ]
-    for i in range(300):
-        birthday = START + timedelta(days=i % 60)
+    for i in range(150):
+        birthday = START + timedelta(days=i % 30)
         who = customer(
             env,
             f"c{i}",
             birthday_month=birthday.month,
             birthday_day=birthday.day,
-            last_visit_at=START - timedelta(days=i % 45),
+            last_visit_at=START - timedelta(days=i % 40),
         )
         env.add(ConsentEvent(customer_id=who, channel="email", granted=True, source="manual",
-                             created_at=START + timedelta(hours=7 * i)))  # fmt: skip
+                             created_at=START + timedelta(hours=4 * i)))  # fmt: skip
     env.commit()
     yield env, [int(row.id or 0) for row in rows]
 
@@ -64,7 +64,7 @@ def test_two_schedulers_at_once_send_each_occurrence_once(
 ) -> None:
     """Both run every tick at the same moment (the once-a-minute lock in Redis bypassed)."""
     session, automation_ids = crowd
-    ticks = 2 * 60
+    ticks = 2 * 30
     gate = threading.Barrier(2)
     failures: list[BaseException] = []
 
@@ -86,7 +86,7 @@ def test_two_schedulers_at_once_send_each_occurrence_once(
     assert not failures
     automations.run(session, START + timedelta(hours=HOURS_PER_TICK * ticks))  # anything left
 
-    assert _recorded(session) > 300
+    assert _recorded(session) > 150
     for automation_id in automation_ids:
         assert_each_occurrence_sent_once(session, automation_id)
 
@@ -97,7 +97,7 @@ def test_a_scheduler_killed_mid_run_loses_and_duplicates_nothing(
     """A real process runs the ticks and is killed with SIGKILL as soon as it says a tick has
     started, five times over; a healthy scheduler then runs every tick again."""
     session, automation_ids = crowd
-    ticks, next_tick, killed_inside_a_run = 2 * 60, 0, 0
+    ticks, next_tick, killed_inside_a_run = 2 * 30, 0, 0
     for _ in range(5):
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.core.automation_runner", START.isoformat(),
@@ -105,7 +105,7 @@ def test_a_scheduler_killed_mid_run_loses_and_duplicates_nothing(
             cwd=PROJECT_ROOT, env=dict(os.environ), stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert proc.stdout is not None
-        target = next_tick + 8
+        target = next_tick + 6
         for line in proc.stdout:
             if line.strip() == f"start {target}":
                 proc.kill()
@@ -119,6 +119,6 @@ def test_a_scheduler_killed_mid_run_loses_and_duplicates_nothing(
     for tick in range(ticks + 1):
         automations.run(session, START + timedelta(hours=HOURS_PER_TICK * tick))
 
-    assert _recorded(session) > 300
+    assert _recorded(session) > 150
     for automation_id in automation_ids:
         assert_each_occurrence_sent_once(session, automation_id)
