@@ -366,11 +366,14 @@ def export_for_admin(session: Session, customer_id: int) -> dict[str, Any]:
 # Erase ---------------------------------------------------------------------------------------
 
 
-def erase(session: Session, customer_id: int, *, requested_by: str) -> bool:
+def erase(
+    session: Session, customer_id: int, *, requested_by: str, proof_hash: str | None = None
+) -> bool:
     """Erase one customer's personal data, keeping anonymous analytics; False if already erased.
 
     `requested_by` says who asked ("customer" from the preference page, "admin"), for the
-    consent history and the audit log. Idempotent: a second call changes nothing.
+    consent history and the audit log; `proof_hash` proves the customer's own request.
+    Idempotent: a second call changes nothing.
     """
     c = session.get(Customer, customer_id)
     if c is None:
@@ -400,9 +403,8 @@ def erase(session: Session, customer_id: int, *, requested_by: str) -> bool:
     session.execute(delete(OutboxMessage).where(OutboxMessage.delivery_id.in_(deliveries)))
 
     for channel in (Channel.EMAIL.value, Channel.SMS.value):
-        set_consent(
-            session, customer_id, channel, False, ERASE, f"erased at {requested_by}'s request"
-        )
+        note = f"erased at {requested_by}'s request"
+        set_consent(session, customer_id, channel, False, ERASE, note, proof_hash)
         skip_pending(session, customer_id, channel, "erased", SkipReason.CONSENT)
     session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer_id))
 
