@@ -90,6 +90,10 @@ def _button_form(action: str, label: str, *, secondary: bool = False, field: str
     )
 
 
+def _preferences_link(token: str) -> str:
+    return f'<p><a href="/u/{escape(token)}" id="preferences">All your preferences</a></p>'
+
+
 def _invalid_link() -> Response:
     return page(
         "This link is not valid",
@@ -191,7 +195,8 @@ async def confirm(request: Request) -> Response:
             "Resubscribe",
             secondary=True,
             field="resubscribe",
-        ),
+        )
+        + _preferences_link(request.path_params["token"]),
     )
 
 
@@ -213,7 +218,8 @@ async def resubscribe_endpoint(request: Request) -> Response:
         "Welcome back",
         f"You are subscribed to emails from {brand} again.",
         brand=brand,
-        form=_button_form(f"/u/{token}", "Unsubscribe", secondary=True, field="confirm"),
+        form=_button_form(f"/u/{token}", "Unsubscribe", secondary=True, field="confirm")
+        + _preferences_link(token),
     )
 
 

@@ -95,7 +95,8 @@ def test_email_back_on_after_unsubscribing_is_a_preferences_consent(
     client: TestClient, api_db: Engine, seeded: Seeded
 ) -> None:
     token = _token(seeded)
-    client.post(f"/u/{token}", data={"confirm": "1"})
+    done = client.post(f"/u/{token}", data={"confirm": "1"})
+    assert f'href="/u/{token}" id="preferences"' in done.text  # back to every choice
     page = client.get(f"/u/{token}")
     assert "Resubscribe" in page.text and 'id="email_on"' in page.text
     back = _prefs(client, token, action="email_on")
