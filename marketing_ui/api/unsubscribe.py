@@ -1,6 +1,7 @@
 """/u/{token}: the unsubscribe link every email carries, and its RFC 8058 one-click POST.
 
-GET only shows a confirmation page (mail scanners prefetch links, so a GET must change nothing).
+GET shows the customer's preference page (api/preferences.py; mail scanners prefetch links,
+so a GET must change nothing), whose email button posts here.
 POST with `List-Unsubscribe=One-Click` is the mailbox provider's one-click request and answers
 with no page; POST from the page's button unsubscribes and offers a resubscribe button. Both take
 effect immediately: consent off, history recorded, queued emails to the customer skipped.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from html import escape
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -21,7 +21,6 @@ from marketing_ui.api.webhooks import media_type, read_body
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.events import resubscribe, unsubscribe
-from marketing_ui.core.models import Customer
 from marketing_ui.core.tracking import parse_unsubscribe_token
 from marketing_ui.core.webhooks import WebhookError, parse_form
 
@@ -52,6 +51,18 @@ p{margin:0 0 1.25rem;color:#3f3f46}
 button{width:100%;padding:.85rem 1rem;font-size:1rem;font-weight:600;border:0;
 border-radius:8px;cursor:pointer;background:#18181b;color:#fff}
 button.secondary{background:#fff;color:#18181b;border:1px solid #d4d4d8}
+button.danger{background:#b91c1c}
+section{border-top:1px solid #e4e4e7;padding:1rem 0 .25rem}
+h2{font-size:1.05rem;margin:0 0 .35rem}
+section p{margin:0 0 .75rem}
+form{margin:0 0 .6rem}
+label{display:block;font-size:.85rem;color:#52525b;margin:0 0 .2rem}
+input,select{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #d4d4d8;
+border-radius:8px;background:#fff;color:#18181b}
+.fields{display:grid;grid-template-columns:2fr 1fr 1.3fr;gap:.5rem;margin:0 0 .6rem}
+.notice{padding:.6rem .8rem;border-radius:8px;background:#ecfdf5;color:#065f46}
+.error{padding:.6rem .8rem;border-radius:8px;background:#fef2f2;color:#991b1b}
+a{color:#18181b}
 """
 
 
@@ -79,6 +90,10 @@ def _button_form(action: str, label: str, *, secondary: bool = False, field: str
     )
 
 
+def _preferences_link(token: str) -> str:
+    return f'<p><a href="/u/{escape(token)}" id="preferences">All your preferences</a></p>'
+
+
 def _invalid_link() -> Response:
     return page(
         "This link is not valid",
@@ -101,41 +116,6 @@ def _lookup(token: str) -> tuple[str, int | None] | None:
     if len(token) > 200 or not token.isascii():  # compare_digest refuses non-ASCII
         return None
     return parse_unsubscribe_token(token)
-
-
-def _state(customer_uid: str) -> tuple[str, bool | None]:
-    """Business name and the customer's email consent (None when the customer is gone)."""
-    with session_scope() as session:
-        brand = business_identity(session).business_name
-        consent = session.execute(
-            select(Customer.email_consent).where(Customer.uid == customer_uid)
-        ).scalar_one_or_none()
-        return brand, consent
-
-
-async def show(request: Request) -> Response:
-    token = request.path_params["token"]
-    parsed = _lookup(token)
-    if parsed is None:
-        return _invalid_link()
-    brand, consent = await run_in_threadpool(_state, parsed[0])
-    if consent is None:
-        return _unknown_customer(brand)
-    if not consent:
-        return page(
-            "You are unsubscribed",
-            f"You will not receive marketing emails from {brand}.",
-            brand=brand,
-            form=_button_form(
-                f"/u/{token}/resubscribe", "Resubscribe", secondary=True, field="resubscribe"
-            ),
-        )
-    return page(
-        "Unsubscribe from our emails?",
-        f"Confirm below and {brand} will stop sending you marketing emails right away.",
-        brand=brand,
-        form=_button_form(f"/u/{token}", "Unsubscribe", field="confirm"),
-    )
 
 
 def _unsubscribe(customer_uid: str, campaign_id: int | None, note: str) -> str | None:
@@ -215,7 +195,8 @@ async def confirm(request: Request) -> Response:
             "Resubscribe",
             secondary=True,
             field="resubscribe",
-        ),
+        )
+        + _preferences_link(request.path_params["token"]),
     )
 
 
@@ -237,13 +218,13 @@ async def resubscribe_endpoint(request: Request) -> Response:
         "Welcome back",
         f"You are subscribed to emails from {brand} again.",
         brand=brand,
-        form=_button_form(f"/u/{token}", "Unsubscribe", secondary=True, field="confirm"),
+        form=_button_form(f"/u/{token}", "Unsubscribe", secondary=True, field="confirm")
+        + _preferences_link(token),
     )
 
 
 ROUTES.extend(
     [
-        Route("/u/{token}", show, methods=["GET"]),
         Route("/u/{token}", confirm, methods=["POST"]),
         Route("/u/{token}/resubscribe", resubscribe_endpoint, methods=["POST"]),
     ]

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.engine import Engine
 
 from marketing_ui.core import audit, redis_keys
@@ -72,7 +72,7 @@ def _clause(scope: ExportScope, now: datetime, engine: Engine | None) -> ColumnE
         return compile_rules(rules, now)
     if scope.filter is not None:
         return filter_clause(scope.filter)
-    return true()
+    return Customer.erased_at.is_(None)  # erased customers are no one's customers any more
 
 
 def count_scope(scope: ExportScope, engine: Engine | None = None) -> int:

@@ -62,7 +62,17 @@ from marketing_ui.core.visits import Birthday, BirthdayError, parse_birthday
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_NAME = 120
-CONSENT_SOURCES = ("import", "manual", "unsubscribe_link", "stop", "bounce", "complaint", "api")
+CONSENT_SOURCES = (
+    "import",
+    "manual",
+    "unsubscribe_link",
+    "stop",
+    "bounce",
+    "complaint",
+    "api",
+    "preferences",
+    "erase",
+)
 
 _customers = Customer.__table__
 _links = CustomerTag.__table__
@@ -154,11 +164,16 @@ class CustomerInput:
 
 @dataclass(frozen=True)
 class ConsentEntry:
+    """One consent change and its proof: how (source), where (origin), which wording, when."""
+
     channel: str
     granted: bool
     source: str
     note: str
     created_at: datetime
+    origin: str = ""
+    wording_version: str = ""
+    proof_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -314,8 +329,12 @@ def has_tag_clause(tag_ids: list[int]) -> ColumnElement[bool]:
 
 
 def filter_clause(filt: CustomerFilter) -> ColumnElement[bool]:
-    """The WHERE clause of a filter, shared by the listing, counts and bulk actions."""
-    parts: list[ColumnElement[bool]] = [_search_clause(filt.search)]
+    """The WHERE clause of a filter, shared by the listing, counts and bulk actions.
+
+    Erased customers (core/customer_rights.py) are rows kept for anonymous analytics: no
+    listing, search, count or bulk action sees them.
+    """
+    parts: list[ColumnElement[bool]] = [_search_clause(filt.search), Customer.erased_at.is_(None)]
     if filt.tag_id is not None:
         # Correlated EXISTS here: a page walks the name index and stops after 50 hits, so
         # probing per row beats building the set of every customer with the tag first.
@@ -488,7 +507,7 @@ def _clean(data: CustomerInput) -> _Clean:
     )
 
 
-def _set_birthday(customer: Customer, birthday: Birthday | None) -> bool:
+def store_birthday(customer: Customer, birthday: Birthday | None) -> bool:
     """Store the birthday's three columns; True when they changed."""
     values = (birthday.month, birthday.day, birthday.year) if birthday else (None, None, None)
     before = (customer.birthday_month, customer.birthday_day, customer.birthday_year)
@@ -528,11 +547,22 @@ def _set_tags(session: Session, customer_id: int, tag_ids: list[int]) -> None:
 
 
 def _record_consent(
-    session: Session, customer_id: int, channel: str, granted: bool, source: str, note: str
+    session: Session,
+    customer_id: int,
+    channel: str,
+    granted: bool,
+    source: str,
+    note: str,
+    proof_hash: str | None = None,
 ) -> None:
     session.add(
         ConsentEvent(
-            customer_id=customer_id, channel=channel, granted=granted, source=source, note=note
+            customer_id=customer_id,
+            channel=channel,
+            granted=granted,
+            source=source,
+            note=note,
+            proof_hash=proof_hash,
         )
     )
 
@@ -559,7 +589,7 @@ def create_customer(
         email_consent=clean.email_consent,
         sms_consent=clean.sms_consent,
     )
-    _set_birthday(customer, clean.birthday)
+    store_birthday(customer, clean.birthday)
     session.add(customer)
     session.flush()
     assert customer.id is not None
@@ -607,7 +637,7 @@ def update_customer(
         )
         if differs
     ]
-    if _set_birthday(customer, clean.birthday):
+    if store_birthday(customer, clean.birthday):
         changed.append("birthday")
     customer.first_name = clean.first_name
     customer.last_name = clean.last_name
@@ -646,10 +676,12 @@ def set_consent(
     granted: bool,
     source: str,
     note: str = "",
+    proof_hash: str | None = None,
 ) -> bool:
     """Change one consent flag and record why; returns False (and records nothing) if unchanged.
 
-    Used by the unsubscribe link, STOP replies, bounces and complaints as well as the UI.
+    Used by the unsubscribe link, STOP replies, bounces and complaints as well as the UI;
+    `proof_hash` is the HMAC of the client's IP and user agent when the customer acted online.
     """
     if channel not in (Channel.EMAIL.value, Channel.SMS.value):
         raise ValueError("channel must be 'email' or 'sms'")
@@ -665,7 +697,7 @@ def set_consent(
         if session.get(Customer, customer_id) is None:
             raise LookupError(f"Customer #{customer_id} does not exist.")
         return False
-    _record_consent(session, customer_id, channel, granted, source, note[:255])
+    _record_consent(session, customer_id, channel, granted, source, note[:255], proof_hash)
     session.flush()
     cached = session.identity_map.get(session.identity_key(Customer, customer_id))
     if cached is not None:
@@ -695,14 +727,17 @@ def customer_detail(session: Session, customer_id: int) -> CustomerDetail:
         )
     ]
     history = [
-        ConsentEntry(ch, granted, source, note, as_utc(at))  # type: ignore[arg-type]
-        for ch, granted, source, note, at in session.execute(
+        ConsentEntry(ch, granted, source, note, as_utc(at), origin, wording, proof)  # type: ignore[arg-type]
+        for ch, granted, source, note, at, origin, wording, proof in session.execute(
             select(
                 ConsentEvent.channel,
                 ConsentEvent.granted,
                 ConsentEvent.source,
                 ConsentEvent.note,
                 ConsentEvent.created_at,
+                ConsentEvent.origin,
+                ConsentEvent.wording_version,
+                ConsentEvent.proof_hash,
             )
             .where(ConsentEvent.customer_id == customer_id)
             .order_by(ConsentEvent.created_at.desc(), ConsentEvent.id.desc())

@@ -329,7 +329,7 @@ def _suppress(
         )
 
 
-def _skip_pending(
+def skip_pending(
     session: Session, customer_id: int, channel: str, reason: str, why: SkipReason
 ) -> int:
     """Queued deliveries of this customer on this channel will not go out (takes effect now)."""
@@ -387,7 +387,7 @@ def apply_bounce(
         bidx = _contact_bidx(session, delivery.customer_id, channel)
         _suppress(session, channel, bidx, SuppressionReason.BOUNCE, reason)
         set_consent(session, delivery.customer_id, channel, False, "bounce", reason[:255])
-        _skip_pending(
+        skip_pending(
             session, delivery.customer_id, channel, "bounced address", SkipReason.SUPPRESSED
         )
     session.flush()
@@ -405,7 +405,7 @@ def apply_complaint(
     bidx = _contact_bidx(session, delivery.customer_id, Channel.EMAIL.value)
     _suppress(session, Channel.EMAIL.value, bidx, SuppressionReason.COMPLAINT)
     set_consent(session, delivery.customer_id, "email", False, "complaint", "spam complaint")
-    _skip_pending(
+    skip_pending(
         session, delivery.customer_id, Channel.EMAIL.value, "spam complaint", SkipReason.SUPPRESSED
     )
     session.flush()
@@ -421,14 +421,17 @@ def unsubscribe(
     campaign_id: int | None,
     source: str = "unsubscribe_link",
     note: str = "",
+    proof_hash: str | None = None,
 ) -> UnsubscribeOutcome | None:
     """Withdraw email consent now and skip queued emails; None when the customer is gone."""
     customer_id = _customer_id_by_uid(session, customer_uid)
     if customer_id is None:
         return None
     note = note or (f"campaign #{campaign_id}" if campaign_id else "")
-    changed = set_consent(session, customer_id, Channel.EMAIL.value, False, source, note)
-    skipped = _skip_pending(
+    changed = set_consent(
+        session, customer_id, Channel.EMAIL.value, False, source, note, proof_hash
+    )
+    skipped = skip_pending(
         session, customer_id, Channel.EMAIL.value, "unsubscribed", SkipReason.CONSENT
     )
     if changed:
@@ -494,7 +497,7 @@ def sms_opt_out(
     for customer_id in customer_ids_by_phone(session, e164):
         if set_consent(session, customer_id, Channel.SMS.value, False, "stop", f"{keyword} reply"):
             changed += 1
-        _skip_pending(session, customer_id, Channel.SMS.value, "replied STOP", SkipReason.CONSENT)
+        skip_pending(session, customer_id, Channel.SMS.value, "replied STOP", SkipReason.CONSENT)
     session.flush()
     return changed
 

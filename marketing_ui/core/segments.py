@@ -271,9 +271,12 @@ def _compile(rule: Rules, now: datetime) -> ColumnElement[bool]:
 
 
 def compile_rules(rules: Rules, now: datetime | None = None) -> ColumnElement[bool]:
-    """One WHERE clause over customer; relative dates ("last 30 days") are taken from `now`."""
+    """One WHERE clause over customer; relative dates ("last 30 days") are taken from `now`.
+
+    Erased customers (kept only for anonymous analytics) never match a segment.
+    """
     validate_rules(rules)
-    return _compile(rules, now or utcnow())
+    return and_(_compile(rules, now or utcnow()), Customer.erased_at.is_(None))
 
 
 def matching_ids_select(rules: Rules, now: datetime | None = None) -> Select:

@@ -162,7 +162,7 @@ def _number(value: int | str | None, field: str, label: str) -> int | None:
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 4:  # int("²") raises
         raise BirthdayError(f"Birthday {label}: give a number.", field)
     return int(text)
 

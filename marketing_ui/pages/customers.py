@@ -446,6 +446,9 @@ def _detail_dialog() -> rx.Component:
                         ("channel", "Channel"),
                         ("change", "Change"),
                         ("source", "How"),
+                        ("origin", "Where"),
+                        ("wording", "Wording"),
+                        ("proof", "Proof hash"),
                         ("note", "Note"),
                     ],
                     "No consent given or withdrawn yet.",
@@ -511,12 +514,57 @@ def _detail_dialog() -> rx.Component:
                             ),
                         ),
                     ),
+                    rx.alert_dialog.root(
+                        rx.alert_dialog.trigger(
+                            rx.button(
+                                rx.icon("user-x", size=14),
+                                "Erase",
+                                color_scheme="red",
+                                variant="outline",
+                                id="detail-erase",
+                            ),
+                        ),
+                        rx.alert_dialog.content(
+                            rx.alert_dialog.title("Erase this customer's personal data?"),
+                            rx.alert_dialog.description(
+                                "Removes the name, email, phone, birthday and tags of ",
+                                d.name,
+                                " and withdraws their consent. Deliveries, visits and coupons "
+                                "stay in the analytics without a name. Suppressions stay. "
+                                "It cannot be undone.",
+                            ),
+                            rx.hstack(
+                                rx.alert_dialog.cancel(
+                                    rx.button("Cancel", variant="soft", color_scheme="gray")
+                                ),
+                                rx.alert_dialog.action(
+                                    rx.button(
+                                        "Erase",
+                                        color_scheme="red",
+                                        on_click=S.erase_one,
+                                        id="detail-erase-confirm",
+                                    )
+                                ),
+                                justify="end",
+                                spacing="3",
+                                margin_top="12px",
+                            ),
+                        ),
+                    ),
                     rx.spacer(),
+                    rx.button(
+                        rx.icon("download", size=14),
+                        "Download data",
+                        variant="soft",
+                        on_click=S.download_data,
+                        id="detail-download",
+                    ),
                     rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
                     rx.button(
                         rx.icon("pencil", size=14), "Edit", on_click=S.open_edit, id="detail-edit"
                     ),
                     width="100%",
+                    wrap="wrap",
                     margin_top="8px",
                 ),
                 spacing="2",

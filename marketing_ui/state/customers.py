@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import json
 from dataclasses import dataclass, field
 
 import reflex as rx
 
 from marketing_ui.api.customer_export import export_path
 from marketing_ui.components.tag_badges import TagView
-from marketing_ui.core import customer_export, customers, segments, tags
+from marketing_ui.core import customer_export, customer_rights, customers, segments, tags
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.check_in import personal_qr_image
 from marketing_ui.core.customers import (
@@ -32,6 +33,12 @@ CONSENT_SOURCE_LABELS = {
     "bounce": "Bounce",
     "complaint": "Spam complaint",
     "api": "API",
+    "signup_form": "Signup form",
+    "text_to_join": "Text to join",
+    "confirm_link": "Confirmation link",
+    "sms_yes": "YES reply",
+    "preferences": "Preference page",
+    "erase": "Erased",
 }
 
 
@@ -486,6 +493,42 @@ class CustomersState(AuthState):
         self._refresh_current_page()
         self.selected_ids = [i for i in self.selected_ids if i != self.detail.id]
 
+    @rx.event
+    def download_data(self):
+        """The shown customer's data, the same JSON the customer downloads (audited)."""
+        if not self.detail.id:
+            return None
+        try:
+            with session_scope() as session:
+                data = customer_rights.export_for_admin(session, int(self.detail.id))
+        except LookupError as exc:
+            self.bulk_message = str(exc)
+            return None
+        return rx.download(
+            data=json.dumps(data, ensure_ascii=False, indent=2),
+            filename=f"customer-{self.detail.id}-data.json",
+        )
+
+    @rx.event
+    def erase_one(self):
+        """Erase the shown customer's personal data; their anonymous analytics stay (audited)."""
+        if not self.detail.id:
+            return
+        customer_id = int(self.detail.id)
+        try:
+            with session_scope() as session:
+                customer_rights.erase(session, customer_id, requested_by="admin")
+        except LookupError as exc:
+            self.bulk_message = str(exc)
+        else:
+            self.bulk_message = (
+                f"Erased customer #{customer_id}: contact data removed, analytics kept."
+            )
+        self.detail_open = False
+        self._load_tags()
+        self._refresh_current_page()
+        self.selected_ids = [i for i in self.selected_ids if i != self.detail.id]
+
     # Detail -------------------------------------------------------------------------------
 
     @rx.event
@@ -523,6 +566,9 @@ class CustomersState(AuthState):
                     "channel": "Email" if c.channel == "email" else "SMS",
                     "change": "subscribed" if c.granted else "unsubscribed",
                     "source": CONSENT_SOURCE_LABELS.get(c.source, c.source),
+                    "origin": c.origin or "—",
+                    "wording": c.wording_version or "—",
+                    "proof": "yes" if c.proof_hash else "—",
                     "note": c.note,
                 }
                 for c in d.consent_history

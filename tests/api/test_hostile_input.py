@@ -35,7 +35,18 @@ def _snapshot(engine: Engine) -> tuple:
             s.execute(select(func.count()).select_from(ConsentEvent)).scalar_one(),
             s.execute(select(func.count()).select_from(Suppression)).scalar_one(),
             tuple(s.execute(select(Delivery.status).order_by(Delivery.id)).scalars()),
-            tuple(s.execute(select(Customer.email_consent, Customer.sms_consent)).all()),
+            tuple(
+                s.execute(
+                    select(
+                        Customer.email_consent,
+                        Customer.sms_consent,
+                        Customer.birthday_month,
+                        Customer.birthday_day,
+                        Customer.birthday_year,
+                        Customer.erased_at,
+                    )
+                ).all()
+            ),
         )
 
 
@@ -61,9 +72,9 @@ def test_oversized_bodies_get_413(client: TestClient, api_db: Engine, seeded, pa
     streamed = client.post(path, content=_chunks(BIG), headers={"Content-Type": FORM})  # chunked
     assert streamed.status_code == 413
     token = unsubscribe_token(seeded.customer_uid, seeded.campaign_id)
-    assert (
-        client.post(f"/u/{token}", content=BIG, headers={"Content-Type": FORM}).status_code == 413
-    )
+    for suffix in ("", "/prefs", "/data", "/erase"):
+        response = client.post(f"/u/{token}{suffix}", content=BIG, headers={"Content-Type": FORM})
+        assert response.status_code == 413, suffix
     assert _snapshot(api_db) == before
 
 
@@ -183,6 +194,9 @@ def test_hostile_paths_on_get_endpoints(client: TestClient, api_db: Engine, seed
         "/v/1/%C3%A9%C3%A9",  # non-ASCII signature
         "/t/c/1/%C3%A9?u=https%3A%2F%2Fx.example",
         f"/u/{seeded.customer_uid}.1.%C3%A9",
+        f"/u/{SQLISH}/erase",
+        "/u/%FF%FE/erase",
+        f"/u/{seeded.customer_uid}.1.%C3%A9/erase",
     ]
     for path in bad_gets:
         response = client.get(path)
@@ -201,6 +215,10 @@ def test_missing_headers_and_wrong_methods(client: TestClient, api_db: Engine, s
         )
         assert client.get(path).status_code == 405
     assert client.post("/t/o/1/abc.gif").status_code == 405
+    token = unsubscribe_token(seeded.customer_uid, seeded.campaign_id)
+    for suffix in ("/prefs", "/data"):
+        assert client.get(f"/u/{token}{suffix}").status_code == 405
+    assert client.put(f"/u/{token}/erase", data={"erase": "confirm"}).status_code == 405
     bad_length = client.post(
         "/webhooks/resend", content=b"{}", headers={"Content-Length": "abc", "Content-Type": FORM}
     )
@@ -369,7 +387,7 @@ def test_signed_hostile_forms_get_4xx_or_change_nothing(
     assert _snapshot(api_db) == before
 
 
-@pytest.mark.parametrize("path_suffix", ["", "/resubscribe"])
+@pytest.mark.parametrize("path_suffix", ["", "/resubscribe", "/prefs", "/data", "/erase"])
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
@@ -414,3 +432,45 @@ def test_hostile_json_is_measured_in_linear_time(
     response = _post_resend(client, payload, "msg_linear")
     assert response.status_code == 400
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("path_suffix", "form"),
+    [
+        ("/prefs", {"action": "sms_off\x00"}),
+        ("/prefs", {"action": "drop_table"}),
+        ("/prefs", {"action": SQLISH}),
+        ("/prefs", {}),
+        ("/prefs", {"action": "birthday", "birthday_month": "²", "birthday_day": "1"}),
+        ("/prefs", {"action": "birthday", "birthday_month": "9" * 4000, "birthday_day": "1"}),
+        ("/prefs", {"action": "birthday", "birthday_month": "-1", "birthday_day": "1"}),
+        ("/prefs", {"action": "birthday", "birthday_month": "7", "birthday_day": " 1e3"}),
+        ("/prefs", {"action": "birthday", "birthday_month": "7", "birthday_day": "٤"}),
+        (
+            "/prefs",
+            {
+                "action": "birthday",
+                "birthday_month": "7",
+                "birthday_day": "4",
+                "birthday_year": "3000",
+            },
+        ),
+        ("/prefs", {"action": "birthday", "birthday_month": "", "birthday_day": "4"}),
+        ("/erase", {"erase": "confirm\x00"}),
+        ("/erase", {"erase": "CONFIRM"}),
+        ("/erase", {}),
+    ],
+)
+def test_preference_forms_refuse_hostile_values_without_change(
+    lenient_client: TestClient,
+    api_db: Engine,
+    seeded,  # noqa: ANN001
+    path_suffix: str,
+    form: dict[str, str],
+) -> None:
+    before = _snapshot(api_db)
+    token = unsubscribe_token(seeded.customer_uid, seeded.campaign_id)
+    response = lenient_client.post(f"/u/{token}{path_suffix}", data=form)
+    assert 400 <= response.status_code < 500, (form, response.status_code)
+    assert SQLISH not in response.text
+    assert _snapshot(api_db) == before

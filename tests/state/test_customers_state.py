@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
+import sqlalchemy as sa
 
 from marketing_ui.core import customers, tags
 from marketing_ui.core.customers import PAGE_SIZE, CustomerInput
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.models import AuditEntry, ConsentEvent, Customer
 from marketing_ui.state.customers import CustomersState
 from tests.state.conftest import page_state
 
@@ -142,3 +147,78 @@ def test_birthday_is_saved_and_a_bad_one_names_its_field(app_db: None) -> None:
     assert state.detail.birthday == "29 February"
     assert state.detail.personal_qr.startswith("data:image/png;base64,")
     assert state.detail.visits == 0 and state.detail.last_visit == "never"
+
+
+def _download(spec: object) -> tuple[str, dict]:
+    """(file name, JSON document) of an rx.download event the handler returned."""
+    args = {str(key): value._var_value for key, value in spec.args}  # type: ignore[attr-defined]
+    _, _, encoded = args["url"].partition("base64,")
+    return args["filename"], json.loads(base64.b64decode(encoded))
+
+
+def test_download_data_gives_the_customers_json_and_is_audited(three: None) -> None:
+    state = _page()
+    ada = next(r.id for r in state.rows if r.name == "Ada")
+    state.open_detail(ada)
+    name, data = _download(state.download_data())
+    assert name == f"customer-{ada}-data.json"
+    assert data["profile"]["email"] == "ada@example.com"
+    assert [e["source"] for e in data["consent_history"]] == ["manual"]
+    with session_scope() as session:
+        entries = session.execute(
+            sa.select(AuditEntry.action, AuditEntry.object_id, AuditEntry.summary).where(
+                AuditEntry.action == "customer.data_export"
+            )
+        ).all()
+    assert entries == [("customer.data_export", ada, "personal data as JSON")]
+
+
+def test_erase_removes_the_customer_from_the_list_and_is_audited(three: None) -> None:
+    state = _page()
+    ada = next(r.id for r in state.rows if r.name == "Ada")
+    state.open_detail(ada)
+    assert [c["proof"] for c in state.detail.consent_history] == ["—"]
+    state.erase_one()
+    assert not state.detail_open
+    assert state.bulk_message == f"Erased customer #{ada}: contact data removed, analytics kept."
+    assert sorted(r.name for r in state.rows) == ["Bob", "Cyd"] and state.total == 2
+    with session_scope() as session:
+        erased = session.get(Customer, int(ada))
+        assert erased.erased_at is not None and erased.email_enc is None
+        actions = session.execute(
+            sa.select(AuditEntry.action).where(AuditEntry.object_id == ada)
+        ).scalars()
+        assert "customer.erase" in list(actions)
+    state.erase_one()  # a second click (a stale dialog) changes nothing and does not fail
+    with session_scope() as session:
+        count = session.execute(
+            sa.select(sa.func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "customer.erase")
+        ).scalar_one()
+    assert count == 1
+
+
+def test_the_consent_history_shows_how_where_which_wording_and_the_proof(app_db: None) -> None:
+    customer_id = _add("Dee", "dee@example.com")
+    with session_scope() as session:
+        session.add(
+            ConsentEvent(
+                customer_id=customer_id,
+                channel="email",
+                granted=True,
+                source="confirm_link",
+                origin="table-tent",
+                wording_version="2026-12",
+                proof_hash="h" * 22,
+            )
+        )
+    state = _page()
+    state.open_detail(str(customer_id))
+    (shown,) = state.detail.consent_history
+    assert (shown["source"], shown["origin"], shown["wording"], shown["proof"]) == (
+        "Confirmation link",
+        "table-tent",
+        "2026-12",
+        "yes",
+    )
