@@ -208,11 +208,23 @@ class _Document(FPDF):
 _LATIN1_LOOKALIKES = str.maketrans({"—": "-", "–": "-", "’": "'", "‘": "'", "“": '"', "”": '"'})
 
 
+@lru_cache(maxsize=4)
+def _font_codepoints(fonts: FontSet) -> frozenset[int] | None:
+    """Every character the fonts draw (None: no Unicode font, Latin-1 only); once per process."""
+    if fonts.regular is None:
+        return None
+    doc = _Document(A4, fonts)
+    return frozenset().union(*(f.cmap for f in doc._ttf))
+
+
 def unprintable_characters(text: str) -> str:
     """The characters of `text` that the installed fonts cannot print (shown as "?")."""
-    doc = _Document(A4, system_fonts())
-    shown = doc.printable(text)
-    return "".join(dict.fromkeys(c for c, s in zip(text, shown, strict=False) if s != c))
+    codepoints = _font_codepoints(system_fonts())
+    if codepoints is None:
+        bad = (c for c in text.translate(_LATIN1_LOOKALIKES) if ord(c) > 0xFF)
+    else:
+        bad = (c for c in text if c not in " \n" and ord(c) not in codepoints)
+    return "".join(dict.fromkeys(bad))
 
 
 # Layout --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
+import marketing_ui.api.print_materials
 import marketing_ui.api.static_assets
 import marketing_ui.api.tracking
 import marketing_ui.api.unsubscribe

@@ -165,6 +165,7 @@ def test_without_a_unicode_font_the_core_font_prints_latin_1(
     assert "Café ????" in text
     assert "Join our list - get a treat" in text  # the dash made Latin-1
     assert _codes(pdf) == [f"{BASE}/join?src=table-tent"] * 2
+    assert unprintable_characters("Café — Кафе") == "Кафе"  # what the page warns about
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
