@@ -337,7 +337,9 @@ def load_logo(identity: BusinessIdentity) -> Image.Image | None:
             if max(image.size) > MAX_SIDE_PX:
                 return None
             image.load()
-            return image.convert("RGBA") if image.mode in ("P", "LA", "RGBA") else image.copy()
+            # RGB or grey as they are; palettes, CMYK, 16-bit and the rest as RGBA, which
+            # every PDF viewer shows the same.
+            return image.copy() if image.mode in ("RGB", "L") else image.convert("RGBA")
     except (ImageError, UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
         log.warning("logo %r not usable for print", identity.logo[:80])
         return None

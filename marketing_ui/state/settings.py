@@ -1,5 +1,5 @@
 """Settings page: system status (green, checking or red), health job, identity, sending limits,
-guard, frequency cap."""
+guard, frequency cap, print materials and signups per source."""
 
 from __future__ import annotations
 

@@ -195,3 +195,20 @@ def test_the_logo_is_printed_when_it_loads_and_skipped_when_not(tmp_path: Path) 
     assert _images(_render("tent", business_name="A", logo="broken-logo.png")) == 0
     Image.new("RGB", (400, 100), "red").save(broken / "wide-logo.png")
     assert _images(_render("tent", business_name="A", logo="wide-logo.png")) == 2  # both sides
+
+
+@pytest.mark.parametrize(
+    ("name", "image"),
+    [
+        ("cmyk-logo.jpg", Image.new("CMYK", (120, 60), (0, 255, 255, 0))),
+        ("grey16-logo.png", Image.new("I;16", (120, 60), 30000)),
+        ("palette-logo.png", Image.new("P", (120, 60), 3)),
+        ("alpha-logo.png", Image.new("LA", (120, 60), (0, 128))),
+    ],
+)
+def test_logos_in_any_image_mode_print(name: str, image: Image.Image) -> None:
+    folder = uploads_dir(get_settings())
+    folder.mkdir(parents=True, exist_ok=True)
+    image.save(folder / name)
+    pdf = _render("poster-letter", business_name="A", logo=name)
+    assert _images(pdf) == 1 and _codes(pdf) == [f"{BASE}/join?src=poster"]
