@@ -100,6 +100,12 @@ def qr_svg(data: str, border: int = 4) -> bytes:
     return _qr(data, 10, border, factory).make_image().to_string(encoding="utf-8")
 
 
+def qr_modules(data: str) -> list[list[bool]]:
+    """The code's modules (True is dark), without the quiet zone: for drawing it as vector
+    squares, sharp at any print size."""
+    return _qr(data, 1, 0).get_matrix()
+
+
 def qr_data_uri(data: str) -> str:
     """Inline PNG for development emails (production links the QR endpoint: Gmail drops data URIs)."""
     return "data:image/png;base64," + base64.b64encode(qr_png(data)).decode()

@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from marketing_ui.components.backend_link import backend_url
 from marketing_ui.components.layout import status_dot, template
 from marketing_ui.components.theme import MUTED
 from marketing_ui.core.app_settings import (
@@ -11,6 +12,7 @@ from marketing_ui.core.app_settings import (
     SendingLimits,
     label,
 )
+from marketing_ui.core.print_materials import FORMATS, MAX_CALL_TO_ACTION
 from marketing_ui.state.settings import SettingsState
 
 
@@ -165,6 +167,124 @@ def _guard_card() -> rx.Component:
         ),
         width="100%",
         id="guard-settings",
+    )
+
+
+def _signup_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["source"]),
+        rx.table.cell(row["signups"], text_align="right"),
+        class_name="signup-source-row",
+    )
+
+
+def _print_card() -> rx.Component:
+    """Print a table tent or poster whose QR opens /join?src=…, and what each source brought."""
+    s = SettingsState
+    download = rx.hstack(rx.icon("download", size=16), "Download PDF", spacing="2")
+    return rx.card(
+        rx.vstack(
+            rx.heading("Print a table tent or poster", size="4"),
+            rx.text(
+                "A print-ready PDF with your business name, a call to action and a QR code that "
+                "opens the signup page. The source is how the signups it brings are counted "
+                "below: print one per place (window, counter, table-tent) to see which works.",
+                size="2",
+                color=MUTED,
+            ),
+            rx.grid(
+                rx.vstack(
+                    rx.text("Format", size="2", weight="medium"),
+                    rx.select.root(
+                        rx.select.trigger(width="100%"),
+                        rx.select.content(
+                            *[rx.select.item(f.label, value=f.key) for f in FORMATS.values()]
+                        ),
+                        value=s.print_format,
+                        on_change=s.set_print_format,
+                        id="print-format",
+                    ),
+                    spacing="1",
+                    width="100%",
+                ),
+                rx.vstack(
+                    rx.text("Source", size="2", weight="medium"),
+                    rx.input(
+                        value=s.print_source,
+                        on_change=s.set_print_source.debounce(300),
+                        placeholder=rx.cond(s.print_format == "tent", "table-tent", "poster"),
+                        max_length=40,
+                        width="100%",
+                        id="print-source",
+                    ),
+                    rx.text("Letters, digits and dashes, e.g. window.", size="1", color=MUTED),
+                    spacing="1",
+                    width="100%",
+                ),
+                columns=rx.breakpoints(initial="1", sm="2"),
+                spacing="3",
+                width="100%",
+            ),
+            rx.vstack(
+                rx.text("Call to action", size="2", weight="medium"),
+                rx.input(
+                    value=s.print_cta,
+                    on_change=s.set_print_cta.debounce(300),
+                    max_length=MAX_CALL_TO_ACTION,
+                    width="100%",
+                    id="print-cta",
+                ),
+                rx.text(f"Up to {MAX_CALL_TO_ACTION} characters.", size="1", color=MUTED),
+                spacing="1",
+                width="100%",
+            ),
+            rx.cond(
+                s.print_warning != "",
+                rx.callout(s.print_warning, icon="info", color_scheme="amber", size="1"),
+            ),
+            rx.cond(
+                s.print_error != "",
+                rx.callout(
+                    s.print_error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    size="1",
+                    id="print-error",
+                ),
+            ),
+            rx.cond(
+                s.print_href != "",
+                rx.link(rx.button(download, id="print-download"), href=backend_url(s.print_href)),
+                rx.button(download, disabled=True, id="print-download"),
+            ),
+            rx.heading("Signups by source", size="3", margin_top="8px"),
+            rx.cond(
+                s.signup_sources.length() > 0,
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Source"),
+                            rx.table.column_header_cell("Confirmed signups", text_align="right"),
+                        )
+                    ),
+                    rx.table.body(rx.foreach(s.signup_sources, _signup_row)),
+                    size="1",
+                    width="100%",
+                    id="signups-by-source",
+                ),
+                rx.text(
+                    "No confirmed signups yet: they appear here, per source, once people "
+                    "confirm by email link or by replying YES.",
+                    size="2",
+                    color=MUTED,
+                    id="signups-by-source-empty",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="print-materials",
     )
 
 
@@ -328,6 +448,7 @@ def settings() -> rx.Component:
         ),
         _guard_card(),
         _frequency_cap_card(),
+        _print_card(),
         spacing="5",
         width="100%",
     )

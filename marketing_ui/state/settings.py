@@ -1,5 +1,5 @@
 """Settings page: system status (green, checking or red), health job, identity, sending limits,
-guard, frequency cap."""
+guard, frequency cap, print materials and signups per source."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from marketing_ui.core import app_settings
+from marketing_ui.api.print_materials import print_path
+from marketing_ui.core import app_settings, print_materials
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.jobs import JobState
+from marketing_ui.core.signup_sources import signups_by_source
 from marketing_ui.core.system_status import (
     CHECKING,
     all_checks,
@@ -84,6 +86,7 @@ class SettingsState(AuthState):
             self._show_cap(app_settings.frequency_cap(session))
         self._show_business(identity)
         self._show_limits(limits)
+        self._load_print(identity)
         if any(c["state"] == CHECKING for c in self.checks) and not self.health_running:
             return SettingsState.run_health_check  # a registered worker is asked, never shown red
         return None
@@ -178,3 +181,52 @@ class SettingsState(AuthState):
             self._show_cap,
             "Frequency cap saved; sends started from now on use it.",
         )
+
+    # Print a table tent or poster, and signups per source (issue 15) ---------------------------
+    print_format: str = "tent"
+    print_source: str = ""
+    print_cta: str = print_materials.DEFAULT_CALL_TO_ACTION
+    print_href: str = ""  # the download's path on the backend; "" while a field is wrong
+    print_error: str = ""
+    print_warning: str = ""  # characters of the business name that no installed font has
+    signup_sources: list[dict[str, str]] = []
+
+    def _load_print(self, identity: app_settings.BusinessIdentity) -> None:
+        with session_scope() as session:
+            counts = signups_by_source(session)
+        self.signup_sources = [
+            {"source": source or "(no source)", "signups": f"{n:,}"} for source, n in counts
+        ]
+        missing = print_materials.unprintable_characters(identity.business_name)
+        self.print_warning = (
+            f"No font on this server has {' '.join(missing[:10])} of the business name: the PDF "
+            "prints “?” there (install a font with them, e.g. fonts-noto-cjk)."
+            if missing
+            else ""
+        )
+        self._check_print()
+
+    def _check_print(self) -> None:
+        try:
+            wanted = print_materials.parse_print_request(
+                self.print_format, self.print_source, self.print_cta
+            )
+        except print_materials.PrintError as exc:
+            self.print_error, self.print_href = str(exc), ""
+            return
+        self.print_error, self.print_href = "", print_path(wanted)
+
+    @rx.event
+    def set_print_format(self, value: str):
+        self.print_format = str(value)[:40]
+        self._check_print()
+
+    @rx.event
+    def set_print_source(self, value: str):
+        self.print_source = str(value)[:200]
+        self._check_print()
+
+    @rx.event
+    def set_print_cta(self, value: str):
+        self.print_cta = str(value)[:500]
+        self._check_print()

@@ -10,22 +10,26 @@ import secrets
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import redis
 import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
 import marketing_ui.api.preferences
+import marketing_ui.api.print_materials
 import marketing_ui.api.static_assets
 import marketing_ui.api.tracking
 import marketing_ui.api.unsubscribe
 import marketing_ui.api.view_online
 import marketing_ui.api.webhooks  # noqa: F401  (each registers its routes)
 from marketing_ui.api.app import build_api
+from marketing_ui.core import auth
 from marketing_ui.core.config import reset_settings_cache
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import reset_engine_cache
@@ -121,6 +125,15 @@ def add_delivery(
     session.add(delivery)
     session.commit()
     return delivery.id  # type: ignore[return-value]
+
+
+def login_token(engine: Engine, redis_client: redis.Redis, role: str = "admin") -> str:
+    """The session token of a new dashboard user of `role` (the `mk_session` cookie)."""
+    name = f"{role}-{uuid.uuid4().hex[:8]}"
+    with Session(engine) as session:
+        auth.create_user(session, name, "long-enough-pass", role=role)
+        session.commit()
+        return auth.login(session, redis_client, name, "long-enough-pass", f"ip-{name}")
 
 
 @pytest.fixture

@@ -21,7 +21,15 @@ from marketing_ui.api.app import build_api
 from marketing_ui.api.tracking import PIXEL_GIF
 from marketing_ui.core.models import ConsentEvent, Customer, Delivery, Event, Suppression
 from marketing_ui.core.tracking import unsubscribe_token
-from tests.api import PUBLIC_API, RESEND_SECRET, TWILIO_TOKEN, api_db, client, seed_email_delivery  # noqa: F401
+from tests.api import (  # noqa: F401
+    PUBLIC_API,
+    RESEND_SECRET,
+    TWILIO_TOKEN,
+    api_db,
+    client,
+    login_token,
+    seed_email_delivery,
+)
 
 SQLISH = "1' OR '1'='1; DROP TABLE event; --"
 BIG = b"x" * (256 * 1024 + 1)
@@ -473,4 +481,43 @@ def test_preference_forms_refuse_hostile_values_without_change(
     response = lenient_client.post(f"/u/{token}{path_suffix}", data=form)
     assert 400 <= response.status_code < 500, (form, response.status_code)
     assert SQLISH not in response.text
+    assert _snapshot(api_db) == before
+
+
+# The print download (admin only): hostile parameters are a 400 naming the field ------------------
+
+HOSTILE_PRINT_PATHS = [
+    ("/api/print/..%2F..%2Fetc%2Fpasswd.pdf", 404),  # no such route: the slashes are path
+    (f"/api/print/{SQLISH}.pdf", 400),
+    ("/api/print/%FF%FE.pdf", 400),
+    ("/api/print/tent.pdf.pdf", 400),
+    ("/api/print/" + "t" * 5000 + ".pdf", 400),
+    (f"/api/print/tent.pdf?src={SQLISH}", 400),
+    ("/api/print/tent.pdf?src=%FF%FE", 400),
+    ("/api/print/tent.pdf?src=%00", 400),
+    ("/api/print/tent.pdf?src=..%2F..%2Fx", 400),
+    ("/api/print/tent.pdf?src=" + "a" * 10_000, 400),
+    ("/api/print/tent.pdf?src=ok&src=%00", 400),  # the last of repeated values is the one read
+    ("/api/print/poster-a4.pdf?cta=" + "%F0%9F%8D%95" * 100, 400),
+    ("/api/print/poster-a4.pdf?cta=%1B%5B31m", 400),
+    ("/api/print/poster-letter.pdf?cta=" + "x" * 30_000, 400),
+]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_hostile_print_requests_are_400(
+    lenient_client: TestClient,
+    api_db: Engine,
+    seeded,  # noqa: ANN001
+    redis_client,  # noqa: ANN001
+) -> None:
+    before = _snapshot(api_db)
+    lenient_client.cookies.set("mk_session", login_token(api_db, redis_client))
+    for path, status in HOSTILE_PRINT_PATHS:
+        response = lenient_client.get(path)
+        assert response.status_code == status, (path[:80], response.status_code)
+        assert response.headers["content-type"].startswith("text/plain")
+        assert SQLISH not in response.text and "\x00" not in response.text  # never echoed
+    # Odd but harmless text prints: a call to action of emoji or non-Latin script.
+    assert lenient_client.get("/api/print/tent.pdf?cta=%E6%9D%B1%E4%BA%AC").status_code == 200
     assert _snapshot(api_db) == before

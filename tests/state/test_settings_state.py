@@ -78,3 +78,60 @@ def test_the_frequency_cap_form_saves_and_names_a_bad_value(app_db: None) -> Non
     state.save_cap({**state.cap, "email_max": "0", "window_days": "14"})
     assert state.cap_error == "" and state.cap_message.startswith("Frequency cap saved")
     assert _page().cap_summary == "At most 2 texts per customer in any 14 days; no cap on emails."
+
+
+def test_the_print_card_links_a_checked_download_and_names_a_bad_field(app_db: None) -> None:
+    state = _page()
+    assert state.print_format == "tent" and state.print_error == ""
+    assert state.print_href.startswith("/api/print/tent.pdf?src=table-tent&cta=Join+our+list")
+    state.set_print_format("poster-letter")
+    state.set_print_source("Front-Window")
+    state.set_print_cta("Free dessert when you join")
+    assert state.print_href == (
+        "/api/print/poster-letter.pdf?src=front-window&cta=Free+dessert+when+you+join"
+    )
+    state.set_print_source("front window")
+    assert state.print_error.startswith("Source: use letters, digits and dashes only")
+    assert state.print_href == ""  # no download of a request the endpoint would refuse
+    state.set_print_source("window")
+    state.set_print_cta("x" * 91)
+    assert state.print_error.startswith("Call to action: at most 90 characters")
+    state.set_print_cta("")
+    assert state.print_error == "" and "src=window&cta=Join+our+list" in state.print_href
+    state.set_print_format("flyer")
+    assert state.print_error.startswith("Format: choose one of") and state.print_href == ""
+
+
+def test_the_print_card_lists_signups_by_source(app_db: None) -> None:
+    from marketing_ui.core.customers import CustomerInput, create_customer
+    from marketing_ui.core.models import ConsentEvent
+
+    assert _page().signup_sources == []
+    with session_scope() as session:
+        for n, origin in enumerate(["window", "window", "table-tent", ""]):
+            person = create_customer(session, CustomerInput(f"P{n}", email=f"p{n}@example.com"))
+            session.add(
+                ConsentEvent(
+                    customer_id=person.id,
+                    channel="email",
+                    granted=True,
+                    source="confirm_link",
+                    origin=origin,
+                )
+            )
+        session.commit()
+    assert _page().signup_sources == [
+        {"source": "window", "signups": "2"},
+        {"source": "(no source)", "signups": "1"},
+        {"source": "table-tent", "signups": "1"},
+    ]
+
+
+def test_the_print_card_warns_of_characters_no_font_prints(app_db: None) -> None:
+    with session_scope() as session:
+        app_settings.update_business_identity(session, {"business_name": "Sushi \U0001f363"})
+    state = _page()
+    assert "🍣" in state.print_warning and "prints “?”" in state.print_warning
+    with session_scope() as session:
+        app_settings.update_business_identity(session, {"business_name": "Ταβέρνα"})
+    assert _page().print_warning == ""
