@@ -153,6 +153,16 @@ class CustomerInput:
 
 
 @dataclass(frozen=True)
+class ConsentProof:
+    """Where a consent change came from (a signup's `src`), an HMAC of the client's IP and user
+    agent (never the values), and the version of the wording shown (ConsentEvent columns)."""
+
+    origin: str = ""
+    proof_hash: str | None = None
+    wording_version: str = ""
+
+
+@dataclass(frozen=True)
 class ConsentEntry:
     channel: str
     granted: bool
@@ -528,11 +538,25 @@ def _set_tags(session: Session, customer_id: int, tag_ids: list[int]) -> None:
 
 
 def _record_consent(
-    session: Session, customer_id: int, channel: str, granted: bool, source: str, note: str
+    session: Session,
+    customer_id: int,
+    channel: str,
+    granted: bool,
+    source: str,
+    note: str,
+    proof: ConsentProof | None = None,
 ) -> None:
+    proof = proof or ConsentProof()
     session.add(
         ConsentEvent(
-            customer_id=customer_id, channel=channel, granted=granted, source=source, note=note
+            customer_id=customer_id,
+            channel=channel,
+            granted=granted,
+            source=source,
+            note=note,
+            origin=proof.origin,
+            proof_hash=proof.proof_hash,
+            wording_version=proof.wording_version,
         )
     )
 
@@ -646,10 +670,12 @@ def set_consent(
     granted: bool,
     source: str,
     note: str = "",
+    proof: ConsentProof | None = None,
 ) -> bool:
     """Change one consent flag and record why; returns False (and records nothing) if unchanged.
 
-    Used by the unsubscribe link, STOP replies, bounces and complaints as well as the UI.
+    Used by the unsubscribe link, STOP replies, bounces and complaints as well as the UI;
+    a signup's confirmation passes its `proof` (where, who, which wording).
     """
     if channel not in (Channel.EMAIL.value, Channel.SMS.value):
         raise ValueError("channel must be 'email' or 'sms'")
@@ -665,7 +691,7 @@ def set_consent(
         if session.get(Customer, customer_id) is None:
             raise LookupError(f"Customer #{customer_id} does not exist.")
         return False
-    _record_consent(session, customer_id, channel, granted, source, note[:255])
+    _record_consent(session, customer_id, channel, granted, source, note[:255], proof)
     session.flush()
     cached = session.identity_map.get(session.identity_key(Customer, customer_id))
     if cached is not None:
