@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
+import marketing_ui.api.signup
 import marketing_ui.api.static_assets
 import marketing_ui.api.tracking
 import marketing_ui.api.unsubscribe
