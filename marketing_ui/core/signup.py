@@ -741,3 +741,46 @@ def signups_by_source(session: Session) -> list[tuple[str, int]]:
         .order_by(count.desc(), ConsentEvent.origin)
     ).all()
     return [(origin or DEFAULT_ORIGIN, int(n)) for origin, n in rows]
+
+
+# The embeddable form ----------------------------------------------------------------------
+
+
+def join_url(src: str = "") -> str:
+    """The public signup page, with its source when given (what a QR code or a link points at)."""
+    base = f"{get_settings().api_base_url}{JOIN_PATH}"
+    return f"{base}?src={clean_origin(src)}" if src else base
+
+
+def embed_snippet(session: Session, src: str = "website") -> str:
+    """A plain HTML <form> for the business's own website, posting to /join.
+
+    The same fields, consent wording and honeypot as the page; the website's origin must be
+    listed in the signup settings (cross-origin posts from anywhere else are refused). After a
+    new wording version, the snippet must be pasted again.
+    """
+    fields = [
+        ("First name", "text", "first_name", ' required maxlength="120" autocomplete="given-name"'),
+        ("Email", "email", "email", ' maxlength="254" autocomplete="email"'),
+        ("Mobile number", "tel", "phone", ' maxlength="32" autocomplete="tel"'),
+        ("Birthday month (1-12, optional)", "number", "birthday_month", ' min="1" max="12"'),
+        ("Birthday day (optional)", "number", "birthday_day", ' min="1" max="31"'),
+    ]
+    lines = [
+        f'<form method="post" action="{escape(join_url())}" accept-charset="utf-8">',
+        f'  <input type="hidden" name="src" value="{escape(clean_origin(src))}">',
+        *(
+            f'  <p><label>{label}<br><input type="{kind}" name="{name}"{extra}></label></p>'
+            for label, kind, name, extra in fields
+        ),
+        *(
+            f'  <p><label><input type="checkbox" name="{channel}_opt_in" value="1"> '
+            f"{escape(consent_text(session, channel))}</label></p>"
+            for channel in (Channel.EMAIL.value, Channel.SMS.value)
+        ),
+        '  <div style="position:absolute;left:-10000px" aria-hidden="true">'
+        '<input type="text" name="website" tabindex="-1" autocomplete="off"></div>',
+        '  <p><button type="submit">Sign me up</button></p>',
+        "</form>",
+    ]
+    return "\n".join(lines)

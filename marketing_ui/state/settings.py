@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from marketing_ui.core import app_settings
+from marketing_ui.core import app_settings, signup
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.jobs import JobState
@@ -64,6 +64,11 @@ class SettingsState(AuthState):
     cap_summary: str = ""
     cap_message: str = ""
     cap_error: str = ""
+    signup: dict[str, str] = {}  # the signup card (issue 15): keyword, embed origins, link life
+    signup_snippet: str = ""
+    signup_join_url: str = ""
+    signup_message: str = ""
+    signup_error: str = ""
 
     def _show_cap(self, value: app_settings.FrequencyCap) -> None:
         self.cap, self.cap_fixed = _form_values(value)
@@ -82,6 +87,7 @@ class SettingsState(AuthState):
             limits = app_settings.sending_limits(session)
             self._show_guard(app_settings.deliverability_limits(session))
             self._show_cap(app_settings.frequency_cap(session))
+            self._show_signup(app_settings.signup_settings(session))
         self._show_business(identity)
         self._show_limits(limits)
         if any(c["state"] == CHECKING for c in self.checks) and not self.health_running:
@@ -177,4 +183,22 @@ class SettingsState(AuthState):
             form,
             self._show_cap,
             "Frequency cap saved; sends started from now on use it.",
+        )
+
+    # Signup card (issue 15): text-to-join keyword, websites allowed to embed, the snippet ------
+
+    def _show_signup(self, value: app_settings.SignupSettings) -> None:
+        self.signup = {k: str(v) for k, v in dataclasses.asdict(value).items()}
+        with session_scope() as session:
+            self.signup_snippet = signup.embed_snippet(session)
+        self.signup_join_url = signup.join_url()
+
+    @rx.event
+    def save_signup(self, form: dict):
+        self._save(
+            "signup",
+            app_settings.update_signup_settings,
+            form,
+            self._show_signup,
+            "Signup settings saved.",
         )

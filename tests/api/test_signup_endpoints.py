@@ -271,3 +271,26 @@ def test_text_to_join_through_the_signed_twilio_webhook(client: TestClient, api_
     assert "subscribed again" in _twilio(client, "YES", "SM8", "+12025550188").text  # plain START
     with Session(api_db) as s:
         assert s.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
+
+
+@SQLITE
+def test_the_settings_snippet_posts_from_a_listed_website(
+    client: TestClient, api_db: Engine
+) -> None:
+    from marketing_ui.core.signup import embed_snippet
+
+    with Session(api_db) as s:
+        update_signup_settings(s, {"embed_origins": "https://bistro.example"})
+        snippet = embed_snippet(s)
+    action = re.search(r'action="([^"]+)"', snippet).group(1)  # type: ignore[union-attr]
+    assert action == f"{PUBLIC_API}/join"
+    names = set(re.findall(r'name="([a-z_]+)"', snippet))
+    assert names == {"src", "first_name", "email", "phone", "birthday_month", "birthday_day",
+                     "email_opt_in", "sms_opt_in", "website"}  # fmt: skip
+    typed = {"src": "website", "first_name": "Mia", "email": "mia@example.com",
+             "email_opt_in": "1", "phone": "", "birthday_month": "", "birthday_day": "",
+             "website": ""}  # fmt: skip
+    response = client.post("/join", data=typed, headers={"Origin": "https://bistro.example"})
+    assert response.status_code == 200 and "Check your inbox" in response.text
+    with Session(api_db) as s:
+        assert s.execute(select(SignupRequest.origin)).scalar_one() == "website"

@@ -78,3 +78,24 @@ def test_the_frequency_cap_form_saves_and_names_a_bad_value(app_db: None) -> Non
     state.save_cap({**state.cap, "email_max": "0", "window_days": "14"})
     assert state.cap_error == "" and state.cap_message.startswith("Frequency cap saved")
     assert _page().cap_summary == "At most 2 texts per customer in any 14 days; no cap on emails."
+
+
+def test_the_signup_card_saves_names_a_bad_value_and_shows_the_snippet(app_db: None) -> None:
+    state = _page()
+    assert state.signup == {"keyword": "JOIN", "embed_origins": "", "confirm_hours": "48"}
+    assert '<form method="post" action="' in state.signup_snippet
+    assert state.signup_join_url.endswith("/join")
+    state.save_signup({**state.signup, "keyword": "stop"})
+    assert state.signup_error.startswith("Not saved: Text-to-join keyword:")
+    state.save_signup({**state.signup, "embed_origins": "https://ok.example ftp://x/y"})
+    assert "ftp://x/y" in state.signup_error and "Websites allowed" in state.signup_error
+    assert _page().signup["keyword"] == "JOIN"  # nothing half-saved
+    state.save_signup(
+        {"keyword": " pasta ", "embed_origins": "https://Bistro.example/", "confirm_hours": "24"}
+    )
+    assert state.signup_error == "" and state.signup_message == "Signup settings saved."
+    assert _page().signup == {
+        "keyword": "PASTA",
+        "embed_origins": "https://bistro.example",
+        "confirm_hours": "24",
+    }
