@@ -247,14 +247,6 @@ def _signup_form(fields: dict[str, str]) -> SignupForm:
     )
 
 
-def _submit(checked: signup.Signup, ip: str, user_agent: str) -> None:
-    limiter = signup_limiter(LIMITS)
-    with session_scope() as session:
-        signup.submit(
-            session, checked, ip=ip, user_agent=user_agent, may_message=limiter.may_message
-        )
-
-
 def _check_page(channels: list[str], extra: dict[str, str]) -> Response:
     with session_scope() as session:
         business = business_identity(session)
@@ -294,8 +286,14 @@ async def join(request: Request) -> Response:
         fields = parse_form(await read_body(request, MAX_FORM_BYTES))
     except WebhookError as exc:
         return PlainTextResponse(str(exc), status_code=exc.status, headers=cors)
-    ip = request_ip(request)
-    decision = await run_in_threadpool(signup_limiter(LIMITS).attempt, ip)
+    user_agent = request.headers.get("user-agent", "")[:512]
+    return await run_in_threadpool(_handle, fields, request_ip(request), user_agent, cors)
+
+
+def _handle(fields: dict[str, str], ip: str, user_agent: str, cors: dict[str, str]) -> Response:
+    """Brake, honeypot, check, record and answer: one worker thread per request, no hops."""
+    limiter = signup_limiter(LIMITS)
+    decision = limiter.attempt(ip)
     if not decision.allowed:
         return _page(
             "Please wait a moment",
@@ -306,16 +304,18 @@ async def join(request: Request) -> Response:
     form = _signup_form(fields)
     if form.website.strip():  # a bot filled the honeypot: the usual answer, nothing stored
         channels = [c for c, on in (("email", form.email_opt_in), ("sms", form.sms_opt_in)) if on]
-        return await run_in_threadpool(_check_page, channels or ["email"], cors)
+        return _check_page(channels or ["email"], cors)
     try:
         checked = signup.validate_signup(form)
     except CustomerError as exc:
-        response = await run_in_threadpool(_join_page, form, str(exc), 400)
+        response = _join_page(form, str(exc), 400)
         response.headers.update(cors)
         return response
-    user_agent = request.headers.get("user-agent", "")[:512]
-    await run_in_threadpool(_submit, checked, ip, user_agent)
-    return await run_in_threadpool(_check_page, checked.channels, cors)
+    with session_scope() as session:
+        signup.submit(
+            session, checked, ip=ip, user_agent=user_agent, may_message=limiter.may_message
+        )
+    return _check_page(checked.channels, cors)
 
 
 # Confirm --------------------------------------------------------------------------------

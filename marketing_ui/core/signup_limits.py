@@ -6,10 +6,13 @@ count; a refused attempt is not counted, so waiting out the window always works)
   on a restaurant's Wi-Fi shares one address, so the limit is generous;
 - per address (blind index): at most a few confirmation messages a day. Past it the signup
   still answers with the same page (no enumeration) but sends nothing.
+When Redis is unreachable the brakes let signups through (logged): the honeypot still works,
+and a signup form that fails during an outage loses real customers.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import redis
@@ -17,6 +20,8 @@ import redis
 from marketing_ui.core import redis_keys
 from marketing_ui.core.redeem_limits import ALLOWED, LimitDecision
 from marketing_ui.core.redis_client import get_redis
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,11 @@ class SignupLimiter:
 
     def _count(self, key: str, limit: int, window: int) -> int | None:
         """None when allowed (and counted), else seconds until the window ends."""
-        ttl = self._script(keys=[key], args=[limit, window])
+        try:
+            ttl = self._script(keys=[key], args=[limit, window])
+        except redis.RedisError as exc:  # an outage must not close the door on customers
+            log.warning("signup brake unavailable, allowing: %s", type(exc).__name__)
+            return None
         if ttl is None:
             return None
         return int(ttl) if int(ttl) > 0 else window

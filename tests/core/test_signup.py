@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from marketing_ui.core import signup
+from marketing_ui.core import redis_keys, signup
 from marketing_ui.core.clock import utcnow
 from marketing_ui.core.crypto import blind_indexer
 from marketing_ui.core.customers import CustomerError, CustomerInput, create_customer
@@ -360,3 +360,23 @@ def test_a_confirmed_signup_gets_the_welcome_with_its_coupon(
             select(OutboxMessage).where(OutboxMessage.delivery_id == delivery.id)
         ).scalar_one()
         assert "QR code for coupon" in sent.html  # the template's coupon block was rendered
+
+
+def test_the_brakes_count_per_ip_and_address_and_let_signups_through_when_redis_is_down(
+    redis_client: object,
+) -> None:
+    import redis
+
+    from marketing_ui.core.signup_limits import SignupLimiter, SignupLimits
+
+    limiter = SignupLimiter(redis_client, SignupLimits(per_ip=2, messages_per_address=1))  # type: ignore[arg-type]
+    assert limiter.attempt("198.51.100.1").allowed and limiter.attempt("198.51.100.1").allowed
+    refused = limiter.attempt("198.51.100.1")
+    assert not refused.allowed and refused.retry_after_s > 0 and "Too many" in refused.message
+    assert limiter.attempt("198.51.100.2").allowed  # another address is not slowed
+    assert limiter.may_message("bidx-a") and not limiter.may_message("bidx-a")
+    assert limiter.may_message("bidx-b")
+    down = SignupLimiter(redis.Redis(port=1, socket_connect_timeout=0.2), SignupLimits(per_ip=0))
+    assert down.attempt("198.51.100.1").allowed and down.may_message("bidx-a")
+    for key in redis_client.scan_iter(match=redis_keys.key("signup", "*")):  # type: ignore[attr-defined]
+        redis_client.delete(key)  # type: ignore[attr-defined]
