@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from marketing_ui.core import deliverability, import_jobs, redis_keys
+from marketing_ui.core import deliverability, import_jobs, redis_keys, signup
 from marketing_ui.core.automations import engine as automations
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
@@ -37,6 +37,7 @@ def tick() -> None:
             log.warning("deliverability guard paused campaigns %s", paused)
     with session_scope() as session:
         import_jobs.sweep(session)  # uploads kept no longer than needed, lost imports recovered
+        signup.purge_expired(session)  # unconfirmed signups' addresses kept no longer than asked
     with session_scope() as session:
         report = automations.run_if_due(session)  # at most once a minute, whoever ticks
         if report and (report.batches or report.skipped):

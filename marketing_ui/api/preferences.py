@@ -24,6 +24,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from marketing_ui.api.app import ROUTES
+from marketing_ui.api.session import request_ip
 from marketing_ui.api.unsubscribe import (
     _form,
     _invalid_link,
@@ -33,9 +34,9 @@ from marketing_ui.api.unsubscribe import (
 )
 from marketing_ui.core import audit, customer_rights
 from marketing_ui.core.app_settings import business_identity
-from marketing_ui.core.client_ip import client_ip
 from marketing_ui.core.clock import utcnow
 from marketing_ui.core.customer_rights import PreferenceError, Preferences
+from marketing_ui.core.customers import consent_proof_hash
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.webhooks import WebhookError
 
@@ -50,11 +51,7 @@ _DOWNLOAD_HEADERS = {
 
 
 def _proof(request: Request) -> str:
-    peer = request.client.host if request.client else ""
-    forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
-    return customer_rights.consent_proof_hash(
-        client_ip(peer, forwarded), request.headers.get("user-agent", "")
-    )
+    return consent_proof_hash(request_ip(request), request.headers.get("user-agent", ""))
 
 
 # Drawing -----------------------------------------------------------------------------------

@@ -405,3 +405,86 @@ def update_frequency_cap(session: Session, form: Mapping[str, Any]) -> Frequency
     return _update_fixed_aware(
         session, "frequency_cap", FrequencyCap, form, "settings.frequency_cap"
     )
+
+
+# Signup (issue 15): the text-to-join keyword, the embed form's origins, the link's life ----------
+
+MAX_EMBED_ORIGINS = 20
+
+
+@dataclass
+class SignupSettings:
+    """How people join the list (core/signup.py). The consent wording is not here: it is
+    versioned in core/signup.py so every ConsentEvent names the exact text that was shown."""
+
+    keyword: str = field(default="JOIN", metadata=_label("Text-to-join keyword"))
+    embed_origins: str = field(
+        default="", metadata=_label("Websites allowed to embed the signup form")
+    )
+    confirm_hours: int = field(default=48, metadata=_label("Confirmation link valid for (hours)"))
+
+    def origins(self) -> list[str]:
+        """The allowed origins, normalized ("https://bistro.example"), in the order typed."""
+        out: list[str] = []
+        for item in self.embed_origins.replace(",", " ").split():
+            origin = item.strip().rstrip("/").lower()
+            if origin and origin not in out:
+                out.append(origin)
+        return out
+
+    def validate(self) -> None:
+        from urllib.parse import urlsplit
+
+        from marketing_ui.core.webhooks import keyword_of  # the reserved SMS keywords' home
+
+        problems = []
+        keyword = " ".join(self.keyword.split()).upper()
+        if not (2 <= len(keyword) <= 20 and keyword.replace(" ", "").isalnum()):
+            problems.append(
+                f"{label(SignupSettings, 'keyword')}: 2 to 20 letters or digits, such as JOIN."
+            )
+        elif keyword_of(keyword):
+            problems.append(
+                f"{label(SignupSettings, 'keyword')}: “{keyword}” already means STOP, START or "
+                "HELP to phones and carriers; choose another word such as JOIN."
+            )
+        origins = self.origins()
+        if len(origins) > MAX_EMBED_ORIGINS:
+            problems.append(
+                f"{label(SignupSettings, 'embed_origins')}: at most {MAX_EMBED_ORIGINS} websites."
+            )
+        for origin in origins[:MAX_EMBED_ORIGINS]:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path
+                or parts.query
+                or parts.fragment
+                or "@" in parts.netloc
+                or len(origin) > 200
+            ):
+                problems.append(
+                    f"{label(SignupSettings, 'embed_origins')}: “{origin[:60]}” is not a website "
+                    "origin; write it as https://www.example.com (no path)."
+                )
+        if not 1 <= self.confirm_hours <= 168:
+            problems.append(
+                f"{label(SignupSettings, 'confirm_hours')}: expected 1 to 168 hours (a week)."
+            )
+        if problems:
+            raise SettingsError(problems)
+
+
+def signup_settings(session: Session) -> SignupSettings:
+    return _load(session, "signup", SignupSettings)
+
+
+def update_signup_settings(session: Session, form: Mapping[str, Any]) -> SignupSettings:
+    """Save the fields a form sent over the stored signup settings; SettingsError if any is wrong."""
+    value = _merged(signup_settings(session), form)
+    value.keyword = " ".join(value.keyword.split()).upper()
+    value.embed_origins = " ".join(value.origins())
+    audit.record(session, "settings.signup", "settings", "signup")
+    _save(session, "signup", value)
+    return value

@@ -26,8 +26,9 @@ from sqlmodel import Session
 
 from marketing_ui.core import audit
 from marketing_ui.core.clock import as_utc, utcnow
-from marketing_ui.core.crypto import cipher, sign
+from marketing_ui.core.crypto import cipher
 from marketing_ui.core.customers import (
+    ConsentProof,
     decrypt_contact,
     masked_email,
     masked_phone,
@@ -77,11 +78,6 @@ class PreferenceError(ValueError):
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-def consent_proof_hash(client_ip: str, user_agent: str) -> str:
-    """Proof of who acted, kept instead of the IP and user agent themselves (keyed HMAC)."""
-    return sign(f"{client_ip}\x1f{user_agent[:512]}", "consent-proof")
 
 
 # The preference page ------------------------------------------------------------------------
@@ -175,7 +171,9 @@ def turn_on(session: Session, customer_id: int, channel: str, proof_hash: str) -
                 "Our emails to this address bounced or were reported, so we cannot send to it."
             )
         raise PreferenceError(message, field)
-    return set_consent(session, customer_id, channel, True, PREFERENCES, "", proof_hash)
+    return set_consent(
+        session, customer_id, channel, True, PREFERENCES, "", ConsentProof(proof_hash=proof_hash)
+    )
 
 
 def turn_off(
@@ -196,7 +194,9 @@ def turn_off(
         return bool(outcome and outcome.changed)
     if channel != Channel.SMS.value:
         raise PreferenceError("Choose email or text messages.", "channel")
-    changed = set_consent(session, customer_id, channel, False, PREFERENCES, "", proof_hash)
+    changed = set_consent(
+        session, customer_id, channel, False, PREFERENCES, "", ConsentProof(proof_hash=proof_hash)
+    )
     skip_pending(session, customer_id, channel, "unsubscribed", SkipReason.CONSENT)
     session.flush()
     return changed
@@ -404,7 +404,9 @@ def erase(
 
     for channel in (Channel.EMAIL.value, Channel.SMS.value):
         note = f"erased at {requested_by}'s request"
-        set_consent(session, customer_id, channel, False, ERASE, note, proof_hash)
+        set_consent(
+            session, customer_id, channel, False, ERASE, note, ConsentProof(proof_hash=proof_hash)
+        )
         skip_pending(session, customer_id, channel, "erased", SkipReason.CONSENT)
     session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer_id))
 

@@ -41,6 +41,7 @@ from marketing_ui.core.crypto import (
     blind_indexer,
     cipher,
     normalize_phone,
+    sign,
 )
 from marketing_ui.core.models import (
     Campaign,
@@ -160,6 +161,22 @@ class CustomerInput:
     birthday_month: int | str | None = None  # empty month, day and year: no birthday
     birthday_day: int | str | None = None
     birthday_year: int | str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentProof:
+    """Where a consent change came from (a signup's `src`), an HMAC of the client's IP and user
+    agent (never the values), and the version of the wording shown (ConsentEvent columns)."""
+
+    origin: str = ""
+    proof_hash: str | None = None
+    wording_version: str = ""
+
+
+def consent_proof_hash(client_ip: str, user_agent: str) -> str:
+    """Proof of who acted online: a keyed HMAC of the client's IP and user agent, kept instead
+    of the values themselves (ConsentProof.proof_hash)."""
+    return sign(f"{client_ip[:64]}\x1f{user_agent[:512]}", "consent-proof")
 
 
 @dataclass(frozen=True)
@@ -553,8 +570,9 @@ def _record_consent(
     granted: bool,
     source: str,
     note: str,
-    proof_hash: str | None = None,
+    proof: ConsentProof | None = None,
 ) -> None:
+    proof = proof or ConsentProof()
     session.add(
         ConsentEvent(
             customer_id=customer_id,
@@ -562,7 +580,9 @@ def _record_consent(
             granted=granted,
             source=source,
             note=note,
-            proof_hash=proof_hash,
+            origin=proof.origin,
+            proof_hash=proof.proof_hash,
+            wording_version=proof.wording_version,
         )
     )
 
@@ -676,12 +696,12 @@ def set_consent(
     granted: bool,
     source: str,
     note: str = "",
-    proof_hash: str | None = None,
+    proof: ConsentProof | None = None,
 ) -> bool:
     """Change one consent flag and record why; returns False (and records nothing) if unchanged.
 
     Used by the unsubscribe link, STOP replies, bounces and complaints as well as the UI;
-    `proof_hash` is the HMAC of the client's IP and user agent when the customer acted online.
+    a signup's confirmation passes its `proof` (where, who, which wording).
     """
     if channel not in (Channel.EMAIL.value, Channel.SMS.value):
         raise ValueError("channel must be 'email' or 'sms'")
@@ -697,7 +717,7 @@ def set_consent(
         if session.get(Customer, customer_id) is None:
             raise LookupError(f"Customer #{customer_id} does not exist.")
         return False
-    _record_consent(session, customer_id, channel, granted, source, note[:255], proof_hash)
+    _record_consent(session, customer_id, channel, granted, source, note[:255], proof)
     session.flush()
     cached = session.identity_map.get(session.identity_key(Customer, customer_id))
     if cached is not None:

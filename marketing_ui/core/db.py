@@ -85,9 +85,23 @@ def insert_ignore(bind: Session | Engine | str, table: Table):  # noqa: ANN201 -
 
     `bind` is a session, an engine or a dialect name.
     """
+    return _insert_builder(bind)(table).on_conflict_do_nothing()
+
+
+def _insert_builder(bind: Session | Engine | str):  # noqa: ANN202 - a dialect's insert()
     if isinstance(bind, Session):
         name = bind.get_bind().dialect.name
     else:
         name = bind if isinstance(bind, str) else bind.dialect.name
-    builder = postgresql.insert if name == "postgresql" else sqlite.insert
-    return builder(table).on_conflict_do_nothing()
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def upsert(bind: Session | Engine | str, table: Table, keys: list[str], update: list[str]):  # noqa: ANN201
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET each `update` column to the inserted value.
+
+    One statement, so concurrent writers of one key end with one row (SQLite and PostgreSQL).
+    """
+    stmt = _insert_builder(bind)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={column: stmt.excluded[column] for column in update}
+    )

@@ -25,7 +25,7 @@ from marketing_ui.core import redis_keys
 from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import blind_indexer, normalize_phone
-from marketing_ui.core.customers import set_consent
+from marketing_ui.core.customers import ConsentProof, set_consent
 from marketing_ui.core.db import insert_ignore
 from marketing_ui.core.models import (
     Channel,
@@ -428,9 +428,8 @@ def unsubscribe(
     if customer_id is None:
         return None
     note = note or (f"campaign #{campaign_id}" if campaign_id else "")
-    changed = set_consent(
-        session, customer_id, Channel.EMAIL.value, False, source, note, proof_hash
-    )
+    proof = ConsentProof(proof_hash=proof_hash)
+    changed = set_consent(session, customer_id, Channel.EMAIL.value, False, source, note, proof)
     skipped = skip_pending(
         session, customer_id, Channel.EMAIL.value, "unsubscribed", SkipReason.CONSENT
     )

@@ -9,7 +9,7 @@ from sqlmodel import Session, SQLModel
 
 from marketing_ui.core.config import new_key, read_secrets_file, write_secrets_file
 from marketing_ui.core.crypto import FieldCipher, associated_data, cipher
-from marketing_ui.core.models import Coupon, Customer, OutboxMessage
+from marketing_ui.core.models import Coupon, Customer, OutboxMessage, SignupRequest
 
 # (model, attribute holding ciphertext, column name bound into the AAD). Rows are bound by `uid`.
 ENCRYPTED_COLUMNS: list[tuple[type[SQLModel], str, str]] = [
@@ -17,6 +17,7 @@ ENCRYPTED_COLUMNS: list[tuple[type[SQLModel], str, str]] = [
     (Customer, "phone_enc", "phone"),
     (Coupon, "secret_enc", "secret"),
     (OutboxMessage, "to_enc", "to"),
+    (SignupRequest, "value_enc", "value"),
 ]
 
 

@@ -292,10 +292,13 @@ def render_email(
     return personalize(compiled, context)
 
 
-def from_address(campaign: Campaign, business: BusinessIdentity) -> str:
-    """`"Name" <address>`, quoted so a sender name with commas or quotes cannot forge headers."""
-    name = " ".join((campaign.from_name or business.sender_name).split())
-    return formataddr((name, campaign.from_email or business.sender_email))
+def from_address(campaign: Campaign | None, business: BusinessIdentity) -> str:
+    """`"Name" <address>`, quoted so a sender name with commas or quotes cannot forge headers.
+
+    Without a campaign (a transactional email such as a signup confirmation): the business's.
+    """
+    name = " ".join(((campaign and campaign.from_name) or business.sender_name).split())
+    return formataddr((name, (campaign and campaign.from_email) or business.sender_email))
 
 
 def email_headers(unsubscribe_url: str, reply_to: str | None = None) -> dict[str, str]:

@@ -260,6 +260,42 @@ class ConsentEvent(SQLModel, table=True):
     )
 
 
+class SignupRequest(SQLModel, table=True):
+    """A signup waiting for its confirmation (email link or SMS YES): one per channel and address.
+
+    Nothing is subscribed until confirmed (core/signup.py). The address is encrypted (AAD bound
+    to this row's uid) and found by its blind index; a second signup of the same address
+    updates this row (the UNIQUE makes concurrent signups one row). Rows are purged after
+    they expire, confirmed or not: the customer then holds the address.
+    """
+
+    __tablename__ = "signup_request"
+    __table_args__ = (
+        UniqueConstraint("channel", "value_bidx", name="uq_signup_request_value"),
+        Index("ix_signup_request_expires", "expires_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(
+        default_factory=new_uid, sa_column=Column(String(32), nullable=False, unique=True)
+    )
+    channel: str = Field(sa_column=Column(String(8), nullable=False))
+    value_bidx: str = Field(sa_column=Column(String(64), nullable=False))
+    value_enc: str = Field(sa_column=Column(Text, nullable=False))
+    # The blind index of the other channel's address given in the same form: the confirmed
+    # address joins that customer rather than making a second one.
+    partner_bidx: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    first_name: str = Field(default="", sa_column=Column(String(120), nullable=False))
+    birthday_month: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    birthday_day: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    birthday_year: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    origin: str = Field(default="", sa_column=Column(String(64), nullable=False))
+    wording_version: str = Field(default="", sa_column=Column(String(32), nullable=False))
+    proof_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    requested_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    confirmed_at: datetime | None = _ts(nullable=True)
+
+
 class Suppression(SQLModel, table=True):
     """Addresses that must never be messaged again (hard bounce, complaint, STOP, invalid).
 

@@ -39,7 +39,7 @@ from marketing_ui.core.images import (
     image_folders,
 )
 from marketing_ui.core.qr import qr_modules
-from marketing_ui.core.signup_sources import SourceError, clean_source
+from marketing_ui.core.signup import SourceError, clean_source
 
 log = logging.getLogger(__name__)
 

@@ -67,3 +67,8 @@ def customer_export(digest: str) -> str:
 def import_job(job_id: int) -> str:
     """The RQ job id of one import: one per import and deployment, so a re-queue replaces."""
     return f"{get_settings().queue_prefix}-import-{job_id}"
+
+
+def signup_limit(kind: str, who: str) -> str:
+    """A signup brake's counter: per client IP ("ip") or per address blind index ("address")."""
+    return key("signup", kind, who[:64])

@@ -22,11 +22,13 @@ from sqlmodel import Session
 from svix.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
-from marketing_ui.core import deliverability, events
+from marketing_ui.core import deliverability, events, signup
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.clock import as_utc
 from marketing_ui.core.config import get_settings
+from marketing_ui.core.crypto import normalize_phone
 from marketing_ui.core.models import Channel, EventType
+from marketing_ui.core.signup_limits import signup_limiter
 
 MAX_FORM_FIELDS = 100
 MAX_JSON_DEPTH = 20  # Resend events nest 3 deep; json.loads recurses once per level
@@ -293,6 +295,13 @@ def keyword_of(body: str) -> str:
     return ""
 
 
+def _e164(sender: str) -> str | None:
+    try:
+        return normalize_phone(sender, get_settings().default_region)
+    except ValueError:
+        return None
+
+
 def apply_twilio_inbound(session: Session, form: Mapping[str, str]) -> str:
     """Act on an inbound SMS; returns the reply text for TwiML ("" for no reply)."""
     sender = form.get("From", "")
@@ -301,8 +310,20 @@ def apply_twilio_inbound(session: Session, form: Mapping[str, str]) -> str:
     body = form.get("Body", "")
     sid = form.get("MessageSid", "")[:64] or None
     business = business_identity(session).business_name
-    match keyword_of(body):
+    keyword = keyword_of(body)
+    e164 = _e164(sender)
+    if not keyword and e164 and signup.is_join_keyword(session, body):
+        return signup.text_to_join(
+            session, e164, sid or "", may_message=signup_limiter().may_message
+        )
+    if keyword == "start" and e164 and " ".join(body.split()).upper() == "YES":
+        outcome = signup.confirm_sms_yes(session, e164, sid or "")
+        if outcome is not None:
+            return signup.sms_reply(session, outcome)
+    match keyword:
         case "stop":
+            if e164:
+                signup.cancel_sms_request(session, e164)
             events.sms_opt_out(
                 session,
                 sender,

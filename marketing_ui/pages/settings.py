@@ -10,6 +10,7 @@ from marketing_ui.core.app_settings import (
     DeliverabilityLimits,
     FrequencyCap,
     SendingLimits,
+    SignupSettings,
     label,
 )
 from marketing_ui.core.print_materials import FORMATS, MAX_CALL_TO_ACTION
@@ -288,6 +289,71 @@ def _print_card() -> rx.Component:
     )
 
 
+def _signup_card() -> rx.Component:
+    """Issue 15: how people join the list, and the form for the business's own website."""
+    S = SettingsState.signup  # noqa: N806 - short name, as the other cards
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Signup", size="4"),
+                rx.text(
+                    "People join at ",
+                    rx.link(
+                        SettingsState.signup_join_url,
+                        href=SettingsState.signup_join_url,
+                        is_external=True,
+                        id="signup-join-url",
+                    ),
+                    " or by texting the keyword to your number; nothing is subscribed until "
+                    "they confirm by the emailed link or a YES reply.",
+                    size="2",
+                    color=MUTED,
+                ),  # fmt: skip
+                rx.grid(
+                    _field(
+                        SignupSettings, "keyword", S["keyword"], "Not STOP, START, YES or HELP."
+                    ),
+                    _field(SignupSettings, "confirm_hours", S["confirm_hours"], "1 to 168 hours."),
+                    columns=rx.breakpoints(initial="1", sm="2"),
+                    spacing="3",
+                    width="100%",
+                ),
+                _field(
+                    SignupSettings,
+                    "embed_origins",
+                    S["embed_origins"],
+                    "Origins such as https://www.example.com, separated by spaces. Only these "
+                    "websites may post the form below; your own pages always may.",
+                ),
+                rx.text("Form for your website", size="2", weight="medium"),
+                rx.text_area(
+                    value=SettingsState.signup_snippet,
+                    read_only=True,
+                    rows="8",
+                    width="100%",
+                    font_family="monospace",
+                    id="signup-snippet",
+                ),
+                rx.text(
+                    "Copy it into your website's HTML. Paste it again after the consent wording "
+                    "changes.",
+                    size="1",
+                    color=rx.color("gray", 10),
+                ),
+                _messages(SettingsState.signup_message, SettingsState.signup_error),
+                rx.button("Save signup settings", type="submit", id="save-signup"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=SettingsState.save_signup,
+            reset_on_submit=False,
+            key=S.to_string(),
+        ),
+        width="100%",
+        id="signup-settings",
+    )
+
+
 def _messages(ok: rx.Var, err: rx.Var) -> rx.Component:
     return rx.fragment(
         rx.cond(ok != "", rx.callout(ok, icon="check", color_scheme="grass", size="1")),
@@ -449,6 +515,7 @@ def settings() -> rx.Component:
         _guard_card(),
         _frequency_cap_card(),
         _print_card(),
+        _signup_card(),
         spacing="5",
         width="100%",
     )

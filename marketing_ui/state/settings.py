@@ -10,11 +10,11 @@ from collections.abc import Callable
 import reflex as rx
 
 from marketing_ui.api.print_materials import print_path
-from marketing_ui.core import app_settings, print_materials
+from marketing_ui.core import app_settings, print_materials, signup
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.jobs import JobState
-from marketing_ui.core.signup_sources import signups_by_source
+from marketing_ui.core.signup import signups_by_source
 from marketing_ui.core.system_status import (
     CHECKING,
     all_checks,
@@ -66,6 +66,11 @@ class SettingsState(AuthState):
     cap_summary: str = ""
     cap_message: str = ""
     cap_error: str = ""
+    signup: dict[str, str] = {}  # the signup card (issue 15): keyword, embed origins, link life
+    signup_snippet: str = ""
+    signup_join_url: str = ""
+    signup_message: str = ""
+    signup_error: str = ""
 
     def _show_cap(self, value: app_settings.FrequencyCap) -> None:
         self.cap, self.cap_fixed = _form_values(value)
@@ -84,6 +89,7 @@ class SettingsState(AuthState):
             limits = app_settings.sending_limits(session)
             self._show_guard(app_settings.deliverability_limits(session))
             self._show_cap(app_settings.frequency_cap(session))
+            self._show_signup(app_settings.signup_settings(session))
         self._show_business(identity)
         self._show_limits(limits)
         self._load_print(identity)
@@ -194,9 +200,7 @@ class SettingsState(AuthState):
     def _load_print(self, identity: app_settings.BusinessIdentity) -> None:
         with session_scope() as session:
             counts = signups_by_source(session)
-        self.signup_sources = [
-            {"source": source or "(no source)", "signups": f"{n:,}"} for source, n in counts
-        ]
+        self.signup_sources = [{"source": source, "signups": f"{n:,}"} for source, n in counts]
         missing = print_materials.unprintable_characters(identity.business_name)
         self.print_warning = (
             f"No font on this server has {' '.join(missing[:10])} of the business name: the PDF "
@@ -230,3 +234,21 @@ class SettingsState(AuthState):
     def set_print_cta(self, value: str):
         self.print_cta = str(value)[:500]
         self._check_print()
+
+    # Signup card (issue 15): text-to-join keyword, websites allowed to embed, the snippet ------
+
+    def _show_signup(self, value: app_settings.SignupSettings) -> None:
+        self.signup = {k: str(v) for k, v in dataclasses.asdict(value).items()}
+        with session_scope() as session:
+            self.signup_snippet = signup.embed_snippet(session)
+        self.signup_join_url = signup.join_url()
+
+    @rx.event
+    def save_signup(self, form: dict):
+        self._save(
+            "signup",
+            app_settings.update_signup_settings,
+            form,
+            self._show_signup,
+            "Signup settings saved.",
+        )

@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 
 import marketing_ui.api.preferences
 import marketing_ui.api.print_materials
+import marketing_ui.api.signup
 import marketing_ui.api.static_assets
 import marketing_ui.api.tracking
 import marketing_ui.api.unsubscribe

@@ -521,3 +521,117 @@ def test_hostile_print_requests_are_400(
     # Odd but harmless text prints: a call to action of emoji or non-Latin script.
     assert lenient_client.get("/api/print/tent.pdf?cta=%E6%9D%B1%E4%BA%AC").status_code == 200
     assert _snapshot(api_db) == before
+
+
+# The public signup (/join) and its confirm link ------------------------------------------------
+
+
+def _signup_rows(engine: Engine) -> int:
+    from marketing_ui.core.models import SignupRequest
+
+    with Session(engine) as s:
+        return s.execute(select(func.count()).select_from(SignupRequest)).scalar_one()
+
+
+@pytest.fixture
+def no_signup_brakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile requests by the dozen from one test client: the per-IP brake is not under test."""
+    import marketing_ui.api.signup as signup_api
+    from marketing_ui.core.signup_limits import SignupLimits
+
+    monkeypatch.setattr(signup_api, "LIMITS", SignupLimits(per_ip=1_000_000))
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\xff\xfe\xfa", FORM),
+        (b"first_name=%FF%FE&email_opt_in=1", FORM),
+        (b"first_name=a&first_name=b&email=x%40example.com&email_opt_in=1", FORM),
+        (b"first_name=N%00&email=x%40example.com&email_opt_in=1", FORM),
+        (b"email=x%40example.com%00&email_opt_in=1&first_name=N", FORM),
+        (b"first_name=N&email=x%40example.com&email_opt_in=1&src=%ED%A0%80", FORM),
+        (SQLISH.encode(), FORM),
+        (b'{"first_name": "N"}', "application/json"),
+        (b"--x\r\n\r\n--x--", "multipart/form-data; boundary=x"),
+        (b"first_name=N", "text/plain"),
+        (b"", ""),
+        (b"&".join(b"f%d=1" % i for i in range(200)), FORM),  # too many fields
+    ],
+)
+def test_join_refuses_garbage_without_storing(
+    lenient_client: TestClient,
+    api_db: Engine,
+    no_signup_brakes: None,
+    body: bytes,
+    content_type: str,
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = lenient_client.post("/join", content=body, headers=headers)
+    assert 400 <= response.status_code < 500, (body, response.status_code)
+    assert _signup_rows(api_db) == 0
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"first_name": SQLISH, "email": SQLISH, "email_opt_in": "1"},
+        {"first_name": "N" * 100_00, "email": "x@example.com", "email_opt_in": "1"},
+        {"first_name": "N", "email": "x" * 7000 + "@example.com", "email_opt_in": "1"},
+        {"first_name": "N", "phone": "+" + "9" * 5000, "sms_opt_in": "1"},
+        {"first_name": "N", "phone": "１２０２５５５０１４３", "sms_opt_in": "1", "email": ""},
+        {"first_name": "N", "email": "x@example.com", "email_opt_in": "1",
+         "birthday_month": "9" * 5000, "birthday_day": "1"},
+        {"first_name": "N", "email": "x@example.com", "email_opt_in": "1",
+         "birthday_month": "-1", "birthday_day": "1e3"},
+        {"first_name": "N", "email": "x@example.com", "email_opt_in": "1",
+         "birthday_month": "２", "birthday_day": "٣"},
+        {"first_name": "\u202eN\u200b", "email": "x@example.com", "email_opt_in": "1"},
+        {"first_name": "<script>alert(1)</script>", "email": "<b>@example.com", "email_opt_in": "1"},
+        {"first_name": "N", "email_opt_in": "yes please", "email": "x@example.com"},
+    ],
+)  # fmt: skip
+def test_join_answers_hostile_values_with_a_page_never_a_500(
+    lenient_client: TestClient,
+    api_db: Engine,
+    no_signup_brakes: None,
+    fields: dict[str, str],
+) -> None:
+    response = lenient_client.post("/join", data=fields)
+    assert response.status_code in (200, 400, 413), response.status_code
+    assert "<script>alert" not in response.text  # echoed values are escaped
+    if response.status_code != 200:
+        assert _signup_rows(api_db) == 0
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_join_src_and_confirm_tokens_are_hostile_proof(
+    lenient_client: TestClient, api_db: Engine, no_signup_brakes: None
+) -> None:
+    for src in (SQLISH, "%FF%FE", "x" * 10_000, '"><script>alert(1)</script>', "%00"):
+        page = lenient_client.get(f"/join?src={src}")
+        assert page.status_code == 200 and "<script>alert" not in page.text
+    assert (
+        lenient_client.post("/join", content=BIG, headers={"Content-Type": FORM}).status_code == 413
+    )
+    for token in (
+        SQLISH,
+        "%FF%FE",
+        "a." * 3000,
+        "0" * 32 + ".1.%C3%A9",
+        "0" * 32 + "." + "9" * 40 + ".AAAA",
+        "0" * 32 + ".99999999999.AAAAAAAAAAAAAAAAAAAAAA",
+    ):
+        shown = lenient_client.get(f"/join/confirm/{token}")
+        assert 400 <= shown.status_code < 500, (token, shown.status_code)
+        posted = lenient_client.post(f"/join/confirm/{token}", data={"confirm": "1"})
+        assert 400 <= posted.status_code < 500, (token, posted.status_code)
+    for body, kind in ((b"confirm=1%00", FORM), (b"[" * 4000, "application/json"), (BIG, FORM)):
+        response = lenient_client.post(
+            "/join/confirm/x.1.y", content=body, headers={"Content-Type": kind}
+        )
+        assert 400 <= response.status_code < 500
+    assert lenient_client.put("/join").status_code == 405
+    assert _signup_rows(api_db) == 0

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from marketing_ui.core.customer_rights import consent_proof_hash
+from marketing_ui.core.customers import consent_proof_hash
 from marketing_ui.core.models import AuditEntry, ConsentEvent, Customer, Delivery, Event
 from marketing_ui.core.tracking import unsubscribe_token
 from tests.api import Seeded, add_delivery, api_db, client, seed_email_delivery  # noqa: F401

@@ -19,6 +19,7 @@ from marketing_ui.core.customer_rights import PreferenceError
 from marketing_ui.core.customers import (
     CustomerFilter,
     CustomerInput,
+    consent_proof_hash,
     count_customers,
     create_customer,
     list_customers,
@@ -412,7 +413,7 @@ def test_turning_a_channel_on_needs_an_address_on_file_and_records_the_proof(
     session: Session,
 ) -> None:
     c = _plain(session, email="pia@example.com")
-    proof = customer_rights.consent_proof_hash("203.0.113.9", "Mozilla/5.0")
+    proof = consent_proof_hash("203.0.113.9", "Mozilla/5.0")
     assert len(proof) <= 64 and "203.0.113.9" not in proof
     with pytest.raises(PreferenceError) as refused:
         customer_rights.turn_on(session, c.id, "sms", proof)

@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.models import ConsentEvent
-from marketing_ui.core.signup_sources import SourceError, clean_source, signups_by_source
+from marketing_ui.core.signup import SourceError, clean_source, signups_by_source
 
 
 def _customer(session: Session, n: int) -> int:
@@ -40,7 +40,7 @@ def test_confirmed_signups_are_counted_per_source_most_first(session: Session) -
     _event(session, people[4], "confirm_link", "poster", granted=False)
     _event(session, people[3], "import", "poster")
     session.commit()
-    assert signups_by_source(session) == [("window", 3), ("table-tent", 2), ("", 1)]
+    assert signups_by_source(session) == [("window", 3), ("table-tent", 2), ("direct", 1)]
 
 
 def test_no_signups_is_an_empty_list(session: Session) -> None:

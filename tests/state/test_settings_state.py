@@ -122,7 +122,7 @@ def test_the_print_card_lists_signups_by_source(app_db: None) -> None:
         session.commit()
     assert _page().signup_sources == [
         {"source": "window", "signups": "2"},
-        {"source": "(no source)", "signups": "1"},
+        {"source": "direct", "signups": "1"},  # /join opened without a source
         {"source": "table-tent", "signups": "1"},
     ]
 
@@ -135,3 +135,24 @@ def test_the_print_card_warns_of_characters_no_font_prints(app_db: None) -> None
     with session_scope() as session:
         app_settings.update_business_identity(session, {"business_name": "Ταβέρνα"})
     assert _page().print_warning == ""
+
+
+def test_the_signup_card_saves_names_a_bad_value_and_shows_the_snippet(app_db: None) -> None:
+    state = _page()
+    assert state.signup == {"keyword": "JOIN", "embed_origins": "", "confirm_hours": "48"}
+    assert '<form method="post" action="' in state.signup_snippet
+    assert state.signup_join_url.endswith("/join")
+    state.save_signup({**state.signup, "keyword": "stop"})
+    assert state.signup_error.startswith("Not saved: Text-to-join keyword:")
+    state.save_signup({**state.signup, "embed_origins": "https://ok.example ftp://x/y"})
+    assert "ftp://x/y" in state.signup_error and "Websites allowed" in state.signup_error
+    assert _page().signup["keyword"] == "JOIN"  # nothing half-saved
+    state.save_signup(
+        {"keyword": " pasta ", "embed_origins": "https://Bistro.example/", "confirm_hours": "24"}
+    )
+    assert state.signup_error == "" and state.signup_message == "Signup settings saved."
+    assert _page().signup == {
+        "keyword": "PASTA",
+        "embed_origins": "https://bistro.example",
+        "confirm_hours": "24",
+    }
