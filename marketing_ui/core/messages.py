@@ -33,6 +33,7 @@ from marketing_ui.core.rendering import (
     TemplateError,
     compile_email,
     personalize,
+    with_coupon_section,
 )
 from marketing_ui.core.sms import SmsInfo, analyze_sms, render_sms, with_stop_notice
 from marketing_ui.core.template_limits import time_limit
@@ -89,8 +90,9 @@ _compiled = _CompiledCache(_CACHE_SIZE)
 
 
 def _compile(campaign: Campaign, settings: Settings) -> CompiledEmail:
+    source = with_coupon_section(campaign.mjml_body) if campaign.has_qr_code else campaign.mjml_body
     return compile_email(
-        campaign.mjml_body,
+        source,
         campaign.subject,
         campaign.preheader,
         track_links=campaign.track_opens_clicks,

@@ -291,6 +291,43 @@ def _escape_outside_jinja(text: str) -> str:
     return "".join(pieces) + html.escape(text[at:], quote=False)
 
 
+# A campaign with a QR offer always shows the coupon: a message that does not place it itself
+# (no qr_code_url, coupon_code or coupon_url anywhere) gets this section above its footer.
+COUPON_VARIABLES = ("qr_code_url", "coupon_code", "coupon_url")
+COUPON_SECTION = """
+    <mj-section padding="8px 0">
+      <mj-column>
+        <mj-raw>{% if qr_code_url %}</mj-raw>
+        <mj-text align="center" padding="0 24px 8px">
+          <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="border:2px dashed #c0392b;border-radius:10px;border-collapse:separate;background:#fffaf5;">
+            <tr><td align="center" style="padding:16px 20px;line-height:1.6;font-family:'Helvetica Neue',Helvetica,Arial,sans-serif;">
+              <div style="font-size:18px;font-weight:bold;color:#c0392b;">{{ offer_text }}</div>
+              <img src="{{ qr_code_url }}" alt="QR code for coupon {{ coupon_code }}" width="180" height="180" style="display:block;margin:8px auto;border:0;">
+              <div class="coupon-code" style="font-size:24px;font-weight:bold;color:#2c3e50;letter-spacing:4px;">{{ coupon_code }}</div>
+              <div style="font-size:14px;">Show this code at the counter{% if offer_expires %} — valid until <strong>{{ offer_expires }}</strong>{% endif %}.</div>
+              {% if coupon_url %}<a href="{{ coupon_url }}" style="display:inline-block;margin-top:16px;padding:14px 32px;border-radius:6px;background:#c0392b;color:#ffffff;font-size:16px;font-weight:bold;text-decoration:none;">Open my coupon</a>{% endif %}
+            </td></tr>
+          </table>
+        </mj-text>
+        <mj-raw>{% endif %}</mj-raw>
+      </mj-column>
+    </mj-section>
+"""
+
+
+def with_coupon_section(source: str) -> str:
+    """`source` with the coupon shown: unchanged when it places the coupon itself, else with
+    COUPON_SECTION before its last section (the footer, by the library's convention)."""
+    if any(name in source for name in COUPON_VARIABLES):
+        return source
+    footer = source.rfind("<mj-section")
+    end = source.rfind("</mj-body>")
+    at = footer if footer != -1 else end
+    if at == -1:
+        return source  # not MJML we understand; the structure check reports it
+    return source[:at] + COUPON_SECTION.strip() + "\n    " + source[at:]
+
+
 def _inject_preheader(source: str, preheader: str) -> str:
     """Give MJML the preheader as hidden preview text (the inbox line after the subject)."""
     if not preheader or "<mj-preview" in source:

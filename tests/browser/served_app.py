@@ -131,6 +131,20 @@ class App:
         """The token of a coupon this campaign issued (what its QR code and link carry)."""
         return self._coupon_secret(campaign_id, "token")
 
+    def preferences_path(self) -> str | None:
+        """The preference page of the first customer with an email (the link every email has)."""
+        script = (
+            "from marketing_ui.core.db import session_scope\n"
+            "from marketing_ui.core.models import Customer\n"
+            "from marketing_ui.core.tracking import unsubscribe_token\n"
+            "from sqlmodel import select\n"
+            "with session_scope() as s:\n"
+            "    uid = s.execute(select(Customer.uid).where(Customer.email_bidx.is_not(None))"
+            ".order_by(Customer.id)).scalars().first()\n"
+            "    print(f'/u/{unsubscribe_token(uid, None)}' if uid else '')\n"
+        )
+        return self._python(script)
+
     def _coupon_secret(self, campaign_id: int, field: str) -> str | None:
         script = (
             "from marketing_ui.core.db import session_scope\n"
@@ -142,6 +156,10 @@ class App:
             "    found = secrets_for_deliveries(s, ids)\n"
             f"    print(next(iter(found.values())).{field} if found else '')\n"
         )
+        return self._python(script)
+
+    def _python(self, script: str) -> str | None:
+        """What `script` prints, run in the app's own environment (its database and keys)."""
         out = subprocess.run(
             [sys.executable, "-c", script],
             cwd=self.tree,

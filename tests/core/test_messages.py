@@ -203,3 +203,22 @@ def test_preview_for_sample_and_real_customer(session: Session) -> None:
     assert "&lt;b&gt;Bea&lt;/b&gt;" in real.html
     broken = preview(session, _campaign(id=None, mjml_body="<mjml><mj-body>"))
     assert broken.html == "" and "every email must show" in broken.errors[0]
+
+
+@pytest.mark.parametrize("template", ["blank", "newsletter", "monday_special"])
+def test_a_qr_offer_always_shows_its_coupon_once(template: str) -> None:
+    """A template that does not place the coupon (blank, newsletter) gets the coupon section
+    above its footer; one that does (monday_special) is left alone."""
+    campaign = _campaign(template)
+    compiled = compiled_email(campaign)
+    email = render_email(campaign, _context(campaign), compiled)
+    assert email.html.count('class="coupon-code"') == 1  # the code, shown once
+    assert email.html.count(f"QR code for coupon {COUPON.short_code}") == 1  # and its QR
+    assert email.html.index(COUPON.short_code) < email.html.index("Unsubscribe")
+    assert "2-for-1 pasta" in email.html
+
+
+def test_without_an_offer_no_coupon_section_is_added() -> None:
+    campaign = _campaign("blank", has_qr_code=False)
+    email = render_email(campaign, _context(campaign), compiled_email(campaign))
+    assert 'class="coupon-code"' not in email.html and COUPON.short_code not in email.html

@@ -45,10 +45,10 @@ LABELS = {
 
 # Which settings each automation has (besides the channel), in the order the page shows them.
 SETTINGS: dict[str, tuple[str, ...]] = {
-    AutomationKind.WELCOME: ("delay_hours", "include_imports"),
+    AutomationKind.WELCOME: ("delay_hours", "include_imports", "offer_valid_days"),
     AutomationKind.BIRTHDAY: ("days_before", "offer_valid_days"),
     AutomationKind.WINBACK: ("inactive_days", "period_days", "offer_valid_days"),
-    AutomationKind.THANK_YOU: ("delay_hours", "period_days"),
+    AutomationKind.THANK_YOU: ("delay_hours", "period_days", "offer_valid_days"),
     AutomationKind.SECOND_CHANCE: (),
 }
 
