@@ -56,6 +56,17 @@ _SPACES = re.compile(r"[\s\u00a0\u202f']")  # spaces, no-break spaces, Swiss apo
 _GROUPED = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
 
 
+@dataclass(frozen=True)
+class Amount:
+    """A ticket amount: minor units of a currency (1250 USD is $12.50)."""
+
+    minor: int
+    currency: str
+
+    def __str__(self) -> str:
+        return format_minor(self.minor, self.currency)
+
+
 class AmountError(ValueError):
     """A typed amount that is not one; the message starts with the field's label."""
 
