@@ -64,6 +64,9 @@ class SettingsState(AuthState):
     cap_summary: str = ""
     cap_message: str = ""
     cap_error: str = ""
+    money: dict[str, str] = {}
+    money_message: str = ""
+    money_error: str = ""
 
     def _show_cap(self, value: app_settings.FrequencyCap) -> None:
         self.cap, self.cap_fixed = _form_values(value)
@@ -82,6 +85,7 @@ class SettingsState(AuthState):
             limits = app_settings.sending_limits(session)
             self._show_guard(app_settings.deliverability_limits(session))
             self._show_cap(app_settings.frequency_cap(session))
+            self._show_money(app_settings.money_settings(session))
         self._show_business(identity)
         self._show_limits(limits)
         if any(c["state"] == CHECKING for c in self.checks) and not self.health_running:
@@ -177,4 +181,17 @@ class SettingsState(AuthState):
             form,
             self._show_cap,
             "Frequency cap saved; sends started from now on use it.",
+        )
+
+    def _show_money(self, value: app_settings.MoneySettings) -> None:
+        self.money = {k: str(v) for k, v in dataclasses.asdict(value).items()}
+
+    @rx.event
+    def save_money(self, form: dict):
+        self._save(
+            "money",
+            app_settings.update_money_settings,
+            form,
+            self._show_money,
+            "Money settings saved; revenue and message costs use them now.",
         )
