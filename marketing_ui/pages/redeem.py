@@ -84,6 +84,31 @@ def _code_form() -> rx.Component:
     )
 
 
+def _amount_field(field_id: str, error: rx.Var) -> rx.Component:
+    """The optional ticket amount, with the Settings currency's symbol and its own error."""
+    return rx.vstack(
+        rx.text("Ticket amount (optional)", size="2", weight="medium"),
+        rx.hstack(
+            rx.text(RedeemState.currency_symbol, size="4", weight="medium"),
+            rx.input(
+                name="amount",
+                id=field_id,
+                placeholder="12.50",
+                input_mode="decimal",
+                auto_complete="off",
+                max_length=32,
+                size="3",
+                width="100%",
+            ),
+            align="center",
+            width="100%",
+        ),
+        rx.cond(error != "", rx.text(error, color_scheme="red", size="2", id=field_id + "-error")),
+        spacing="1",
+        width="100%",
+    )
+
+
 def _fact(label: str, value: rx.Var, fact_id: str) -> rx.Component:
     return rx.hstack(
         rx.text(label, size="3", color=MUTED, min_width="96px"),
@@ -177,35 +202,7 @@ def _coupon_card() -> rx.Component:
                     RedeemState.can_redeem,
                     rx.form(
                         rx.vstack(
-                            rx.vstack(
-                                rx.text("Ticket amount (optional)", size="2", weight="medium"),
-                                rx.hstack(
-                                    rx.text(RedeemState.currency_symbol, size="4", weight="medium"),
-                                    rx.input(
-                                        name="amount",
-                                        id="amount-input",
-                                        placeholder="12.50",
-                                        input_mode="decimal",
-                                        auto_complete="off",
-                                        max_length=32,
-                                        size="3",
-                                        width="100%",
-                                    ),
-                                    align="center",
-                                    width="100%",
-                                ),
-                                rx.cond(
-                                    RedeemState.amount_error != "",
-                                    rx.text(
-                                        RedeemState.amount_error,
-                                        color_scheme="red",
-                                        size="2",
-                                        id="amount-input-error",
-                                    ),
-                                ),
-                                spacing="1",
-                                width="100%",
-                            ),
+                            _amount_field("amount-input", RedeemState.amount_error),
                             rx.button(
                                 rx.icon("circle-check-big", size=28),
                                 "Redeem",
@@ -282,35 +279,7 @@ def _customer_card() -> rx.Component:
             _fact("Visits", c["visits"], "checkin-visits"),
             rx.form(
                 rx.vstack(
-                    rx.vstack(
-                        rx.text("Ticket amount (optional)", size="2", weight="medium"),
-                        rx.hstack(
-                            rx.text(RedeemState.currency_symbol, size="4", weight="medium"),
-                            rx.input(
-                                name="amount",
-                                id="checkin-amount-input",
-                                placeholder="12.50",
-                                input_mode="decimal",
-                                auto_complete="off",
-                                max_length=32,
-                                size="3",
-                                width="100%",
-                            ),
-                            align="center",
-                            width="100%",
-                        ),
-                        rx.cond(
-                            RedeemState.checkin_amount_error != "",
-                            rx.text(
-                                RedeemState.checkin_amount_error,
-                                color_scheme="red",
-                                size="2",
-                                id="checkin-amount-input-error",
-                            ),
-                        ),
-                        spacing="1",
-                        width="100%",
-                    ),
+                    _amount_field("checkin-amount-input", RedeemState.checkin_amount_error),
                     rx.button(
                         rx.icon("user-check", size=20),
                         "Record visit",
