@@ -1,5 +1,5 @@
 """Owner-editable settings kept in the DB: business identity, sending limits, deliverability guard,
-frequency cap.
+frequency cap, money (currency and message prices).
 
 Forms save through `update_business_identity` / `update_sending_limits`: the typed values are
 laid over what is stored (a form that shows only some fields never drops the others), each
@@ -13,12 +13,13 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from decimal import Decimal
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
 
-from marketing_ui.core import audit
+from marketing_ui.core import audit, money
 from marketing_ui.core.clock import is_timezone, utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.models import AppSetting
@@ -246,6 +247,83 @@ class FrequencyCap:
         problems = [f"{label(FrequencyCap, n)}: {text}" for n, text in self.problems()]
         if problems:
             raise SettingsError(problems)
+
+
+@dataclass
+class MoneySettings:
+    """The currency of ticket amounts and what each message costs, for revenue and return.
+
+    Prices and the largest ticket are kept as decimal strings ("0.0079"), never floats; the
+    defaults are Twilio's US price per SMS segment and Resend's per email on a paid plan.
+    """
+
+    currency: str = field(default="USD", metadata=_label("Currency"))
+    sms_segment_price: str = field(default="0.0079", metadata=_label("Price per SMS segment"))
+    email_price: str = field(default="0.0004", metadata=_label("Price per email"))
+    max_ticket: str = field(default="10000", metadata=_label("Largest ticket amount"))
+
+    @property
+    def sms_price(self) -> Decimal:
+        return Decimal(self.sms_segment_price)
+
+    @property
+    def email_price_value(self) -> Decimal:
+        return Decimal(self.email_price)
+
+    @property
+    def max_ticket_minor(self) -> int:
+        return money.to_minor(Decimal(self.max_ticket), self.currency)
+
+    @property
+    def symbol(self) -> str:
+        return money.currency(self.currency).symbol
+
+    def problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if self.currency not in money.CURRENCIES:
+            out.append(("currency", f"expected one of {', '.join(money.CURRENCY_CODES)}."))
+        for name in ("sms_segment_price", "email_price"):
+            try:
+                money.parse_price(getattr(self, name), "")
+            except money.AmountError as exc:
+                out.append((name, str(exc).removeprefix(": ")))
+        code = self.currency if self.currency in money.CURRENCIES else "USD"
+        try:
+            largest = money.parse_amount(self.max_ticket, code, None, "")
+        except money.AmountError as exc:
+            out.append(("max_ticket", str(exc).removeprefix(": ")))
+        else:
+            if (
+                largest is None
+                or largest <= 0
+                or largest > money.to_minor(Decimal(MAX_TICKET), code)
+            ):
+                out.append(("max_ticket", f"expected more than 0, at most {MAX_TICKET:,}."))
+        return out
+
+    def validate(self) -> None:
+        problems = [f"{label(MoneySettings, n)}: {text}" for n, text in self.problems()]
+        if problems:
+            raise SettingsError(problems)
+
+    def normalised(self) -> MoneySettings:
+        """Prices and the largest ticket as plain decimals ("0.0079", "10000"), once valid."""
+        largest = money.parse_amount(self.max_ticket, self.currency) or 0
+        return replace(
+            self,
+            currency=self.currency.upper(),
+            sms_segment_price=str(money.parse_price(self.sms_segment_price, "")),
+            email_price=str(money.parse_price(self.email_price, "")),
+            max_ticket=_plain(money.from_minor(largest, self.currency)),
+        )
+
+
+def _plain(value: Decimal) -> str:
+    """10000.00 -> "10000" (valid in every currency), 12.50 -> "12.50"."""
+    return str(value.to_integral_value()) if value == value.to_integral_value() else str(value)
+
+
+MAX_TICKET = 1_000_000_000  # a billion in any currency: past that a typo, not a ticket
 
 
 def env_name(cls: type, name: str) -> str:
@@ -487,4 +565,21 @@ def update_signup_settings(session: Session, form: Mapping[str, Any]) -> SignupS
     value.embed_origins = " ".join(value.origins())
     audit.record(session, "settings.signup", "settings", "signup")
     _save(session, "signup", value)
+    return value
+
+
+def money_settings(session: Session) -> MoneySettings:
+    """Currency, message prices and the largest ticket, as revenue and the counter use them."""
+    return _load(session, "money", MoneySettings)
+
+
+def update_money_settings(session: Session, form: Mapping[str, Any]) -> MoneySettings:
+    """Save the fields a form sent; SettingsError naming every wrong field."""
+    form = {
+        **form,
+        **({"currency": str(form["currency"]).strip().upper()} if "currency" in form else {}),
+    }
+    value = _merged(money_settings(session), form).normalised()
+    audit.record(session, "settings.money", "settings", "money")
+    _save(session, "money", value)
     return value

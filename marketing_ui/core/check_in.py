@@ -28,6 +28,7 @@ from marketing_ui.core.customers import (
     masked_phone,
 )
 from marketing_ui.core.models import Customer, Role, VisitSource
+from marketing_ui.core.money import Amount
 from marketing_ui.core.qr import qr_data_uri
 from marketing_ui.core.visits import record_visit
 
@@ -127,15 +128,25 @@ def card(session: Session, customer_id: int) -> CheckInCard | None:
     )
 
 
-def check_in(session: Session, customer_id: int, user: Actor) -> CheckInCard | None:
-    """Record a counter visit by an active staff or admin account. Commits.
+def check_in(
+    session: Session, customer_id: int, user: Actor, amount: Amount | None = None
+) -> CheckInCard | None:
+    """Record a counter visit by an active staff or admin account, with the ticket amount if
+    staff typed one (visits.ticket_amount). Commits.
 
     Returns the updated card, or None when the account may not (or the customer is gone).
     """
     if active_role(session, user) not in (Role.ADMIN, Role.STAFF):
         return None
     try:
-        record_visit(session, customer_id, VisitSource.CHECK_IN, at=utcnow(), user_id=user.id)
+        record_visit(
+            session,
+            customer_id,
+            VisitSource.CHECK_IN,
+            at=utcnow(),
+            user_id=user.id,
+            amount=amount,
+        )
     except LookupError:
         return None
     session.commit()

@@ -67,8 +67,10 @@ from marketing_ui.core.models import (
     Redemption,
     Role,
     User,
+    Visit,
     VisitSource,
 )
+from marketing_ui.core.money import Amount
 from marketing_ui.core.qr import (
     format_short_code,
     new_short_code,
@@ -132,6 +134,7 @@ class CouponView:
     expires_at: datetime | None
     redeemed_at: datetime | None
     redeemed_by: str | None  # username
+    amount: Amount | None = None  # the ticket amount recorded with the redemption
 
 
 @dataclass(frozen=True)
@@ -429,10 +432,13 @@ def _view_query():  # noqa: ANN202 - a Select over a fixed column tuple
             Customer.last_name,
             Customer.email_enc,
             Customer.phone_enc,
+            Visit.amount_minor,
+            Visit.currency,
         )
         .join(Campaign, Campaign.id == Coupon.campaign_id)
         .join(Customer, Customer.id == Coupon.customer_id)
         .outerjoin(User, User.id == Coupon.redeemed_by)
+        .outerjoin(Visit, Visit.coupon_id == Coupon.id)
     )
 
 
@@ -449,7 +455,7 @@ def _state(status: str, expires_at: datetime | None, now: datetime) -> CouponSta
 def _to_view(row: Any, fc: FieldCipher, now: datetime) -> CouponView:
     cid, campaign_id, uid, status, secret_enc, expires_at, redeemed_at = row[:7]
     offer_text, campaign_name, first_name, username = row[7:11]
-    customer_id, customer_uid, last_name, email_enc, phone_enc = row[11:]
+    customer_id, customer_uid, last_name, email_enc, phone_enc, amount_minor, currency = row[11:]
     expires_at = as_utc(expires_at)
     _, code = _open_secret(fc, uid, secret_enc)
     label = short_label(
@@ -472,6 +478,7 @@ def _to_view(row: Any, fc: FieldCipher, now: datetime) -> CouponView:
         expires_at=expires_at,
         redeemed_at=as_utc(redeemed_at),
         redeemed_by=username,
+        amount=Amount(amount_minor, currency) if amount_minor is not None and currency else None,
     )
 
 
@@ -525,11 +532,14 @@ def active_role(session: Session, actor: Actor | None) -> str | None:
     ).scalar_one_or_none()
 
 
-def redeem(session: Session, coupon_id: int, user: Actor) -> RedeemOutcome:
+def redeem(
+    session: Session, coupon_id: int, user: Actor, amount: Amount | None = None
+) -> RedeemOutcome:
     """Redeem once: a single conditional UPDATE decides, so concurrent scans cannot both win.
 
     Commits. On success also writes the Redemption audit row and the "redeemed" event, and
-    marks the customer active.
+    marks the customer active. `amount` is the ticket amount staff typed, if any
+    (visits.ticket_amount), kept on the Redemption and the visit.
     """
     if active_role(session, user) not in (Role.ADMIN, Role.STAFF):
         return RedeemOutcome(RedeemResult.FORBIDDEN)
@@ -554,7 +564,16 @@ def redeem(session: Session, coupon_id: int, user: Actor) -> RedeemOutcome:
         .join(Delivery, Delivery.id == Coupon.delivery_id)
         .where(Coupon.id == coupon_id)
     ).one()
-    session.add(Redemption(coupon_id=coupon_id, user_id=user.id, action="redeem", created_at=now))
+    session.add(
+        Redemption(
+            coupon_id=coupon_id,
+            user_id=user.id,
+            action="redeem",
+            amount_minor=amount.minor if amount else None,
+            currency=amount.currency if amount else None,
+            created_at=now,
+        )
+    )
     session.add(
         Event(
             campaign_id=campaign_id,
@@ -573,7 +592,13 @@ def redeem(session: Session, coupon_id: int, user: Actor) -> RedeemOutcome:
         .execution_options(synchronize_session=False)
     )
     visits.record_visit(
-        session, customer_id, VisitSource.REDEMPTION, at=now, coupon_id=coupon_id, user_id=user.id
+        session,
+        customer_id,
+        VisitSource.REDEMPTION,
+        at=now,
+        coupon_id=coupon_id,
+        user_id=user.id,
+        amount=amount,
     )
     session.commit()
     return RedeemOutcome(RedeemResult.OK, get_coupon(session, coupon_id))
@@ -636,6 +661,61 @@ def undo_redemption(
     return UndoOutcome(UndoResult.OK, get_coupon(session, coupon_id))
 
 
+def correct_amount(
+    session: Session, coupon_id: int, admin_user: Actor, amount: Amount | None
+) -> UndoOutcome:
+    """Admin correction of a redemption's ticket amount (None clears it). Commits.
+
+    The visit (what revenue counts) and the redemption row take the new amount; the audit log
+    keeps the old and the new value. OK, NOT_REDEEMED, UNKNOWN or FORBIDDEN.
+    """
+    if active_role(session, admin_user) != Role.ADMIN:
+        return UndoOutcome(UndoResult.FORBIDDEN)
+    visit = session.execute(
+        select(Visit)
+        .join(Coupon, Coupon.id == Visit.coupon_id)
+        .where(Visit.coupon_id == coupon_id, Coupon.status == CouponStatus.REDEEMED)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if visit is None:
+        session.commit()
+        view = get_coupon(session, coupon_id)
+        return UndoOutcome(UndoResult.UNKNOWN if view is None else UndoResult.NOT_REDEEMED, view)
+    old = (
+        str(Amount(visit.amount_minor, visit.currency))
+        if visit.amount_minor is not None and visit.currency
+        else "none"
+    )
+    values = {
+        "amount_minor": amount.minor if amount else None,
+        "currency": amount.currency if amount else None,
+    }
+    session.execute(
+        update(Visit)
+        .where(Visit.id == visit.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    latest = (
+        select(Redemption.id)
+        .where(Redemption.coupon_id == coupon_id, Redemption.action == "redeem")
+        .order_by(Redemption.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Redemption)
+        .where(Redemption.id == latest)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    new = str(amount) if amount else "none"
+    audit.record(session, "coupon.amount", "coupon", coupon_id, f"ticket amount {old} -> {new}")
+    session.commit()
+    session.expire_all()
+    return UndoOutcome(UndoResult.OK, get_coupon(session, coupon_id))
+
+
 # Listing and export ------------------------------------------------------------------------
 
 
@@ -691,6 +771,7 @@ EXPORT_COLUMNS = (
     "expires_at",
     "redeemed_at",
     "redeemed_by",
+    "ticket_amount",
 )
 
 
@@ -720,6 +801,7 @@ def export_coupons_csv(session: Session, campaign_id: int, out: TextIO) -> int:
                     view.expires_at,
                     view.redeemed_at,
                     view.redeemed_by,
+                    view.amount,
                 )
             )
         count += len(page)

@@ -220,6 +220,9 @@ class Visit(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("coupon.id"), nullable=True, unique=True)
     )
     user_id: int | None = Field(default=None, foreign_key="user.id")
+    # The ticket amount staff entered (issue 16), in minor units of `currency`; NULL: none given.
+    amount_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    currency: str | None = Field(default=None, sa_column=Column(String(3), nullable=True))
     created_at: datetime = _ts()
 
 
@@ -582,6 +585,8 @@ class Delivery(SQLModel, table=True):
     unknown_since: datetime | None = _ts(nullable=True)
     next_attempt_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
+    # SMS segments the provider accepted (what it bills); NULL for email and before sending.
+    segments: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -616,6 +621,9 @@ class Redemption(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="user.id")
     action: str = Field(sa_column=Column(String(8), nullable=False))  # redeem | undo
     note: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    # The ticket amount staff entered (issue 16), in minor units of `currency`; NULL: none given.
+    amount_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    currency: str | None = Field(default=None, sa_column=Column(String(3), nullable=True))
     created_at: datetime = _ts()
 
 

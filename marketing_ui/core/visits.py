@@ -22,7 +22,7 @@ from datetime import date, datetime
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlmodel import Session
 
-from marketing_ui.core import audit
+from marketing_ui.core import app_settings, audit, money
 from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.db import insert_ignore
 from marketing_ui.core.models import Customer, Visit, VisitSource
@@ -45,6 +45,7 @@ def record_visit(
     at: datetime | None = None,
     coupon_id: int | None = None,
     user_id: int | None = None,
+    amount: money.Amount | None = None,
 ) -> bool:
     """Add one visit and bump the customer's count and last visit; False if the coupon had one.
 
@@ -63,6 +64,8 @@ def record_visit(
             source=source.value,
             coupon_id=coupon_id,
             user_id=user_id,
+            amount_minor=amount.minor if amount else None,
+            currency=amount.currency if amount else None,
             created_at=utcnow(),
         )
         .returning(Visit.id)
@@ -81,8 +84,20 @@ def record_visit(
     )
     _forget_cached(session, customer_id)
     what = f"coupon #{coupon_id}" if coupon_id is not None else "counter check-in"
+    what += f", ticket {amount}" if amount else ""
     audit.record(session, "visit.record", "customer", customer_id, f"{source.value}: {what}")
     return True
+
+
+def ticket_amount(session: Session, text: object) -> money.Amount | None:
+    """The amount staff typed, in the Settings currency; None when the field was left empty.
+
+    Raises money.AmountError (its message names the field) for a negative, non-numeric, too
+    precise or too large amount.
+    """
+    settings = app_settings.money_settings(session)
+    minor = money.parse_amount(text, settings.currency, settings.max_ticket_minor)
+    return None if minor is None else money.Amount(minor, settings.currency)
 
 
 def remove_coupon_visit(session: Session, coupon_id: int) -> bool:

@@ -5,6 +5,7 @@ import reflex as rx
 from marketing_ui.components.charts import chart_card
 from marketing_ui.components.layout import register_nav, template
 from marketing_ui.components.theme import MUTED
+from marketing_ui.core.analytics.revenue import ATTRIBUTION_NOTE
 from marketing_ui.state.analytics import AnalyticsState as S
 
 register_nav("Analytics", "/analytics", "chart-bar", 40)
@@ -20,6 +21,8 @@ COLUMNS = (
     ("Clicked", "clicked"),
     ("Redeemed", "redeemed"),
     ("Unsubscribes", "unsubscribes"),
+    ("Revenue", "revenue"),
+    ("Return", "return"),
 )
 
 
@@ -108,6 +111,14 @@ def campaigns_table() -> rx.Component:
                     id="campaigns-empty",
                 ),
             ),
+            rx.text(
+                ATTRIBUTION_NOTE.replace("this campaign's", "a campaign's")
+                + " Return is (revenue − message cost) / message cost, with the prices in "
+                "Settings.",
+                size="1",
+                color=MUTED,
+                id="revenue-note",
+            ),
             spacing="3",
             width="100%",
         ),
@@ -123,6 +134,8 @@ AUTOMATION_COLUMNS = (
     ("Clicked", "clicked"),
     ("Redeemed", "redeemed"),
     ("Visits within 7 days", "visits"),
+    ("Revenue", "revenue"),
+    ("Return", "return"),
 )
 
 

@@ -4,6 +4,7 @@ import reflex as rx
 
 from marketing_ui.components.layout import template
 from marketing_ui.components.theme import MUTED
+from marketing_ui.core.analytics.revenue import ATTRIBUTION_NOTE
 from marketing_ui.state.automation_settings import AutomationSettingsState as S
 
 WEEK_COLUMNS = (
@@ -13,6 +14,9 @@ WEEK_COLUMNS = (
     ("Clicked", "clicked"),
     ("Redeemed", "redeemed"),
     ("Visits within 7 days", "visits"),
+    ("Revenue", "revenue"),
+    ("Message cost", "cost"),
+    ("Return", "return"),
 )
 
 
@@ -178,6 +182,18 @@ def _results() -> rx.Component:
                         size="1",
                         width="100%",
                         id="automation-weeks",
+                    ),
+                    rx.text(
+                        "These weeks together: revenue ",
+                        S.revenue_total["revenue"],
+                        ", message cost ",
+                        S.revenue_total["cost"],
+                        ", return ",
+                        S.revenue_total["return"],
+                        ". " + ATTRIBUTION_NOTE.replace("this campaign's", "its batches'"),
+                        size="2",
+                        color=MUTED,
+                        id="automation-revenue",
                     ),
                     width="100%",
                 ),

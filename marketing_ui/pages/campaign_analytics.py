@@ -6,6 +6,7 @@ from marketing_ui.components.charts import chart_card, number_card
 from marketing_ui.components.layout import template
 from marketing_ui.components.status_badge import status_badge
 from marketing_ui.components.theme import MUTED
+from marketing_ui.core.analytics.revenue import ATTRIBUTION_NOTE
 from marketing_ui.pages.analytics import filter_bar
 from marketing_ui.state.campaign_analytics import CampaignAnalyticsState as S
 
@@ -63,6 +64,61 @@ def _headline() -> rx.Component:
         spacing="3",
         wrap="wrap",
         width="100%",
+    )
+
+
+def _revenue() -> rx.Component:
+    r = S.revenue
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Revenue", size="4"),
+                rx.badge(r["currency"], variant="surface"),
+                rx.spacer(),
+                rx.link(
+                    rx.button(rx.icon("download", size=14), "CSV", size="1", variant="soft"),
+                    href=S.exports["revenue"],
+                    is_external=True,
+                    id="revenue-csv",
+                ),
+                width="100%",
+                align="center",
+            ),
+            rx.flex(
+                number_card(
+                    "Revenue",
+                    r["revenue"],
+                    r["with_amount"] + " of " + r["redemptions"] + " redemptions with an amount",
+                    "stat-revenue",
+                ),
+                number_card(
+                    "Per recipient",
+                    r["per_recipient"],
+                    r["recipients"] + " recipients",
+                    "stat-revenue-per-recipient",
+                ),  # fmt: skip
+                number_card(
+                    "Message cost",
+                    r["cost"],
+                    r["emails"] + " emails, " + r["sms_segments"] + " SMS segments",
+                    "stat-cost",
+                ),
+                number_card("Return", r["return"], "(revenue − cost) / cost", "stat-return"),
+                spacing="3",
+                wrap="wrap",
+                width="100%",
+            ),
+            rx.text(
+                ATTRIBUTION_NOTE + " Prices per message are set in Settings.",
+                size="1",
+                color=MUTED,
+                id="revenue-note",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="revenue-card",
     )
 
 
@@ -267,6 +323,7 @@ def _body() -> rx.Component:
         filter_bar(S),
         _headline(),
         rx.callout(UNIQUE_NOTE, icon="info", size="1", id="unique-note"),
+        _revenue(),
         chart_card(
             "Funnel",
             S.funnel_fig,

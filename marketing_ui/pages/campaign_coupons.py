@@ -14,6 +14,37 @@ def _state_badge(state: rx.Var) -> rx.Component:
     return rx.badge(state, color_scheme=rx.match(state, *_STATE_COLORS, "red"), variant="soft")
 
 
+def _amount_cell(row: rx.Var) -> rx.Component:
+    """The ticket amount; on a redeemed coupon an admin can correct it (audited)."""
+    return rx.cond(
+        row["state"] == "redeemed",
+        rx.form(
+            rx.hstack(
+                rx.input(type="hidden", name="coupon_id", value=row["id"]),
+                rx.input(
+                    name="amount",
+                    default_value=row["amount_plain"],
+                    placeholder="none",
+                    input_mode="decimal",
+                    max_length=32,
+                    size="1",
+                    width="90px",
+                    class_name="amount-input",
+                ),
+                rx.button(
+                    "Save", type="submit", size="1", variant="soft", class_name="amount-save"
+                ),
+                spacing="1",
+                align="center",
+            ),
+            on_submit=CampaignCouponsState.correct_amount,
+            reset_on_submit=False,
+            key=row["id"] + ":" + row["amount_plain"],
+        ),
+        rx.text("—", color=MUTED),
+    )
+
+
 def _row(row: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
@@ -24,6 +55,7 @@ def _row(row: rx.Var) -> rx.Component:
         rx.table.cell(row["expires"]),
         rx.table.cell(row["redeemed_at"]),
         rx.table.cell(row["redeemed_by"]),
+        rx.table.cell(_amount_cell(row)),
         class_name="coupon-row",
         data_state=row["state"],
     )
@@ -108,7 +140,7 @@ def _table() -> rx.Component:
             rx.table.row(
                 *[
                     rx.table.column_header_cell(h)
-                    for h in ("Code", "State", "Customer", "Expires", "Redeemed", "By")
+                    for h in ("Code", "State", "Customer", "Expires", "Redeemed", "By", "Ticket")
                 ]
             )
         ),
@@ -164,6 +196,20 @@ def campaign_coupons() -> rx.Component:
             ),
             _toolbar(),
             rx.card(
+                rx.cond(
+                    s.amount_message != "",
+                    rx.callout(s.amount_message, icon="check", color_scheme="grass", size="1"),
+                ),
+                rx.cond(
+                    s.amount_error != "",
+                    rx.callout(
+                        s.amount_error,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                        id="amount-error",
+                    ),
+                ),
                 rx.cond(s.rows.length() > 0, _table(), _empty()),
                 width="100%",
                 padding="0",

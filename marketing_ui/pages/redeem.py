@@ -84,6 +84,31 @@ def _code_form() -> rx.Component:
     )
 
 
+def _amount_field(field_id: str, error: rx.Var) -> rx.Component:
+    """The optional ticket amount, with the Settings currency's symbol and its own error."""
+    return rx.vstack(
+        rx.text("Ticket amount (optional)", size="2", weight="medium"),
+        rx.hstack(
+            rx.text(RedeemState.currency_symbol, size="4", weight="medium"),
+            rx.input(
+                name="amount",
+                id=field_id,
+                placeholder="12.50",
+                input_mode="decimal",
+                auto_complete="off",
+                max_length=32,
+                size="3",
+                width="100%",
+            ),
+            align="center",
+            width="100%",
+        ),
+        rx.cond(error != "", rx.text(error, color_scheme="red", size="2", id=field_id + "-error")),
+        spacing="1",
+        width="100%",
+    )
+
+
 def _fact(label: str, value: rx.Var, fact_id: str) -> rx.Component:
     return rx.hstack(
         rx.text(label, size="3", color=MUTED, min_width="96px"),
@@ -170,17 +195,31 @@ def _coupon_card() -> rx.Component:
                     _fact("Redeemed", c["redeemed_at"] + " by " + c["redeemed_by"], "coupon-used"),
                 ),
                 rx.cond(
+                    c["amount"] != "",
+                    _fact("Ticket", c["amount"], "coupon-amount"),
+                ),
+                rx.cond(
                     RedeemState.can_redeem,
-                    rx.button(
-                        rx.icon("circle-check-big", size=28),
-                        "Redeem",
-                        on_click=RedeemState.redeem,
-                        size="4",
-                        color_scheme="grass",
+                    rx.form(
+                        rx.vstack(
+                            _amount_field("amount-input", RedeemState.amount_error),
+                            rx.button(
+                                rx.icon("circle-check-big", size=28),
+                                "Redeem",
+                                type="submit",
+                                size="4",
+                                color_scheme="grass",
+                                width="100%",
+                                height="72px",
+                                font_size="26px",
+                                id="redeem-button",
+                            ),
+                            spacing="3",
+                            width="100%",
+                        ),
+                        on_submit=RedeemState.redeem,
+                        reset_on_submit=False,
                         width="100%",
-                        height="72px",
-                        font_size="26px",
-                        id="redeem-button",
                     ),
                 ),
                 _undo_form(),
@@ -238,16 +277,26 @@ def _customer_card() -> rx.Component:
             _fact("Contact", c["contact"], "checkin-contact"),
             _fact("Last visit", c["last_visit"], "checkin-last-visit"),
             _fact("Visits", c["visits"], "checkin-visits"),
-            rx.hstack(
-                rx.button(
-                    rx.icon("user-check", size=20),
-                    "Record visit",
-                    on_click=RedeemState.record_check_in,
-                    size="3",
-                    color_scheme="grass",
-                    disabled=RedeemState.checkin_result == "ok",
-                    id="record-visit",
+            rx.form(
+                rx.vstack(
+                    _amount_field("checkin-amount-input", RedeemState.checkin_amount_error),
+                    rx.button(
+                        rx.icon("user-check", size=20),
+                        "Record visit",
+                        type="submit",
+                        size="3",
+                        color_scheme="grass",
+                        disabled=RedeemState.checkin_result == "ok",
+                        id="record-visit",
+                    ),
+                    spacing="2",
+                    width="100%",
                 ),
+                on_submit=RedeemState.record_check_in,
+                reset_on_submit=False,
+                width="100%",
+            ),
+            rx.hstack(
                 rx.button(
                     "Next customer",
                     on_click=RedeemState.next_customer,

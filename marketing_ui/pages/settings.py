@@ -9,10 +9,12 @@ from marketing_ui.core.app_settings import (
     BusinessIdentity,
     DeliverabilityLimits,
     FrequencyCap,
+    MoneySettings,
     SendingLimits,
     SignupSettings,
     label,
 )
+from marketing_ui.core.money import CURRENCY_CODES
 from marketing_ui.core.print_materials import FORMATS, MAX_CALL_TO_ACTION
 from marketing_ui.state.settings import SettingsState
 
@@ -115,6 +117,72 @@ def _frequency_cap_card() -> rx.Component:
         ),
         width="100%",
         id="cap-settings",
+    )
+
+
+def _money_card() -> rx.Component:
+    m = SettingsState.money
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Money", size="4"),
+                rx.text(
+                    "Staff may enter the ticket amount when they redeem a coupon or record a "
+                    "visit; campaign analytics compare that revenue with what the messages cost.",
+                    size="2",
+                    color=MUTED,
+                ),
+                rx.grid(
+                    rx.vstack(
+                        rx.text(label(MoneySettings, "currency"), size="2", weight="medium"),
+                        rx.select(
+                            list(CURRENCY_CODES),
+                            name="currency",
+                            default_value=m["currency"],
+                            id="setting-currency",
+                            width="100%",
+                        ),
+                        rx.text(
+                            "Amounts already entered keep their currency.",
+                            size="1",
+                            color=rx.color("gray", 10),
+                        ),
+                        spacing="1",
+                        width="100%",
+                    ),
+                    _field(
+                        MoneySettings,
+                        "max_ticket",
+                        m["max_ticket"],
+                        "Anything above is refused at the counter as a typo.",
+                    ),
+                    _field(
+                        MoneySettings,
+                        "sms_segment_price",
+                        m["sms_segment_price"],
+                        "Per segment, e.g. 0.0079 (Twilio, US).",
+                    ),
+                    _field(
+                        MoneySettings,
+                        "email_price",
+                        m["email_price"],
+                        "Per email, e.g. 0.0004.",
+                    ),
+                    columns=rx.breakpoints(initial="1", sm="2"),
+                    spacing="3",
+                    width="100%",
+                ),
+                _messages(SettingsState.money_message, SettingsState.money_error),
+                rx.button("Save money settings", type="submit", id="save-money"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=SettingsState.save_money,
+            reset_on_submit=False,
+            key=m.to_string(),
+        ),
+        width="100%",
+        id="money-settings",
     )
 
 
@@ -516,6 +584,7 @@ def settings() -> rx.Component:
         _frequency_cap_card(),
         _print_card(),
         _signup_card(),
+        _money_card(),
         spacing="5",
         width="100%",
     )

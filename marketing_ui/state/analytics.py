@@ -10,6 +10,7 @@ import reflex as rx
 from marketing_ui.api.analytics_export import export_path
 from marketing_ui.components import charts
 from marketing_ui.core import analytics
+from marketing_ui.core.analytics import revenue
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.automations import config as automations
 from marketing_ui.core.automations import reports as automation_reports
@@ -50,6 +51,16 @@ class AnalyticsState(AuthState):
             zone = business_identity(session).timezone
             auto_views = automations.list_automations(session)
             auto_recent = automation_reports.recent(session, days=30)
+            shown = ov.campaigns[:200]
+            earned = revenue.earnings_by_campaign(
+                session, [r.campaign_id for r in shown], filters.channel
+            )
+            auto_money = {
+                v.id: automation_reports.earnings(
+                    session, auto_recent.get(v.id, automation_reports.Counts())
+                ).shown()
+                for v in auto_views
+            }
         self.rows = [
             {
                 "id": str(r.campaign_id),
@@ -64,8 +75,10 @@ class AnalyticsState(AuthState):
                 "clicked": charts.pct(r.funnel.click_rate),
                 "redeemed": charts.pct(r.funnel.redemption_rate),
                 "unsubscribes": f"{r.funnel.unsubscribes:,}",
+                "revenue": earned[r.campaign_id].shown()["revenue"],
+                "return": earned[r.campaign_id].shown()["return"],
             }
-            for r in ov.campaigns[:200]
+            for r in shown
         ]
         self.automation_rows = [
             {
@@ -76,6 +89,8 @@ class AnalyticsState(AuthState):
                     k: f"{getattr(c, k):,}"
                     for k in ("sent", "opened", "clicked", "redeemed", "visits")
                 },
+                "revenue": auto_money[v.id]["revenue"],
+                "return": auto_money[v.id]["return"],
             }
             for v in auto_views
             for c in [auto_recent.get(v.id, automation_reports.Counts())]

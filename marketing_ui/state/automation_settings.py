@@ -36,6 +36,7 @@ class AutomationSettingsState(AuthState):
     error_field: str = ""
     message: str = ""
     rows: list[dict[str, str]] = []
+    revenue_total: dict[str, str] = {}  # the weeks shown together: revenue, cost, return
     chart: go.Figure = go.Figure()
     has_data: bool = False
 
@@ -66,7 +67,10 @@ class AutomationSettingsState(AuthState):
             config.ensure_defaults(session)
             view = config.get(session, self.shown_kind)
             weeks = reports.weekly(session, view.id)
+            priced = [reports.earnings(session, r.counts).shown() for r in weeks]
+            total = reports.earnings(session, sum((r.counts for r in weeks), reports.Counts()))
         self._show(view)
+        self.revenue_total = total.shown()
         self.rows = [
             {
                 "week": r.week.isoformat(),
@@ -75,8 +79,11 @@ class AutomationSettingsState(AuthState):
                 "clicked": f"{r.counts.clicked:,}",
                 "redeemed": f"{r.counts.redeemed:,}",
                 "visits": f"{r.counts.visits:,}",
+                "revenue": money["revenue"],
+                "cost": money["cost"],
+                "return": money["return"],
             }
-            for r in reversed(weeks)
+            for r, money in reversed(list(zip(weeks, priced, strict=True)))
         ]
         self.chart = charts.automation_weekly_figure(weeks)
         self.has_data = any(r.counts.sent for r in weeks)
@@ -119,5 +126,5 @@ class AutomationSettingsState(AuthState):
             return None
         with session_scope() as session:
             view = config.get(session, self.shown_kind)
-            text = reports.weekly_csv(reports.weekly(session, view.id))
+            text = reports.weekly_csv(session, reports.weekly(session, view.id))
         return rx.download(data=text, filename=f"automation-{self.shown_kind}-weekly.csv")

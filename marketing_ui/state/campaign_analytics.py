@@ -9,6 +9,7 @@ import reflex as rx
 
 from marketing_ui.components import charts
 from marketing_ui.core import analytics, statuses
+from marketing_ui.core.analytics import revenue
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
@@ -68,6 +69,7 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
             session, cid, filters.channel, filters.since, filters.until
         )
         links = analytics.top_links(session, cid, filters.channel, filters.since, filters.until)
+        earned = revenue.campaign_earnings(session, cid, filters.channel)
         name, status, sent_at = campaign.name, campaign.status, campaign.sent_at
         zone = business_identity(session).timezone
     sent_channels = analytics.channels_sent(report)
@@ -97,6 +99,7 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
         ],
         "funnel_fig": charts.funnel_figure(shown),
         "hourly_fig": charts.hourly_figure(hourly),
+        "revenue": earned.shown() | {"currency": earned.currency},
         "has_hourly": any(p.opens or p.clicks or p.redemptions for p in hourly),
         "exports": export_links(analytics.CAMPAIGN_TABLES, query),
         "live": status in statuses.IN_PROGRESS,
@@ -113,6 +116,7 @@ class CampaignAnalyticsState(AuthState):
     until: str = ""
     channel: str = "all"
     funnel: dict[str, str] = {}
+    revenue: dict[str, str] = {}  # analytics.revenue.Earnings.shown() and the currency
     channels: list[dict[str, str]] = []  # one per channel when both were sent
     failures: list[dict[str, str]] = []
     links: list[dict[str, str]] = []

@@ -5,11 +5,13 @@ from __future__ import annotations
 import reflex as rx
 
 from marketing_ui.api.coupons import export_csv_path
-from marketing_ui.core import app_settings, coupons
+from marketing_ui.core import app_settings, coupons, money, visits
+from marketing_ui.core.auth import CurrentUser
 from marketing_ui.core.coupons import CouponState, CouponView
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
 from marketing_ui.core.time_display import format_day_and_time
+from marketing_ui.state.access import session_user
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.route import route_id
 
@@ -26,6 +28,10 @@ def _row(view: CouponView, timezone: str) -> dict[str, str]:
         "expires": format_day_and_time(view.expires_at, timezone) or "Never",
         "redeemed_at": format_day_and_time(view.redeemed_at, timezone) or "—",
         "redeemed_by": view.redeemed_by or "—",
+        "amount": str(view.amount) if view.amount else "—",
+        "amount_plain": str(money.from_minor(view.amount.minor, view.amount.currency))
+        if view.amount
+        else "",
     }
 
 
@@ -43,6 +49,8 @@ class CampaignCouponsState(AuthState):
     shown_campaign_id: int = 0
     _cursors: list[int | None] = []
     _timezone: str = "UTC"
+    amount_message: str = ""
+    amount_error: str = ""
 
     def _fetch(self, after_id: int | None) -> None:
         with session_scope() as session:
@@ -110,3 +118,29 @@ class CampaignCouponsState(AuthState):
         self._cursors = self._cursors[:-1]
         self.page_number -= 1
         self._fetch(self._cursors[-1])
+
+    @rx.event
+    def correct_amount(self, form: dict):
+        """Admin correction of one redemption's ticket amount (empty clears it); audited."""
+        user: CurrentUser | None = session_user(self)
+        shown = {row["id"] for row in self.rows if row["state"] == CouponState.REDEEMED.value}
+        coupon_id = str(form.get("coupon_id", ""))
+        self.amount_message = self.amount_error = ""
+        if user is None or coupon_id not in shown:
+            self.amount_error = "That coupon is not a redemption on this page."
+            return
+        try:
+            with session_scope() as session:
+                amount = visits.ticket_amount(session, str(form.get("amount", ""))[:64])
+                outcome = coupons.correct_amount(session, int(coupon_id), user, amount)
+        except money.AmountError as exc:
+            self.amount_error = f"Not saved: {exc}"
+            return
+        if outcome.result != coupons.UndoResult.OK or outcome.coupon is None:
+            self.amount_error = "Not saved: only an admin can correct a redeemed coupon's amount."
+            return
+        self.amount_message = (
+            f"Ticket amount of {outcome.coupon.short_code} is now "
+            f"{outcome.coupon.amount or 'none'}; the change is in the audit log."
+        )
+        self._fetch(self._cursors[-1] if self._cursors else None)

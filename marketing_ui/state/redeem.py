@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from marketing_ui.core import app_settings, check_in, coupons
+from marketing_ui.core import app_settings, check_in, coupons, visits
 from marketing_ui.core.auth import CurrentUser
 from marketing_ui.core.check_in import CheckInCard
 from marketing_ui.core.coupons import CouponState, CouponView, RedeemResult, UndoResult
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.money import AmountError
 from marketing_ui.core.redeem_limits import redeem_limiter
 from marketing_ui.core.time_display import format_day_and_time
 from marketing_ui.state.access import session_user, staff
@@ -42,6 +43,7 @@ def _coupon_dict(view: CouponView, timezone: str) -> dict[str, str]:
         "expires": format_day_and_time(view.expires_at, timezone) or "Never",
         "redeemed_at": format_day_and_time(view.redeemed_at, timezone),
         "redeemed_by": view.redeemed_by or "",
+        "amount": str(view.amount) if view.amount else "",
     }
 
 
@@ -78,6 +80,9 @@ class RedeemState(AuthState):
     checkin_result: str = ""
     checkin_message: str = ""
     _card_customer_id: int = 0
+    currency_symbol: str = "$"  # shown before the ticket amount fields
+    amount_error: str = ""  # the redeem form's ticket amount was refused (nothing recorded)
+    checkin_amount_error: str = ""
 
     @rx.var
     def checkin_color(self) -> str:
@@ -97,13 +102,27 @@ class RedeemState(AuthState):
 
     # Helpers ------------------------------------------------------------------------------
 
+    def _read_amount(self, text: object) -> tuple[bool, object]:
+        """(ok, amount or None) from the typed ticket amount; (False, message) when refused."""
+        try:
+            with session_scope() as session:
+                return True, visits.ticket_amount(session, str(text or "")[:64])
+        except AmountError as exc:
+            return False, str(exc)
+
+    def _load_currency(self) -> None:
+        with session_scope() as session:
+            self.currency_symbol = app_settings.money_settings(session).symbol
+
     def _reset(self) -> None:
+        self.amount_error = ""
         self.coupon = {}
         self.result = ""
         self.message = ""
         self._coupon_id = 0
 
     def _reset_card(self) -> None:
+        self.checkin_amount_error = ""
         self.card = {}
         self.checkin_result = ""
         self.checkin_message = ""
@@ -153,6 +172,8 @@ class RedeemState(AuthState):
         if result == RedeemResult.OK:
             name = coupon.get("first_name", "the customer")
             self.message = f"Redeemed. Give {name}: {coupon.get('offer', '')}"
+            if coupon.get("amount"):
+                self.message += f" (ticket {coupon['amount']})"
         elif result == RedeemResult.ALREADY_REDEEMED:
             self.message = self._already_text()
         elif result == RedeemResult.EXPIRED:
@@ -186,6 +207,7 @@ class RedeemState(AuthState):
         """/redeem: an empty code form, saying why when an admin page sent this account here."""
         self._reset()
         self._reset_card()
+        self._load_currency()
         denied = self.router.url.query_parameters.get("denied", "")
         valid = denied.startswith("/") and not denied.startswith("//") and len(denied) <= 200
         self.denied_page = (denied.rstrip("/") or "/") if valid else ""
@@ -196,6 +218,7 @@ class RedeemState(AuthState):
         """/redeem/<token>: what a phone camera opens after scanning the QR."""
         self._reset()
         self._reset_card()
+        self._load_currency()
         user = session_user(self)
         if user is None:
             return  # the guard is already sending this browser to the login page
@@ -228,16 +251,27 @@ class RedeemState(AuthState):
 
     @rx.event
     @staff
-    def redeem(self):
-        """The big button: one conditional UPDATE in the core decides who wins."""
+    def redeem(self, form: dict):
+        """The big button: one conditional UPDATE in the core decides who wins.
+
+        The form's optional ticket amount is checked first: a refused amount redeems nothing
+        and leaves the coupon on screen with the message under the field.
+        """
         user = session_user(self)
         if user is None:
             return rx.redirect(LOGIN_AGAIN)
-        if not self._coupon_id or not self._allowed(user):
+        if not self._coupon_id:
+            return None
+        ok, amount = self._read_amount((form or {}).get("amount", ""))
+        if not ok:
+            self.amount_error = str(amount)
+            return None
+        self.amount_error = ""
+        if not self._allowed(user):
             return None
         coupon_id = self._coupon_id
         with session_scope() as session:
-            outcome = coupons.redeem(session, coupon_id, user)
+            outcome = coupons.redeem(session, coupon_id, user, amount)  # type: ignore[arg-type]
         if outcome.coupon is not None:
             self._coupon_id = outcome.coupon.coupon_id
             self.coupon = _coupon_dict(outcome.coupon, self._timezone)
@@ -291,15 +325,21 @@ class RedeemState(AuthState):
 
     @rx.event
     @staff
-    def record_check_in(self):
-        """The "Record visit" button: one visit for the customer on screen."""
+    def record_check_in(self, form: dict):
+        """The "Record visit" button: one visit for the customer on screen, with the ticket
+        amount if staff typed one (a refused amount records nothing)."""
         user = session_user(self)
         if user is None:
             return rx.redirect(LOGIN_AGAIN)
         if not self._card_customer_id:
             return None
+        ok, amount = self._read_amount((form or {}).get("amount", ""))
+        if not ok:
+            self.checkin_amount_error = str(amount)
+            return None
+        self.checkin_amount_error = ""
         with session_scope() as session:
-            found = check_in.check_in(session, self._card_customer_id, user)
+            found = check_in.check_in(session, self._card_customer_id, user, amount)  # type: ignore[arg-type]
         if found is None:
             self._reset_card()
             self.checkin_result = "forbidden"
@@ -307,7 +347,8 @@ class RedeemState(AuthState):
             return None
         self.card = _card_dict(found, self._timezone)
         self.checkin_result = "ok"
-        self.checkin_message = f"Visit recorded. Welcome back, {self.card['first_name']}!"
+        spent = f" Ticket {amount}." if amount else ""
+        self.checkin_message = f"Visit recorded. Welcome back, {self.card['first_name']}!{spent}"
         return None
 
     @rx.event

@@ -71,6 +71,9 @@ class SettingsState(AuthState):
     signup_join_url: str = ""
     signup_message: str = ""
     signup_error: str = ""
+    money: dict[str, str] = {}
+    money_message: str = ""
+    money_error: str = ""
 
     def _show_cap(self, value: app_settings.FrequencyCap) -> None:
         self.cap, self.cap_fixed = _form_values(value)
@@ -90,6 +93,7 @@ class SettingsState(AuthState):
             self._show_guard(app_settings.deliverability_limits(session))
             self._show_cap(app_settings.frequency_cap(session))
             self._show_signup(app_settings.signup_settings(session))
+            self._show_money(app_settings.money_settings(session))
         self._show_business(identity)
         self._show_limits(limits)
         self._load_print(identity)
@@ -251,4 +255,17 @@ class SettingsState(AuthState):
             form,
             self._show_signup,
             "Signup settings saved.",
+        )
+
+    def _show_money(self, value: app_settings.MoneySettings) -> None:
+        self.money = {k: str(v) for k, v in dataclasses.asdict(value).items()}
+
+    @rx.event
+    def save_money(self, form: dict):
+        self._save(
+            "money",
+            app_settings.update_money_settings,
+            form,
+            self._show_money,
+            "Money settings saved; revenue and message costs use them now.",
         )

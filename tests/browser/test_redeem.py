@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from datetime import timedelta
 
@@ -39,8 +40,16 @@ def _seed_campaign(first_names: list[str]) -> tuple[int, list[tuple[str, str]]]:
         return campaign.id, [(secrets[d.id].token, secrets[d.id].short_code) for d in deliveries]
 
 
+def _shot(page, name: str, selector: str = "") -> None:  # noqa: ANN001
+    """Pictures for a person to look at, only when REDEEM_SHOTS names a folder."""
+    folder = os.environ.get("REDEEM_SHOTS")
+    if folder:
+        target = page.locator(selector) if selector else page
+        target.screenshot(path=f"{folder}/{name}.png")
+
+
 def test_customer_shows_coupon_and_staff_redeem_it_once(app_url, browser, page) -> None:  # noqa: ANN001
-    _campaign_id, [(token, code)] = _seed_campaign(["Maria"])
+    campaign_id, [(token, code)] = _seed_campaign(["Maria"])
 
     # The customer taps the link in their SMS: no login, a phone screen.
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
@@ -61,10 +70,32 @@ def test_customer_shows_coupon_and_staff_redeem_it_once(app_url, browser, page) 
     assert page.locator("#coupon-customer").inner_text() == "Maria"
     assert page.locator("#coupon-campaign").inner_text() == "Monday special"
     assert page.locator("#coupon-state").inner_text() == "issued"
+    # A ticket amount that is not one is refused by name; nothing is redeemed.
+    page.fill("#amount-input", "-5")
+    page.click("#redeem-button")
+    page.wait_for_selector("#amount-input-error")
+    assert page.locator("#amount-input-error").inner_text().startswith("Ticket amount:")
+    assert page.locator("#coupon-state").inner_text() == "issued"
+    _shot(page, "redeem_amount_refused")
+    page.fill("#amount-input", "12,50")
     page.click("#redeem-button")
     page.wait_for_selector("#redeem-result[data-result='ok']")
     assert "Redeemed" in page.locator("#redeem-result").inner_text()
+    assert "(ticket $12.50)" in page.locator("#redeem-result").inner_text()
+    assert page.locator("#coupon-amount").inner_text() == "$12.50"
     assert page.locator("#redeem-button").count() == 0
+    _shot(page, "redeem_amount")
+
+    # The owner sees it as the campaign's revenue.
+    owner = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    login(owner, app_url, *ADMIN)
+    open_page(owner, f"{app_url}/campaigns/{campaign_id}/analytics")
+    owner.wait_for_selector("#revenue-card")
+    assert "$12.50" in owner.locator("#stat-revenue").inner_text()
+    assert "1 of 1 redemptions with an amount" in owner.locator("#revenue-card").inner_text()
+    owner.locator("#revenue-card").scroll_into_view_if_needed()
+    _shot(owner, "revenue_card", "#revenue-card")
+    owner.context.close()
 
     # A second try with the same code is refused, saying when and by whom.
     page.fill("#code-input", code)

@@ -21,6 +21,7 @@ SAMPLE: dict[str, object] = {  # a value for every bind parameter name in querie
     "at": NOW,
     "channel": "email",
     "cid": 1,
+    "currency": "USD",
     "hi": 500_000,
     "ids": [1, 2],
     "limit": 10,

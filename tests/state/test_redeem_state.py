@@ -66,7 +66,7 @@ def test_staff_find_by_phone_and_record_a_visit(counter: RedeemState) -> None:
         "last_visit": "Never",
     }
     assert counter.checkin_result == ""
-    counter.record_check_in()
+    counter.record_check_in({})
     assert counter.checkin_result == "ok"
     assert counter.checkin_message == "Visit recorded. Welcome back, Noah!"
     assert counter.card["visits"] == "1 visit"
@@ -86,7 +86,7 @@ def test_find_by_email_and_no_partial_matches(counter: RedeemState) -> None:
         counter.find_customer({"contact": text})
         assert counter.card == {}, text
         assert (counter.checkin_result, counter.checkin_message) == ("unknown", NOT_FOUND)
-    counter.record_check_in()  # nothing on screen: nothing recorded
+    counter.record_check_in({})  # nothing on screen: nothing recorded
     with session_scope() as session:
         assert sum(c.visit_count for c in session.exec(select(Customer)).all()) == 0
 
@@ -119,3 +119,25 @@ def test_repeated_misses_are_braked_like_unknown_codes(counter: RedeemState) -> 
         counter.find_customer({"contact": f"nobody{n}@example.com"})
     assert counter.checkin_result == "limited"
     assert "Too many unknown codes" in counter.checkin_message
+
+
+def test_check_in_with_a_ticket_amount_refuses_junk_and_keeps_the_card(
+    counter: RedeemState,
+) -> None:
+    from marketing_ui.core.models import Visit
+
+    _add("Mia", "mia@example.com")
+    counter.find_customer({"contact": "mia@example.com"})
+    assert counter.currency_symbol == "$"
+    for junk in ("-5", "12.505", "abc", "99999999"):
+        counter.record_check_in({"amount": junk})
+        assert counter.checkin_amount_error.startswith("Ticket amount:"), junk
+        assert counter.card["visits"] == "0 visits"  # nothing recorded, card still on screen
+    with session_scope() as session:
+        assert session.exec(select(Visit)).all() == []
+    counter.record_check_in({"amount": "$12,50"})
+    assert counter.checkin_amount_error == ""
+    assert counter.checkin_message == "Visit recorded. Welcome back, Mia! Ticket $12.50."
+    with session_scope() as session:
+        visit = session.exec(select(Visit)).one()
+        assert (visit.amount_minor, visit.currency) == (1250, "USD")

@@ -156,3 +156,20 @@ def test_the_signup_card_saves_names_a_bad_value_and_shows_the_snippet(app_db: N
         "embed_origins": "https://bistro.example",
         "confirm_hours": "24",
     }
+
+
+def test_the_money_form_saves_and_names_each_bad_value(app_db: None) -> None:
+    state = _page()
+    assert state.money == {
+        "currency": "USD",
+        "sms_segment_price": "0.0079",
+        "email_price": "0.0004",
+        "max_ticket": "10000",
+    }
+    state.save_money({**state.money, "sms_segment_price": "-1", "max_ticket": "lots"})
+    assert state.money_error.startswith("Not saved: Price per SMS segment:")
+    assert "Largest ticket amount:" in state.money_error
+    assert _page().money["sms_segment_price"] == "0.0079"  # nothing stored
+    state.save_money({**state.money, "currency": "EUR", "email_price": "0,0005"})
+    assert state.money_error == "" and state.money_message.startswith("Money settings saved")
+    assert _page().money["currency"] == "EUR" and _page().money["email_price"] == "0.0005"

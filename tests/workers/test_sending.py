@@ -33,6 +33,7 @@ from marketing_ui.core.models import (
 )
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.rendering import load_template
+from marketing_ui.core.sms import analyze_sms
 from marketing_ui.infra.rq_jobs import get_queue, queue_name
 from tests.fakes.resend_server import FakeResend
 from tests.fakes.twilio_server import FakeTwilio
@@ -424,6 +425,10 @@ def test_sms_with_unknown_outcome_is_looked_up_not_resent(
     sids = {m["sid"] for m in fake_twilio.messages}
     recorded = set(env.execute(select(Delivery.provider_message_id)).scalars())
     assert recorded == sids
+    # Each accepted text keeps the segments it was billed for (message cost, issue 16).
+    billed = {m["sid"]: analyze_sms(m["body"]).segments for m in fake_twilio.messages}
+    kept = dict(env.execute(select(Delivery.provider_message_id, Delivery.segments)).all())
+    assert kept == billed and all(n >= 1 for n in kept.values())
 
 
 @SQLITE_ONLY

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from marketing_ui.core.analytics import reports
+from marketing_ui.core.analytics import reports, revenue
 from marketing_ui.core.analytics.reports import COUNT_FIELDS, Filters
 
 Rows = Iterable[Sequence[object]]
@@ -34,11 +34,14 @@ def _r(value: float | None) -> str:
 
 
 def _campaigns(session: Session, f: Filters) -> Rows:
-    for r in reports.campaign_rows(session, f.since, f.until, f.channel):
-        fn = r.funnel
+    rows = reports.campaign_rows(session, f.since, f.until, f.channel)
+    earned = revenue.earnings_by_campaign(session, [r.campaign_id for r in rows], f.channel)
+    for r in rows:
+        fn, e = r.funnel, earned[r.campaign_id]
         yield [r.campaign_id, r.name, r.sent_at.isoformat() if r.sent_at else "", fn.sent,
                _r(fn.delivered_rate), _r(fn.open_rate), _r(fn.click_rate),
-               _r(fn.redemption_rate), fn.unsubscribes]  # fmt: skip
+               _r(fn.redemption_rate), fn.unsubscribes, e.counts.redemptions,
+               *e.csv_values()]  # fmt: skip
 
 
 def _redemptions(session: Session, f: Filters) -> Rows:
@@ -81,6 +84,13 @@ def _links(session: Session, f: Filters, campaign_id: int) -> Rows:
         yield [x.url, x.clicks, x.unique_clicks]
 
 
+def _revenue(session: Session, f: Filters, campaign_id: int) -> Rows:
+    e = revenue.campaign_earnings(session, campaign_id, f.channel)
+    c = e.counts
+    yield [e.currency, c.redemptions, c.with_amount, c.recipients, c.emails, c.sms_segments,
+           *e.csv_values()]  # fmt: skip
+
+
 def _failures(session: Session, f: Filters, campaign_id: int) -> Rows:
     report = reports.campaign_funnel(session, campaign_id, f.channel, f.since, f.until)
     for x in report.failures:
@@ -90,7 +100,15 @@ def _failures(session: Session, f: Filters, campaign_id: int) -> Rows:
 RATE_COLUMNS = ("delivered_rate", "open_rate", "click_rate", "redemption_rate")
 OVERVIEW: dict[str, OverviewTable] = {  # the /analytics page's tables, in its order
     "campaigns": OverviewTable(
-        ("campaign_id", "name", "sent_at", "sent", *RATE_COLUMNS, "unsubscribes"),
+        (
+            "campaign_id",
+            "name",
+            "sent_at",
+            "sent",
+            *RATE_COLUMNS,
+            "unsubscribes",
+            *revenue.CSV_COLUMNS,
+        ),
         _campaigns,
     ),
     "trend": OverviewTable(("day", "sent", "opens", "clicks"), _trend),
@@ -105,6 +123,18 @@ CAMPAIGN: dict[str, CampaignTable] = {  # one campaign's page (needs a campaign_
     "hourly": CampaignTable(("hours_since_send", "opens", "clicks", "redemptions"), _hourly),
     "links": CampaignTable(("url", "clicks", "unique_clicks"), _links),
     "failures": CampaignTable(("channel", "status", "reason", "count"), _failures),
+    "revenue": CampaignTable(
+        (
+            "currency",
+            "redemptions",
+            "with_amount",
+            "recipients",
+            "emails",
+            "sms_segments",
+            *revenue.CSV_COLUMNS[1:],
+        ),
+        _revenue,
+    ),
 }
 OVERVIEW_TABLES = tuple(OVERVIEW)
 CAMPAIGN_TABLES = tuple(CAMPAIGN)

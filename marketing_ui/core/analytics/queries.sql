@@ -248,3 +248,27 @@ FROM consent_event e
 WHERE e.created_at >= :since AND e.created_at < :until{channel:e}
 GROUP BY {day:e.created_at}, e.channel
 ORDER BY d, e.channel
+
+
+-- Revenue and message cost (revenue.py) --------------------------------------------------
+
+-- name: revenue-redemptions
+-- Redeemed coupons of each campaign and the ticket amounts recorded with them (in :currency).
+SELECT k.campaign_id, count(*),
+       sum(CASE WHEN v.currency = :currency THEN 1 ELSE 0 END),
+       coalesce(sum(CASE WHEN v.currency = :currency THEN v.amount_minor ELSE 0 END), 0)
+FROM coupon k
+JOIN delivery d ON d.id = k.delivery_id
+LEFT JOIN visit v ON v.coupon_id = k.id
+WHERE k.campaign_id IN :ids AND k.status = 'redeemed'{channel:d}
+GROUP BY k.campaign_id
+
+-- name: revenue-messages
+-- Recipients, emails and SMS segments the providers accepted (a text sent before segments were
+-- recorded counts as one).
+SELECT d.campaign_id, count(DISTINCT d.customer_id),
+       sum(CASE WHEN d.channel = 'email' THEN 1 ELSE 0 END),
+       sum(CASE WHEN d.channel = 'sms' THEN coalesce(d.segments, 1) ELSE 0 END)
+FROM delivery d
+WHERE d.campaign_id IN :ids AND d.status IN :sent{channel:d}
+GROUP BY d.campaign_id

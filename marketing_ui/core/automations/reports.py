@@ -1,4 +1,5 @@
-"""What each automation earned, per week: sent, opened, clicked, redeemed, visits after.
+"""What each automation earned, per week: sent, opened, clicked, redeemed, visits after, and
+the revenue, message cost and return of its batches (core/analytics/revenue.py).
 
 Counted in SQL per batch (a Campaign with the automation's id that is not its template), then
 added up per week of the batch's send date (weeks start on Monday, UTC). A visit counts once
@@ -18,6 +19,8 @@ from sqlmodel import Session
 
 from marketing_ui.core import statuses
 from marketing_ui.core.analytics.hours import hour_sql
+from marketing_ui.core.analytics.revenue import Earnings, MoneyCounts, counts_by_campaign
+from marketing_ui.core.app_settings import money_settings
 from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.models import (
     Automation,
@@ -40,6 +43,7 @@ class Counts:
     clicked: int = 0
     redeemed: int = 0
     visits: int = 0
+    money: MoneyCounts = MoneyCounts()
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Counts)))
@@ -100,6 +104,7 @@ def _per_batch(session: Session, batch_ids: list[int]) -> dict[int, Counts]:
     dialect = session.get_bind().dialect.name
     visit_hour = literal_column(hour_sql(dialect, "visit.at"))
     sent_hour = literal_column(hour_sql(dialect, "delivery.sent_at"))
+    earned = counts_by_campaign(session, batch_ids, money_settings(session).currency)
     visits = dict(
         session.execute(
             select(Delivery.campaign_id, func.count(distinct(Delivery.id)))
@@ -126,6 +131,7 @@ def _per_batch(session: Session, batch_ids: list[int]) -> dict[int, Counts]:
             int(clicked.get(cid, 0)),
             int(redeemed.get(cid, 0)),
             int(visits.get(cid, 0)),
+            earned.get(cid, MoneyCounts()),
         )
         for cid in batch_ids
     }
@@ -161,15 +167,35 @@ def recent(session: Session, days: int = 30) -> dict[int, Counts]:
     return out
 
 
-CSV_HEADER = ("week", "sent", "opened", "clicked", "redeemed", "visits_after")
+def earnings(session: Session, counts: Counts) -> Earnings:
+    """The money side of some counts, priced with the Settings."""
+    return Earnings(counts.money, money_settings(session))
 
 
-def weekly_csv(rows: Iterable[WeekRow]) -> str:
+CSV_HEADER = (
+    "week",
+    "sent",
+    "opened",
+    "clicked",
+    "redeemed",
+    "visits_after",
+    "revenue",
+    "revenue_per_recipient",
+    "message_cost",
+    "return",
+)
+
+
+def weekly_csv(session: Session, rows: Iterable[WeekRow]) -> str:
     """The weekly table as CSV (numbers and dates only: nothing to neutralise)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
+    settings = money_settings(session)
     for row in rows:
         c = row.counts
-        writer.writerow((row.week.isoformat(), c.sent, c.opened, c.clicked, c.redeemed, c.visits))
+        writer.writerow(
+            (row.week.isoformat(), c.sent, c.opened, c.clicked, c.redeemed, c.visits,
+             *Earnings(c.money, settings).csv_values())
+        )  # fmt: skip
     return out.getvalue()

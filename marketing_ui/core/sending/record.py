@@ -8,7 +8,7 @@ late duplicate job cannot overwrite a newer outcome.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,8 +86,13 @@ def record(
     outcomes: Sequence[tuple[Claimed, SendResult]],
     max_attempts: int,
     now: datetime,
+    segments: Mapping[int, int] | None = None,
 ) -> Recorded:
-    """Write the outcomes of one provider call (or render failures). Commits."""
+    """Write the outcomes of one provider call (or render failures). Commits.
+
+    `segments`: each SMS delivery's segment count, kept on the ones the provider accepted
+    (what it bills, and what a campaign's message cost counts).
+    """
     table = Delivery.__table__
     sent, failed, pending, events = [], [], [], []
     suppress_customers: list[tuple[int, str]] = []
@@ -108,7 +113,8 @@ def record(
     retry_time = (now + timedelta(seconds=delay)).replace(microsecond=0) + timedelta(seconds=1)
     for claimed, result in outcomes:
         if result.ok:
-            sent.append({"did": claimed.id, "pid": result.provider_id, "now": now})
+            seg = segments.get(claimed.id) if segments else None
+            sent.append({"did": claimed.id, "pid": result.provider_id, "now": now, "seg": seg})
             events.append(_event(campaign_id, claimed, channel, EventType.SENT, "", now))
             continue
         errors.append(result.error)
@@ -149,6 +155,7 @@ def record(
                 provider_message_id=bindparam("pid"),
                 sent_at=bindparam("now"),
                 updated_at=bindparam("now"),
+                segments=bindparam("seg"),
                 error="",
                 **done,
             ),

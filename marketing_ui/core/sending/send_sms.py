@@ -29,7 +29,7 @@ from marketing_ui.core.sending.providers import (
     SendResult,
     sms_provider,
 )
-from marketing_ui.core.sending.providers.base import unanswered
+from marketing_ui.core.sending.providers.base import sms_weight, unanswered
 from marketing_ui.core.sending.quiet_hours import QUIET_NOTE, next_allowed, recipient_zone
 from marketing_ui.core.sending.rate_limiter import RateLimited
 from marketing_ui.core.sending.record import Retry, record, record_skipped
@@ -149,7 +149,15 @@ def run_batch(campaign_id: int, delivery_ids: list[int]) -> dict[str, int]:
                     break
                 if result.retry_after_s:
                     limiter.penalize(result.retry_after_s)
-            done = record(session, campaign_id, SMS, [(c, result)], limits.max_attempts, utcnow())
+            done = record(
+                session,
+                campaign_id,
+                SMS,
+                [(c, result)],
+                limits.max_attempts,
+                utcnow(),
+                segments={c.id: sms_weight(body)},
+            )
             retries += done.retries
             totals = done.totals
             if result.ok:
