@@ -62,8 +62,9 @@ def test_staff_check_a_regular_in_by_phone_and_by_personal_qr(app_url, browser, 
     login(admin, app_url, *ADMIN)
     open_page(admin, f"{app_url}/customers")
     admin.fill("#customer-search", PHONE)
-    admin.wait_for_selector("#customers-table .customer-row")
-    assert admin.locator("#customers-table .customer-row").count() == 1
+    admin.wait_for_function(  # the exact phone finds Rosa alone
+        "() => document.querySelectorAll('#customers-table .customer-row').length === 1"
+    )
     admin.locator(".customer-row", has_text="Rosa").click()
     admin.wait_for_selector("#detail-visits")
     assert admin.locator("#detail-visits").inner_text().startswith("2 · last ")
