@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from marketing_ui.core import signup
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.sending import finish_if_done, send_email, send_sms, sweeper
 from marketing_ui.core.sending import run_due_schedules as _run_due_schedules
@@ -38,3 +39,9 @@ def finish_check(campaign_id: int) -> str | None:
     """End a campaign as sent/failed if nothing is left (also done after every batch)."""
     with session_scope() as session:
         return finish_if_done(session, campaign_id)
+
+
+def send_signup_confirmation(request_uid: str, asked_us: int, attempt: int = 0) -> str:
+    """Send the confirmation (email link or SMS YES) a signup asked for."""
+    with session_scope() as session:
+        return signup.send_confirmation(session, request_uid, asked_us, attempt)

@@ -26,16 +26,16 @@ from enum import StrEnum
 from html import escape
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from marketing_ui.core import audit
+from marketing_ui.core import audit, jobs
 from marketing_ui.core.app_settings import (
     BusinessIdentity,
     FrequencyCap,
     business_identity,
     frequency_cap,
+    sending_limits,
     signup_settings,
 )
 from marketing_ui.core.clock import as_utc, utcnow
@@ -279,6 +279,7 @@ class Confirmation:
     address: str
     address_bidx: str
     token: str
+    request_uid: str = ""
 
 
 def _request(
@@ -323,7 +324,7 @@ def _request(
         session, _requests, ["channel", "value_bidx"], [k for k in values if k not in kept]
     )
     row_uid = session.execute(stmt.values(values).returning(_requests.c.uid)).scalar_one()
-    return Confirmation(channel, address, bidx, confirm_token(row_uid, expires))
+    return Confirmation(channel, address, bidx, confirm_token(row_uid, expires), row_uid)
 
 
 def submit(
@@ -335,11 +336,11 @@ def submit(
     may_message=None,  # noqa: ANN001 - (address bidx) -> bool, the per-address brake
     now: datetime | None = None,
 ) -> list[Confirmation]:
-    """Record a checked signup and send its confirmations; returns those sent. Commits.
+    """Record a checked signup and queue its confirmations; returns those queued. Commits.
 
-    The rows are committed (and the session's connection given back) before anything is
-    sent, so a slow or failing provider never holds a transaction or a second connection; a
-    failed send is logged (without the address) and the page says the same.
+    The request rows are committed first; the confirmations go out from a worker
+    (`send_confirmation`), which takes the provider's request limit like every send and
+    waits its turn when a crowd signs up at once, instead of the page calling the provider.
     """
     now = as_utc(now) or utcnow()
     settings = signup_settings(session)
@@ -364,37 +365,71 @@ def submit(
         )
         for channel in signup.channels
     ]
-    business = business_identity(session)
-    sms_text = sms_confirmation_text(session) if signup.phone else ""
     session.commit()
     wanted = [a for a in asks if may_message is None or may_message(a.address_bidx)]
-    sent = [
-        ask
-        for ask in wanted
-        if _send_confirmation(session.get_bind(), ask, business, settings.confirm_hours, sms_text)
-    ]
-    return sent
+    if wanted:
+        asked = int(now.timestamp() * 1_000_000)
+        jobs.queue().enqueue(
+            jobs.DEFAULT, [_confirmation_job(a.request_uid, asked, 0) for a in wanted]
+        )
+    return wanted
 
 
-def _send_confirmation(
-    engine: Engine, ask: Confirmation, business: BusinessIdentity, hours: int, sms_text: str
-) -> bool:
-    """One transactional message through the configured provider (outside the frequency cap)."""
-    from marketing_ui.core.sending.providers import (
-        OutgoingEmail,
-        OutgoingSms,
-        email_provider,
-        sms_provider,
+# Sending a confirmation (a worker job) ---------------------------------------------------------
+
+CONFIRMATION_JOB = "workers.tasks.send_signup_confirmation"
+CONFIRMATION_RETRIES = 6  # provider errors (not rate limits): about 5 minutes of back-off
+
+
+def _confirmation_job(request_uid: str, asked_us: int, attempt: int) -> jobs.Job:
+    return jobs.Job(
+        CONFIRMATION_JOB,
+        (request_uid, asked_us, attempt),
+        job_id=f"signup-{request_uid}-{attempt}-{uuid.uuid4().hex[:8]}",
+        timeout_s=60,
+        result_ttl_s=0,
     )
 
+
+def send_confirmation(session: Session, request_uid: str, asked_us: int, attempt: int = 0) -> str:
+    """Send the confirmation of a waiting request; returns what happened (for the job's log).
+
+    `asked_us` is when this confirmation was asked for (µs since the epoch). Nothing is sent for
+    a request confirmed, expired or gone in the meantime. The provider key is the request and
+    that moment, so a retry never sends twice (Resend's idempotency key, the outbox's unique
+    key), and each ask the per-address brake let through is one message. A rate limit (ours or the provider's 429) puts
+    the job back for when a request may go; a provider error backs off, CONFIRMATION_RETRIES
+    times at most.
+    """
+    from marketing_ui.core.sending.providers import OutgoingEmail, OutgoingSms
+    from marketing_ui.core.sending.rate_limiter import RateLimited
+    from marketing_ui.core.sending.throttle import limited_email_provider, limited_sms_provider
+
+    row = session.execute(
+        select(SignupRequest).where(SignupRequest.uid == request_uid)
+    ).scalar_one_or_none()
+    now = utcnow()
+    if row is None or row.confirmed_at is not None or as_utc(row.expires_at) <= now:
+        return "nothing to send"
+    expires = as_utc(row.expires_at)
+    assert expires is not None
+    address = cipher().decrypt(row.value_enc, _aad(row.uid))
+    business = business_identity(session)
+    hours = signup_settings(session).confirm_hours
+    sms_text = sms_confirmation_text(session) if row.channel == Channel.SMS.value else ""
+    limits = sending_limits(session)
+    session.commit()  # no transaction held while the provider answers
     settings = get_settings()
-    key = f"signup-{uuid.uuid4().hex}"
+    key = f"signup-{row.uid}-{asked_us}"
+    retry_in: float | None = None
     try:
-        if ask.channel == Channel.EMAIL.value:
-            subject, html, text = confirmation_email(business, confirm_url(ask.token), hours)
+        if row.channel == Channel.EMAIL.value:
+            subject, html, text = confirmation_email(
+                business, confirm_url(confirm_token(row.uid, expires)), hours
+            )
             message = OutgoingEmail(
                 key=key,
-                to=ask.address,
+                to=address,
                 from_=_from(business),
                 subject=subject,
                 html=html,
@@ -402,19 +437,33 @@ def _send_confirmation(
                 headers={},
                 tags={"transactional": "signup"},
             )
-            outcome = email_provider(settings, engine).send_batch([message], key)[0]
+            provider = limited_email_provider(limits, settings, session.get_bind())
+            outcome = provider.send_batch([message], key)[0]
         else:
-            outcome = sms_provider(settings, engine).send(
-                OutgoingSms(
-                    key=key, to=ask.address, from_=settings.twilio_from_number, body=sms_text
-                )
+            outcome = limited_sms_provider(limits, settings, session.get_bind()).send(
+                OutgoingSms(key=key, to=address, from_=settings.twilio_from_number, body=sms_text)
             )
-    except Exception as exc:  # noqa: BLE001 - the signup is stored; the person can ask again
-        log.warning("signup confirmation (%s) not sent: %s", ask.channel, type(exc).__name__)
-        return False
-    if not outcome.ok:
-        log.warning("signup confirmation (%s) refused by the provider", ask.channel)
-    return outcome.ok
+    except RateLimited as exc:
+        outcome, retry_in = None, max(exc.wait_s, 1.0)
+    except Exception as exc:  # noqa: BLE001 - the request is stored; try again later
+        log.warning("signup confirmation (%s) not sent: %s", row.channel, type(exc).__name__)
+        outcome = None
+    if outcome is not None and outcome.ok:
+        return "sent"
+    if outcome is not None and outcome.rate_limited:
+        retry_in = max(outcome.retry_after_s or 0.0, 1.0)
+    if retry_in is None:  # a provider error: back off, a few times
+        if attempt >= CONFIRMATION_RETRIES:
+            log.warning(
+                "signup confirmation (%s) given up after %d tries", row.channel, attempt + 1
+            )
+            return "given up"
+        retry_in = 5.0 * 2**attempt
+    at = now + timedelta(seconds=retry_in)
+    if at >= expires:
+        return "expired before it could be sent"
+    jobs.queue().enqueue(jobs.DEFAULT, [_confirmation_job(row.uid, asked_us, attempt + 1)], at=at)
+    return f"again in {retry_in:.0f} s"
 
 
 def _from(business: BusinessIdentity) -> str:

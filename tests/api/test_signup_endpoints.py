@@ -27,6 +27,7 @@ from marketing_ui.core.sending.providers import read_outbox
 from marketing_ui.core.signup import confirm_token
 from marketing_ui.core.signup_limits import SignupLimits
 from tests.api import PUBLIC_API, TWILIO_TOKEN, api_db, client  # noqa: F401
+from tests.workers.sending_harness import run_default_jobs
 
 SQLITE = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 LINK = re.compile(r"/join/confirm/([A-Za-z0-9._-]+)")
@@ -66,6 +67,7 @@ def count(engine: Engine, model: type) -> int:
 
 def newest_token(engine: Engine) -> str:
     with Session(engine) as s:
+        run_default_jobs()  # the worker sends the queued confirmation
         emails = [m for m in read_outbox(s) if m["channel"] == "email"]
     found = LINK.search(emails[0]["html"])
     assert found
@@ -163,6 +165,7 @@ def test_a_filled_honeypot_looks_accepted_and_stores_nothing(
     bot = post_join(client, email="b@example.com", website="http://spam.example")
     assert bot.status_code == honest.status_code == 200
     assert bot.text == honest.text
+    run_default_jobs()
     assert count(api_db, SignupRequest) == 1 and count(api_db, OutboxMessage) == 1
 
 
@@ -203,6 +206,7 @@ def test_one_address_gets_a_few_confirmations_a_day_and_the_same_page(
     monkeypatch.setattr(signup_api, "LIMITS", SignupLimits(messages_per_address=2))
     pages = {post_join(client).text for _ in range(4)}
     assert len(pages) == 1
+    run_default_jobs()
     assert count(api_db, OutboxMessage) == 2  # a stranger cannot flood this inbox
 
 

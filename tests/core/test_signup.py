@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -34,6 +36,7 @@ from marketing_ui.core.models import (
 )
 from marketing_ui.core.sending.providers import read_outbox
 from marketing_ui.core.signup import Outcome, SignupForm
+from tests.workers.sending_harness import run_default_jobs, send_settings
 
 EMAIL = "guest@example.com"
 PHONE = "+12025550143"
@@ -55,10 +58,26 @@ def ask(session: Session, **fields: object) -> None:
     signup.submit(session, signup.validate_signup(form(**fields)), ip=IP, user_agent=UA)
 
 
+@pytest.fixture(autouse=True)
+def _the_app_on_this_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Where a test has a database, the app (and the worker sending confirmations) use it."""
+    if "engine" not in request.fixturenames:
+        yield
+        return
+    with send_settings(request.getfixturevalue("engine"), None, None):
+        yield
+
+
+def outbox(session: Session) -> list[dict]:
+    """What the outbox holds once a worker has sent the queued confirmations."""
+    run_default_jobs()
+    session.expire_all()
+    return read_outbox(session)
+
+
 def last_token(session: Session) -> str:
     """The token in the newest confirmation email of the outbox."""
-    session.expire_all()
-    emails = [m for m in read_outbox(session) if m["channel"] == "email"]
+    emails = [m for m in outbox(session) if m["channel"] == "email"]
     found = LINK.search(emails[0]["html"])
     assert found, "no confirmation link in the email"
     return found.group(1)
@@ -145,7 +164,7 @@ def test_nothing_is_subscribed_until_the_link_is_confirmed_with_proof(engine: En
     with Session(engine, expire_on_commit=False) as s:
         ask(s, birthday_month="7", birthday_day="14")
         assert count(s, Customer) == 0 and count(s, ConsentEvent) == 0
-        email = [m for m in read_outbox(s) if m["channel"] == "email"][0]
+        email = [m for m in outbox(s) if m["channel"] == "email"][0]
         assert email["to"] == EMAIL and "Confirm" in email["subject"]
         assert "List-Unsubscribe" not in email["headers"]  # transactional, not marketing
         stored = s.execute(select(SignupRequest)).scalar_one()
@@ -208,7 +227,7 @@ def test_a_known_customer_is_matched_by_blind_index_and_keeps_their_data(engine:
 def test_email_and_phone_of_one_signup_become_one_customer(engine: Engine) -> None:
     with Session(engine, expire_on_commit=False) as s:
         ask(s, phone=PHONE, sms_opt_in=True)
-        sms = [m for m in read_outbox(s) if m["channel"] == "sms"]
+        sms = [m for m in outbox(s) if m["channel"] == "sms"]
         assert len(sms) == 1 and sms[0]["to"] == PHONE
         assert "Reply YES to confirm, HELP for help, STOP to cancel" in sms[0]["text"]
         assert signup.confirm_link(s, last_token(s), ip=IP, user_agent=UA) == Outcome.CONFIRMED
@@ -385,3 +404,29 @@ def test_the_brakes_count_per_ip_and_address_and_let_signups_through_when_redis_
     assert down.attempt("198.51.100.1").allowed and down.may_message("bidx-a")
     for key in redis_client.scan_iter(match=redis_keys.key("signup", "*")):  # type: ignore[attr-defined]
         redis_client.delete(key)  # type: ignore[attr-defined]
+
+
+def test_a_crowd_scanning_the_poster_gets_every_confirmation_within_the_provider_limit(
+    engine: Engine, redis_client: object
+) -> None:
+    """30 signups at once, Resend enforcing 5 requests a second (429 beyond): the page never
+    calls the provider; the worker sends each confirmation once, never over the limit."""
+    from tests.fakes.resend_server import FakeResend
+    from tests.workers.sending_harness import next_scheduled_at, set_limits
+
+    with FakeResend() as resend, send_settings(engine, resend, None):
+        resend.requests_per_s = 5
+        with Session(engine, expire_on_commit=False) as s:
+            set_limits(s, email_requests_per_s=5.0)
+            s.commit()
+            for i in range(30):
+                ask(s, email=f"crowd{i}@example.com")
+            assert resend.messages == []  # nothing sent while the crowd was signing up
+        deadline = utcnow() + timedelta(seconds=60)
+        while len(resend.messages) < 30 and utcnow() < deadline:
+            run_default_jobs()
+            due = next_scheduled_at()
+            if due is not None:  # a job put back for its turn: wait for that moment, no longer
+                time.sleep(max(0.0, due - time.time()) + 0.05)
+        assert resend.count_by_recipient() == {f"crowd{i}@example.com": 1 for i in range(30)}
+        assert resend.rate_limited == 0 and resend.max_requests_in_window() <= 5

@@ -22,7 +22,7 @@ from marketing_ui.core.audience import Audience
 from marketing_ui.core.config import reset_settings_cache
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import reset_engine_cache
-from marketing_ui.core.jobs import EMAIL, SMS
+from marketing_ui.core.jobs import DEFAULT, EMAIL, SMS
 from marketing_ui.core.messages import clear_compiled_cache
 from marketing_ui.core.models import Campaign, Customer, Delivery
 from marketing_ui.core.redis_client import get_redis, reset_redis_cache
@@ -181,6 +181,12 @@ def run_worker_once() -> None:
     worker = SimpleWorker(
         [queue_name(EMAIL), queue_name(SMS)], connection=get_redis(), name=uuid.uuid4().hex
     )
+    worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+
+
+def run_default_jobs() -> None:
+    """A real RQ SimpleWorker in burst mode on the default queue (signup confirmations, …)."""
+    worker = SimpleWorker([queue_name(DEFAULT)], connection=get_redis(), name=uuid.uuid4().hex)
     worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
 
 

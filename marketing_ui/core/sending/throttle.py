@@ -9,8 +9,11 @@ deliveries back and comes back later instead of holding a worker.
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Engine
+
 from marketing_ui.core import redis_keys
 from marketing_ui.core.app_settings import SendingLimits
+from marketing_ui.core.config import Settings
 from marketing_ui.core.redis_client import get_redis
 from marketing_ui.core.sending.rate_limiter import Limit, RequestLimiter
 
@@ -30,3 +33,21 @@ def email_limiter(limits: SendingLimits, provider_name: str) -> RequestLimiter:
 def sms_limiter(limits: SendingLimits, provider_name: str, from_number: str) -> RequestLimiter:
     """Message segments per second for one sending number."""
     return _limiter(f"sms:{provider_name}:{from_number or 'default'}", limits.sms_segments_per_s)
+
+
+def limited_email_provider(limits: SendingLimits, settings: Settings, engine: Engine | None = None):  # noqa: ANN201
+    """The configured email provider holding a permit of the account's limit around every
+    request: what anything outside the send loop (test sends, signup confirmations) uses."""
+    from marketing_ui.core.sending.providers import email_provider
+
+    gate = email_limiter(limits, email_provider(settings, engine).name)
+    return email_provider(settings, engine, gate=gate)
+
+
+def limited_sms_provider(limits: SendingLimits, settings: Settings, engine: Engine | None = None):  # noqa: ANN201
+    """The configured SMS provider holding the sending number's limit around every message."""
+    from marketing_ui.core.sending.providers import sms_provider
+
+    name = sms_provider(settings, engine).name
+    gate = sms_limiter(limits, name, settings.twilio_from_number)
+    return sms_provider(settings, engine, gate=gate)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from marketing_ui.core import audit
-from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.audience import channels_of
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import blind_indexer
@@ -106,12 +106,8 @@ def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
     gets their own name, anyone else the sample customer's. Nothing is counted in the
     campaign's statistics and no delivery rows are written.
     """
-    from marketing_ui.core.sending.providers import (
-        OutgoingEmail,
-        OutgoingSms,
-        email_provider,
-        sms_provider,
-    )
+    from marketing_ui.core.sending.providers import OutgoingEmail, OutgoingSms
+    from marketing_ui.core.sending.throttle import limited_email_provider, limited_sms_provider
 
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
@@ -119,6 +115,7 @@ def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
     checked = parse_test_recipients(recipients, campaign.channel)
     business = business_identity(session)
     settings = get_settings()
+    limits = sending_limits(session)  # a test send takes its turn like every request
     results: list[str] = []
     for recipient in checked:
         raw, channel, value = recipient.typed, recipient.channel, recipient.address
@@ -138,10 +135,10 @@ def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
                     headers=email_headers(context["unsubscribe_url"]),
                     tags={"test": "1", "campaign_id": str(campaign_id)},
                 )
-                outcome = email_provider(settings).send_batch([message], key)[0]
+                outcome = limited_email_provider(limits, settings).send_batch([message], key)[0]
             else:
                 body = "[Test] " + sample_sms(campaign, first, last, business, settings)
-                outcome = sms_provider(settings).send(
+                outcome = limited_sms_provider(limits, settings).send(
                     OutgoingSms(key=key, to=value, from_=settings.twilio_from_number, body=body)
                 )
         except Exception as exc:  # noqa: BLE001 - a test send reports, never crashes the page
