@@ -93,9 +93,7 @@ def burst_members(clicks: Sequence[tuple[Hashable, datetime, str]]) -> set[Hasha
     ordered = sorted(clicks, key=lambda c: c[1])
     flagged: set[Hashable] = set()
     for i, (_, start, _) in enumerate(ordered):
-        window = [
-            c for c in ordered[i:] if (c[1] - start).total_seconds() <= BURST_WINDOW_S
-        ]
+        window = [c for c in ordered[i:] if (c[1] - start).total_seconds() <= BURST_WINDOW_S]
         if len({url for _, _, url in window}) >= BURST_LINKS:
             flagged.update(key for key, _, _ in window)
     return flagged
