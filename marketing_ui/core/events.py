@@ -633,13 +633,18 @@ def tracking_buffer_key() -> str:
 
 
 def encode_tracking_event(
-    kind: str, delivery_id: int, url: str = "", user_agent_reason: str = ""
+    kind: str,
+    delivery_id: int,
+    url: str = "",
+    user_agent_reason: str = "",
+    at: float | None = None,
 ) -> bytes:
     """One buffered open ('o') or click ('c'), timestamped now, as stored in the Redis list.
 
     The user agent itself is never buffered: only the engagement.Reason it gave ("m").
     """
-    item: dict[str, object] = {"k": kind, "d": delivery_id, "t": round(time.time(), 3)}
+    ts = time.time() if at is None else at
+    item: dict[str, object] = {"k": kind, "d": delivery_id, "t": round(ts, 3)}
     if url:
         item["u"] = url
     if user_agent_reason:
