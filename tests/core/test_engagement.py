@@ -3,10 +3,12 @@ and rollups that stay exact when a folded click turns out a scanner's (SQLite an
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketing_ui.core import analytics, engagement, events
@@ -21,6 +23,7 @@ from marketing_ui.core.models import (
     DeliveryFirstEvent,
     Event,
 )
+from tests.core.engagement_simulation import Simulated, simulate
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -252,3 +255,59 @@ def test_a_whole_burst_in_one_batch_is_flagged_before_it_is_folded(session: Sess
     assert [(x.clicks, x.unique_clicks, x.machine_clicks) for x in links] == [(0, 0, 1)] * 4
     incremental = _rollups(session)
     assert incremental == _rebuilt(session)
+
+
+# The simulation: the reported human open rate against the truth ------------------------------
+
+SEEDS = (1, 2, 3, 4, 5)
+RECIPIENTS = 1500
+BATCH = 400  # hits per buffered write, folded between writes as a busy dashboard would
+
+
+def _simulated_campaign(session: Session, seed: int) -> tuple[int, Simulated, float]:
+    rng = random.Random(seed)
+    human_share = rng.uniform(0.15, 0.45)
+    campaign = Campaign(name=f"Simulated {seed}", status="sent", sent_at=T0)
+    session.add(campaign)
+    session.flush()
+    customers = [Customer(first_name=f"S{i}") for i in range(RECIPIENTS)]
+    session.add_all(customers)
+    session.flush()
+    deliveries = [
+        Delivery(campaign_id=campaign.id, customer_id=c.id, channel="email", status="delivered",
+                 sent_at=T0 + timedelta(seconds=rng.uniform(0, 120)))
+        for c in customers
+    ]  # fmt: skip
+    session.add_all(deliveries)
+    session.commit()
+    sim = simulate(seed, [(d.id, d.sent_at) for d in deliveries], human_share)
+    for start in range(0, len(sim.hits), BATCH):
+        events.write_tracking_items(session, [h.encoded() for h in sim.hits[start : start + BATCH]])
+        session.commit()
+        analytics.refresh_rollups(session, settle_s=0)
+    return campaign.id, sim, human_share
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_reported_human_open_rate_is_within_two_points_of_the_truth(
+    engine: Engine, seed: int
+) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        cid, sim, human_share = _simulated_campaign(session, seed)
+        human = analytics.campaign_funnel(session, cid).funnel
+        everything = analytics.campaign_funnel(session, cid, include_machine=True).funnel
+    observable = sim.visible_readers / RECIPIENTS
+    reported = human.open_rate or 0.0
+    print(  # the measured numbers, for docs/analytics.md (pytest -s)
+        f"seed {seed}: human share {human_share:.3f} (all readers {sim.readers / RECIPIENTS:.3f}), "
+        f"observable {observable:.3f}, reported human {reported:.3f} "
+        f"(error {100 * (reported - observable):+.2f} pts), with machine {everything.open_rate:.3f}"
+    )
+    clicks_truth, clicks = sim.clickers / RECIPIENTS, human.click_rate or 0.0
+    print(f"  clicks: truth {clicks_truth:.3f}, reported human {clicks:.3f}, "
+          f"with machine {everything.click_rate:.3f}")  # fmt: skip
+    assert abs(reported - observable) <= 0.02
+    assert abs(clicks - clicks_truth) <= 0.02
+    # Counting machine opens as people's is what the flags exist to prevent: far off the truth.
+    assert (everything.open_rate or 0.0) - observable > 0.2
+    assert human.opened_machine_unique + human.opened_unique == everything.opened_unique
