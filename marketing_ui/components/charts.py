@@ -92,7 +92,8 @@ def funnel_figure(funnels: dict[str, Funnel]) -> go.Figure:
     return _layout(fig, height=300, barmode="stack")
 
 
-def hourly_figure(points: Sequence[HourPoint]) -> go.Figure:
+def hourly_figure(points: Sequence[HourPoint], show_machine: bool = False) -> go.Figure:
+    """People's opens, clicks and redemptions per hour; machine ones dashed when asked for."""
     hours = [p.hours_since_send for p in points]
     fig = go.Figure()
     for name, values in (
@@ -107,8 +108,27 @@ def hourly_figure(points: Sequence[HourPoint]) -> go.Figure:
             name=name.title(),
             line={"color": COLORS[name], "width": 2},
         )
+    if show_machine:
+        _machine_lines(fig, hours, points)
     fig.update_xaxes(title_text="Hours since send")
     return _layout(fig)
+
+
+def _machine_lines(
+    fig: go.Figure, x: Sequence[object], points: Sequence[HourPoint] | Sequence[DayPoint]
+) -> None:
+    """Machine opens and clicks (proxies, scanners) as dashed lines beside the people's."""
+    for name, values in (
+        ("opens", [p.machine_opens for p in points]),
+        ("clicks", [p.machine_clicks for p in points]),
+    ):
+        fig.add_scatter(
+            x=x,
+            y=values,
+            mode="lines",
+            name=f"Machine {name}",
+            line={"color": COLORS[name], "width": 1.5, "dash": "dot"},
+        )
 
 
 def rates_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:
@@ -141,7 +161,7 @@ def redemption_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:
     return _layout(fig, bargap=0.6 if len(with_coupons) < 4 else 0.2)
 
 
-def trend_figure(points: Sequence[DayPoint]) -> go.Figure:
+def trend_figure(points: Sequence[DayPoint], show_machine: bool = False) -> go.Figure:
     """Sent as bars, opens and clicks as lines with markers (a single day still shows)."""
     days = [p.day for p in points]
     fig = go.Figure()
@@ -164,6 +184,8 @@ def trend_figure(points: Sequence[DayPoint]) -> go.Figure:
             name=name.title(),
             line={"color": COLORS[name], "width": 2},
         )
+    if show_machine:
+        _machine_lines(fig, days, points)
     _date_axis(fig, days)
     return _layout(fig)
 
