@@ -93,12 +93,13 @@ def funnel_figure(funnels: dict[str, Funnel]) -> go.Figure:
 
 
 def hourly_figure(points: Sequence[HourPoint], show_machine: bool = False) -> go.Figure:
-    """People's opens, clicks and redemptions per hour; machine ones dashed when asked for."""
+    """People's opens, clicks and redemptions per hour; machine ones dashed beside them when
+    `show_machine` (the points then count machine ones in, and the solid lines leave them out)."""
     hours = [p.hours_since_send for p in points]
     fig = go.Figure()
     for name, values in (
-        ("opens", [p.opens for p in points]),
-        ("clicks", [p.clicks for p in points]),
+        ("opens", _people(points, "opens", show_machine)),
+        ("clicks", _people(points, "clicks", show_machine)),
         ("redemptions", [p.redemptions for p in points]),
     ):
         fig.add_scatter(
@@ -112,6 +113,16 @@ def hourly_figure(points: Sequence[HourPoint], show_machine: bool = False) -> go
         _machine_lines(fig, hours, points)
     fig.update_xaxes(title_text="Hours since send")
     return _layout(fig)
+
+
+def _people(
+    points: Sequence[HourPoint] | Sequence[DayPoint], kind: str, machine_included: bool
+) -> list[int]:
+    """People's opens or clicks of each point, whether or not the point counts machine ones."""
+    return [
+        getattr(p, kind) - (getattr(p, f"machine_{kind}") if machine_included else 0)
+        for p in points
+    ]
 
 
 def _machine_lines(
@@ -174,8 +185,8 @@ def trend_figure(points: Sequence[DayPoint], show_machine: bool = False) -> go.F
         opacity=0.6,
     )
     for name, values in (
-        ("opens", [p.opens for p in points]),
-        ("clicks", [p.clicks for p in points]),
+        ("opens", _people(points, "opens", show_machine)),
+        ("clicks", _people(points, "clicks", show_machine)),
     ):
         fig.add_scatter(
             x=days,

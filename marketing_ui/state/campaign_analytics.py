@@ -57,16 +57,21 @@ def _funnel_dict(f: analytics.Funnel) -> dict[str, str]:
 
 
 def _engagement_split(f: analytics.Funnel) -> dict[str, str]:
-    """ "412 human · 380 machine": unique recipients, people's and machine-only ones."""
+    """People who opened, recipients only machines opened for, and every machine open."""
     opens = (
         "–"
         if f.open_note
-        else (f"{f.opened_human_unique:,} human · {f.opened_machine_unique:,} machine")
+        else _split(f.opened_human_unique, f.opened_machine_unique, f.opened_machine_total, "opens")
     )
-    return {
-        "opens_split": opens,
-        "clicks_split": f"{f.clicked_human_unique:,} human · {f.clicked_machine_unique:,} machine",
-    }
+    clicks = _split(
+        f.clicked_human_unique, f.clicked_machine_unique, f.clicked_machine_total, "clicks"
+    )
+    return {"opens_split": opens, "clicks_split": clicks}
+
+
+def _split(human: int, machine_only: int, machine_events: int, kind: str) -> str:
+    """ "412 human · 380 machine only · 951 machine opens" """
+    return f"{human:,} human · {machine_only:,} machine only · {machine_events:,} machine {kind}"
 
 
 def _snapshot(

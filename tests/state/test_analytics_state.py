@@ -53,9 +53,10 @@ def test_campaign_page_counts_people_unless_machine_events_are_included(
     assert (f["opened_unique"], f["open_rate"], f["opens_split"]) == (
         "1",
         "50.0%",
-        "1 human · 1 machine",
+        "1 human · 1 machine only · 1 machine opens",
     )
-    assert (f["clicked_unique"], f["clicks_split"]) == ("1", "1 human · 1 machine")
+    clicks = (f["clicked_unique"], f["clicks_split"])
+    assert clicks == ("1", "1 human · 1 machine only · 1 machine clicks")
     assert state.links == [{"url": URL, "clicks": "1", "unique": "1", "machine": "1"}]
     assert "machine=1" not in state.exports["funnel"]
     assert {t.name for t in state.hourly_fig.data} == {"Opens", "Clicks", "Redemptions"}
@@ -65,11 +66,12 @@ def test_campaign_page_counts_people_unless_machine_events_are_included(
     assert (f["opened_unique"], f["open_rate"], f["opens_split"]) == (
         "2",
         "100.0%",
-        "1 human · 1 machine",
+        "1 human · 1 machine only · 1 machine opens",
     )
     assert state.links == [{"url": URL, "clicks": "2", "unique": "2", "machine": "1"}]
     assert all("machine=1" in link for link in state.exports.values())
-    assert {"Machine opens", "Machine clicks"} <= {t.name for t in state.hourly_fig.data}
+    lines = {t.name: sum(t.y) for t in state.hourly_fig.data}
+    assert (lines["Opens"], lines["Machine opens"]) == (1, 1)  # people solid, machines dashed
 
     state.clear_filters()
     assert not state.include_machine and state.funnel["opened_unique"] == "1"
