@@ -128,7 +128,7 @@ def rollup_matches_raw(engine: Engine) -> bool:
                 {"c": CAMPAIGN_ID},
             )
         }
-        report = reports.campaign_funnel(s, CAMPAIGN_ID)
+        report = reports.campaign_funnel(s, CAMPAIGN_ID, include_machine=True)  # every event
     ours = {}
     for ch, f in report.by_channel.items():
         if f.opened_total:

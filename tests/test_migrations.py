@@ -160,3 +160,68 @@ def test_suppression_reasons_become_a_vocabulary_with_the_providers_words_kept(
     finally:
         if backend == "postgres":
             drop_pg_database(url)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_rollups_folded_before_human_engagement_count_every_old_event_as_a_persons(
+    tmp_path: Path, backend: str
+) -> None:
+    """Old events were never flagged: their human rollup rows are copies; downgrade drops them."""
+    from alembic import command
+
+    from marketing_ui.cli import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else create_pg_database()
+    try:
+        command.upgrade(_alembic_config(url), "d2e3f4a5b6c7")
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO campaign_stat_hourly (campaign_id, channel, type, hour, total,"
+                    " uniq) VALUES (1, 'email', 'opened', 10, 5, 2),"
+                    " (1, 'email', 'clicked', 11, 3, 1), (1, 'email', 'bounced', 10, 1, 1)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO delivery_first_event (delivery_id, type, campaign_id, channel,"
+                    " hour) VALUES (7, 'opened', 1, 'email', 10), (7, 'clicked', 1, 'email', 11)"
+                )
+            )
+        engine.dispose()
+        migrate(url)
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            hourly = conn.execute(
+                text("SELECT type, hour, total, uniq FROM campaign_stat_hourly ORDER BY type")
+            ).all()
+            first = conn.execute(
+                text("SELECT type, hour FROM delivery_first_event ORDER BY type")
+            ).all()
+        engine.dispose()
+        assert [tuple(r) for r in hourly] == [
+            ("bounced", 10, 1, 1),
+            ("clicked", 11, 3, 1),
+            ("clicked_human", 11, 3, 1),
+            ("opened", 10, 5, 2),
+            ("opened_human", 10, 5, 2),
+        ]
+        assert [tuple(r) for r in first] == [
+            ("clicked", 11),
+            ("clicked_human", 11),
+            ("opened", 10),
+            ("opened_human", 10),
+        ]
+        command.downgrade(_alembic_config(url), "d2e3f4a5b6c7")
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            assert "machine" not in {c["name"] for c in inspect(conn).get_columns("event")}
+            types = conn.execute(text("SELECT DISTINCT type FROM campaign_stat_hourly")).scalars()
+            assert set(types) == {"bounced", "clicked", "opened"}
+        engine.dispose()
+    finally:
+        if backend == "postgres":
+            drop_pg_database(url)

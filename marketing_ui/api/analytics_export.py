@@ -24,7 +24,8 @@ def export_path(table: str) -> str:
 
 
 async def export_csv(request: Request) -> Response:
-    """GET /api/analytics/<table>.csv?since=YYYY-MM-DD&until=YYYY-MM-DD&channel=&campaign_id="""
+    """GET /api/analytics/<table>.csv?since=YYYY-MM-DD&until=YYYY-MM-DD&channel=&campaign_id=
+    &machine=1 (count machine opens and clicks too)"""
     table = request.path_params["table"]
     if table not in OVERVIEW_TABLES + CAMPAIGN_TABLES:
         return PlainTextResponse("Unknown table.", status_code=404)
@@ -33,7 +34,9 @@ async def export_csv(request: Request) -> Response:
     campaign_id = int(raw_id) if raw_id.isdigit() and 0 < int(raw_id) < MAX_ID else None
     if table in CAMPAIGN_TABLES and campaign_id is None:
         return PlainTextResponse("campaign_id is required for this table.", status_code=400)
-    filters = parse_filters(q.get("since", ""), q.get("until", ""), q.get("channel", ""))
+    filters = parse_filters(
+        q.get("since", ""), q.get("until", ""), q.get("channel", ""), q.get("machine", "")
+    )
     refusal = admin_or_refusal(request, "export analytics")
     if isinstance(refusal, Response):
         return refusal

@@ -7,6 +7,9 @@ destination that was signed for that delivery, so it is not an open redirect.
 Writes are buffered by default (see TrackingBuffer): a hit costs a deque append, a background
 thread moves hits to Redis and writes them in bulk. TRACKING_WRITE_MODE=sync writes one row per
 request instead (the benchmark's baseline).
+
+Each hit carries what its user agent says about it (core/engagement.py: a proxy, a scanner, a
+bot, or "" for a mail client), as a short reason code; the user agent itself is never kept.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.routing import Route
 
 from marketing_ui.api.app import ROUTES
 from marketing_ui.core.db import session_scope
+from marketing_ui.core.engagement import classify_user_agent
 from marketing_ui.core.events import (
     FLUSH_BATCH,
     encode_tracking_event,
@@ -95,8 +99,8 @@ class TrackingBuffer:
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def add(self, kind: str, delivery_id: int, url: str = "") -> None:
-        self._pending.append(encode_tracking_event(kind, delivery_id, url))
+    def add(self, kind: str, delivery_id: int, url: str = "", user_agent_reason: str = "") -> None:
+        self._pending.append(encode_tracking_event(kind, delivery_id, url, user_agent_reason))
         if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
             self._start()
 
@@ -161,29 +165,30 @@ class TrackingBuffer:
 buffer = TrackingBuffer()
 
 
-def _record_sync(kind: str, delivery_id: int, url: str) -> None:
+def _record_sync(kind: str, delivery_id: int, url: str, user_agent_reason: str) -> None:
     try:
         with session_scope() as session:
             if kind == "o":
-                record_open(session, delivery_id)
+                record_open(session, delivery_id, user_agent_reason=user_agent_reason)
             else:
-                record_click(session, delivery_id, url)
+                record_click(session, delivery_id, url, user_agent_reason=user_agent_reason)
     except Exception as exc:  # noqa: BLE001 - a failed write must not break the image or link
         log.warning("tracking write failed: %s", type(exc).__name__)
 
 
-async def _record(kind: str, delivery_id: int, url: str = "") -> None:
+async def _record(request: Request, kind: str, delivery_id: int, url: str = "") -> None:
+    reason = classify_user_agent(request.headers.get("user-agent"))
     if write_mode() == "buffered":
-        buffer.add(kind, delivery_id, url)
+        buffer.add(kind, delivery_id, url, reason)
     else:
-        await run_in_threadpool(_record_sync, kind, delivery_id, url)
+        await run_in_threadpool(_record_sync, kind, delivery_id, url, reason)
 
 
 async def open_pixel(request: Request) -> Response:
     delivery_id = delivery_id_of(request.path_params["delivery_id"])
     sig = request.path_params["sig"]
     if delivery_id and plausible_signature(sig) and verify_open(delivery_id, sig):
-        await _record("o", delivery_id)
+        await _record(request, "o", delivery_id)
     return Response(PIXEL_GIF, media_type="image/gif", headers=_NO_CACHE)
 
 
@@ -199,7 +204,7 @@ async def click(request: Request) -> Response:
         or not verify_click(delivery_id, destinations[0], sig)
     ):
         return HTMLResponse(_BAD_LINK, status_code=400, headers=_NO_CACHE)
-    await _record("c", delivery_id, destinations[0])
+    await _record(request, "c", delivery_id, destinations[0])
     return RedirectResponse(destinations[0], status_code=302, headers=_NO_CACHE)
 
 

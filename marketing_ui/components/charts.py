@@ -92,12 +92,14 @@ def funnel_figure(funnels: dict[str, Funnel]) -> go.Figure:
     return _layout(fig, height=300, barmode="stack")
 
 
-def hourly_figure(points: Sequence[HourPoint]) -> go.Figure:
+def hourly_figure(points: Sequence[HourPoint], show_machine: bool = False) -> go.Figure:
+    """People's opens, clicks and redemptions per hour; machine ones dashed beside them when
+    `show_machine` (the points then count machine ones in, and the solid lines leave them out)."""
     hours = [p.hours_since_send for p in points]
     fig = go.Figure()
     for name, values in (
-        ("opens", [p.opens for p in points]),
-        ("clicks", [p.clicks for p in points]),
+        ("opens", _people(points, "opens", show_machine)),
+        ("clicks", _people(points, "clicks", show_machine)),
         ("redemptions", [p.redemptions for p in points]),
     ):
         fig.add_scatter(
@@ -107,8 +109,37 @@ def hourly_figure(points: Sequence[HourPoint]) -> go.Figure:
             name=name.title(),
             line={"color": COLORS[name], "width": 2},
         )
+    if show_machine:
+        _machine_lines(fig, hours, points)
     fig.update_xaxes(title_text="Hours since send")
     return _layout(fig)
+
+
+def _people(
+    points: Sequence[HourPoint] | Sequence[DayPoint], kind: str, machine_included: bool
+) -> list[int]:
+    """People's opens or clicks of each point, whether or not the point counts machine ones."""
+    return [
+        getattr(p, kind) - (getattr(p, f"machine_{kind}") if machine_included else 0)
+        for p in points
+    ]
+
+
+def _machine_lines(
+    fig: go.Figure, x: Sequence[object], points: Sequence[HourPoint] | Sequence[DayPoint]
+) -> None:
+    """Machine opens and clicks (proxies, scanners) as dashed lines beside the people's."""
+    for name, values in (
+        ("opens", [p.machine_opens for p in points]),
+        ("clicks", [p.machine_clicks for p in points]),
+    ):
+        fig.add_scatter(
+            x=x,
+            y=values,
+            mode="lines",
+            name=f"Machine {name}",
+            line={"color": COLORS[name], "width": 1.5, "dash": "dot"},
+        )
 
 
 def rates_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:
@@ -141,7 +172,7 @@ def redemption_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:
     return _layout(fig, bargap=0.6 if len(with_coupons) < 4 else 0.2)
 
 
-def trend_figure(points: Sequence[DayPoint]) -> go.Figure:
+def trend_figure(points: Sequence[DayPoint], show_machine: bool = False) -> go.Figure:
     """Sent as bars, opens and clicks as lines with markers (a single day still shows)."""
     days = [p.day for p in points]
     fig = go.Figure()
@@ -154,8 +185,8 @@ def trend_figure(points: Sequence[DayPoint]) -> go.Figure:
         opacity=0.6,
     )
     for name, values in (
-        ("opens", [p.opens for p in points]),
-        ("clicks", [p.clicks for p in points]),
+        ("opens", _people(points, "opens", show_machine)),
+        ("clicks", _people(points, "clicks", show_machine)),
     ):
         fig.add_scatter(
             x=days,
@@ -164,6 +195,8 @@ def trend_figure(points: Sequence[DayPoint]) -> go.Figure:
             name=name.title(),
             line={"color": COLORS[name], "width": 2},
         )
+    if show_machine:
+        _machine_lines(fig, days, points)
     _date_axis(fig, days)
     return _layout(fig)
 

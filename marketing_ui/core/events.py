@@ -7,6 +7,10 @@ and side effects run only when that insert won, so replays and concurrent retrie
 
 Opens and clicks can also be buffered in a Redis list and written in bulk
 (`buffer_tracking_event` / `flush_tracking_buffer`): a pixel hit then costs one RPUSH.
+
+Every open and click is classified human or machine as it is stored (core/engagement.py): the
+endpoint passes the reason its user agent gives, this module adds "at the send" and, for clicks,
+the link burst, which also flags the burst's earlier clicks (`_flag_link_bursts`).
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlmodel import Session
 
-from marketing_ui.core import redis_keys
+from marketing_ui.core import engagement, redis_keys
+from marketing_ui.core.analytics.rollup import unfold_machine_clicks
 from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.config import get_settings
 from marketing_ui.core.crypto import blind_indexer, normalize_phone
@@ -62,6 +67,7 @@ class DeliveryRef:
     customer_id: int
     channel: str
     status: str
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ _REF_COLUMNS = (
     _deliveries.c.customer_id,
     _deliveries.c.channel,
     _deliveries.c.status,
+    _deliveries.c.sent_at,
 )
 
 
@@ -142,8 +149,12 @@ def record_event(
     provider_event_id: str | None = None,
     detail: str = "",
     at: datetime | None = None,
+    machine_reason: str = "",
 ) -> bool:
-    """Store one event; False (and nothing stored) when `provider_event_id` was seen before."""
+    """Store one event; False (and nothing stored) when `provider_event_id` was seen before.
+
+    `machine_reason` (an engagement.Reason) marks an open or click made by a proxy or scanner.
+    """
     if provider_event_id is not None and not 0 < len(provider_event_id) <= MAX_PROVIDER_EVENT_ID:
         raise ValueError("provider event id must be 1 to 128 characters")
     values = {
@@ -154,6 +165,8 @@ def record_event(
         "type": str(type),
         "provider_event_id": provider_event_id,
         "detail": detail[:MAX_DETAIL],
+        "machine": bool(machine_reason),
+        "machine_reason": machine_reason,
         "created_at": _aware(at),
     }
     if provider_event_id is None:
@@ -186,6 +199,45 @@ def _touch_activity(session: Session, customer_ids_at: dict[int, datetime]) -> N
     )
 
 
+def _machine_reason(ref: DeliveryRef, at: datetime, user_agent_reason: str) -> str:
+    """Why an open or click is a machine's, from its user agent and its time ("" if human)."""
+    if user_agent_reason:
+        return user_agent_reason
+    if engagement.at_send(as_utc(ref.sent_at), at):
+        return engagement.Reason.AT_SEND.value
+    return ""
+
+
+def _store_engagement(
+    session: Session,
+    kind: EventType,
+    ref: DeliveryRef,
+    detail: str,
+    at: datetime | None,
+    provider_event_id: str | None,
+    user_agent_reason: str = "",
+) -> bool:
+    """Store an open or click, classified; flag a link burst; touch the customer's activity."""
+    at = _aware(at)
+    reason = _machine_reason(ref, at, engagement.valid_reason(user_agent_reason))
+    if not record_event(
+        session,
+        kind,
+        delivery=ref,
+        provider_event_id=provider_event_id,
+        detail=detail,
+        at=at,
+        machine_reason=reason,
+    ):
+        return False
+    if kind == EventType.CLICKED:
+        session.flush()
+        _flag_link_bursts(session, {ref.id: at})
+    _touch_activity(session, {ref.customer_id: at})
+    session.flush()
+    return True
+
+
 def _record_engagement(
     session: Session,
     kind: EventType,
@@ -193,19 +245,57 @@ def _record_engagement(
     detail: str,
     at: datetime | None,
     provider_event_id: str | None,
+    user_agent_reason: str = "",
 ) -> bool:
     """Store the event and touch the customer's activity; False for an unknown delivery."""
     ref = delivery_ref(session, delivery_id)
     if ref is None:
         return False
-    at = _aware(at)
-    if not record_event(
-        session, kind, delivery=ref, provider_event_id=provider_event_id, detail=detail, at=at
-    ):
-        return False
-    _touch_activity(session, {ref.customer_id: at})
-    session.flush()
-    return True
+    return _store_engagement(session, kind, ref, detail, at, provider_event_id, user_agent_reason)
+
+
+def _flag_link_bursts(session: Session, new_clicks: dict[int, datetime]) -> int:
+    """Flag every click of a link burst as machine, earlier stored ones too; returns how many.
+
+    `new_clicks` holds the deliveries that just got clicks and the earliest new click's time;
+    only clicks that could share a burst window with a new click are read. Clicks already folded into
+    the rollups are taken out of the human counts (`unfold_machine_clicks`) in this transaction.
+    """
+    if not new_clicks:
+        return 0
+    earliest = min(new_clicks.values()) - timedelta(seconds=engagement.BURST_WINDOW_S)
+    ids = sorted(new_clicks)
+    clicks: dict[int, list[tuple[int, datetime, str]]] = {}
+    machine: set[int] = set()
+    for chunk_start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
+        rows = session.execute(
+            select(_events.c.id, _events.c.delivery_id, _events.c.created_at, _events.c.detail,
+                   _events.c.machine)
+            .where(
+                _events.c.delivery_id.in_(ids[chunk_start : chunk_start + 900]),
+                _events.c.type == EventType.CLICKED.value,
+                _events.c.created_at >= earliest,
+            )
+        )  # fmt: skip
+        for event_id, delivery_id, created_at, url, is_machine in rows:
+            clicks.setdefault(delivery_id, []).append((event_id, as_utc(created_at), url))
+            if is_machine:
+                machine.add(event_id)
+    flip: set[int] = set()
+    for delivery_clicks in clicks.values():
+        if len(delivery_clicks) >= engagement.BURST_LINKS:
+            flip |= engagement.burst_members(delivery_clicks) - machine  # type: ignore[operator]
+    if not flip:
+        return 0
+    flipped = sorted(flip)
+    for chunk_start in range(0, len(flipped), 900):
+        session.execute(
+            update(_events)
+            .where(_events.c.id.in_(flipped[chunk_start : chunk_start + 900]))
+            .values(machine=True, machine_reason=engagement.Reason.LINK_BURST.value)
+        )
+    unfold_machine_clicks(session, flipped)
+    return len(flipped)
 
 
 def record_open(
@@ -215,9 +305,15 @@ def record_open(
     at: datetime | None = None,
     provider_event_id: str | None = None,
     detail: str = "",
+    user_agent_reason: str = "",
 ) -> bool:
-    """Store every open (unique opens are DISTINCT delivery_id in analytics); False if unknown."""
-    return _record_engagement(session, EventType.OPENED, delivery_id, detail, at, provider_event_id)
+    """Store every open (unique opens are DISTINCT delivery_id in analytics); False if unknown.
+
+    `user_agent_reason` is `engagement.classify_user_agent` of the request (never the agent).
+    """
+    return _record_engagement(
+        session, EventType.OPENED, delivery_id, detail, at, provider_event_id, user_agent_reason
+    )
 
 
 def record_click(
@@ -227,9 +323,12 @@ def record_click(
     *,
     at: datetime | None = None,
     provider_event_id: str | None = None,
+    user_agent_reason: str = "",
 ) -> bool:
     """Store every click with its destination (top links come from `detail`); False if unknown."""
-    return _record_engagement(session, EventType.CLICKED, delivery_id, url, at, provider_event_id)
+    return _record_engagement(
+        session, EventType.CLICKED, delivery_id, url, at, provider_event_id, user_agent_reason
+    )
 
 
 # Provider outcomes ----------------------------------------------------------------------
@@ -265,12 +364,15 @@ def record_provider_event(
     detail: str = "",
     at: datetime | None = None,
 ) -> bool:
-    """Sent / delayed / opened / clicked as reported by a provider; no status change."""
+    """Sent / delayed / opened / clicked as reported by a provider; no status change.
+
+    Opens and clicks are classified like the pixel's (by time: providers send no user agent).
+    """
+    if type in (EventType.OPENED, EventType.CLICKED):
+        return _store_engagement(session, type, delivery, detail, at, provider_event_id)
     stored = record_event(
         session, type, delivery=delivery, provider_event_id=provider_event_id, detail=detail, at=at
     )
-    if stored and type in (EventType.OPENED, EventType.CLICKED):
-        _touch_activity(session, {delivery.customer_id: _aware(at)})
     session.flush()
     return stored
 
@@ -529,30 +631,57 @@ def tracking_buffer_key() -> str:
     return redis_keys.tracking_buffer()
 
 
-def encode_tracking_event(kind: str, delivery_id: int, url: str = "") -> bytes:
-    """One buffered open ('o') or click ('c'), timestamped now, as stored in the Redis list."""
-    item: dict[str, object] = {"k": kind, "d": delivery_id, "t": round(time.time(), 3)}
+def encode_tracking_event(
+    kind: str,
+    delivery_id: int,
+    url: str = "",
+    user_agent_reason: str = "",
+    at: float | None = None,
+) -> bytes:
+    """One buffered open ('o') or click ('c'), timestamped now, as stored in the Redis list.
+
+    The user agent itself is never buffered: only the engagement.Reason it gave ("m").
+    """
+    ts = time.time() if at is None else at
+    item: dict[str, object] = {"k": kind, "d": delivery_id, "t": round(ts, 3)}
     if url:
         item["u"] = url
+    if user_agent_reason:
+        item["m"] = user_agent_reason
     return json.dumps(item, separators=(",", ":")).encode()
 
 
 def buffer_tracking_event(
-    client: redis.Redis, key: str, kind: str, delivery_id: int, url: str = ""
+    client: redis.Redis,
+    key: str,
+    kind: str,
+    delivery_id: int,
+    url: str = "",
+    user_agent_reason: str = "",
 ) -> None:
     """Queue an open or click for `flush_tracking_buffer`; one RPUSH, no DB work."""
-    client.rpush(key, encode_tracking_event(kind, delivery_id, url))
+    client.rpush(key, encode_tracking_event(kind, delivery_id, url, user_agent_reason))
 
 
-def _parse_buffered(raw: bytes) -> tuple[str, int, datetime, str] | None:
+@dataclass(frozen=True)
+class _Buffered:
+    kind: str  # "o" or "c"
+    delivery_id: int
+    at: datetime
+    url: str
+    user_agent_reason: str
+
+
+def _parse_buffered(raw: bytes) -> _Buffered | None:
     try:
         item = json.loads(raw)
         kind, delivery_id, ts = item["k"], item["d"], item["t"]
         url = item.get("u", "")
         if kind not in ("o", "c") or not isinstance(delivery_id, int) or not isinstance(url, str):
             return None
-        return kind, delivery_id, datetime.fromtimestamp(float(ts), UTC), url
-    except (ValueError, TypeError, KeyError, OverflowError):
+        at = datetime.fromtimestamp(float(ts), UTC)
+        return _Buffered(kind, delivery_id, at, url, engagement.valid_reason(item.get("m", "")))
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError):
         return None
 
 
@@ -583,37 +712,44 @@ def write_tracking_items(session: Session, raw_items: list[bytes]) -> int:
     return _write_buffered(session, [p for p in map(_parse_buffered, raw_items) if p])
 
 
-def _write_buffered(session: Session, items: list[tuple[str, int, datetime, str]]) -> int:
+def _write_buffered(session: Session, items: list[_Buffered]) -> int:
     if not items:
         return 0
     refs: dict[int, DeliveryRef] = {}
-    ids = sorted({delivery_id for _, delivery_id, _, _ in items})
+    ids = sorted({item.delivery_id for item in items})
     for chunk_start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
         chunk = ids[chunk_start : chunk_start + 900]
         for row in session.execute(select(*_REF_COLUMNS).where(_deliveries.c.id.in_(chunk))):
             refs[row[0]] = DeliveryRef(*row)
     rows = []
     latest: dict[int, datetime] = {}
-    for kind, delivery_id, at, url in items:
-        ref = refs.get(delivery_id)
+    clicked: dict[int, datetime] = {}  # delivery -> its earliest click in this batch
+    for item in items:
+        ref = refs.get(item.delivery_id)
         if ref is None:
             continue
+        reason = _machine_reason(ref, item.at, item.user_agent_reason)
         rows.append(
             {
                 "campaign_id": ref.campaign_id,
                 "delivery_id": ref.id,
                 "customer_id": ref.customer_id,
                 "channel": ref.channel,
-                "type": EventType.OPENED.value if kind == "o" else EventType.CLICKED.value,
+                "type": EventType.OPENED.value if item.kind == "o" else EventType.CLICKED.value,
                 "provider_event_id": None,
-                "detail": url[:MAX_DETAIL],
-                "created_at": at,
+                "detail": item.url[:MAX_DETAIL],
+                "machine": bool(reason),
+                "machine_reason": reason,
+                "created_at": item.at,
             }
         )
-        if at > latest.get(ref.customer_id, datetime.min.replace(tzinfo=UTC)):
-            latest[ref.customer_id] = at
+        if item.at > latest.get(ref.customer_id, datetime.min.replace(tzinfo=UTC)):
+            latest[ref.customer_id] = item.at
+        if item.kind == "c" and item.at < clicked.get(ref.id, datetime.max.replace(tzinfo=UTC)):
+            clicked[ref.id] = item.at
     if rows:
         session.connection().execute(_events.insert(), rows)
+        _flag_link_bursts(session, clicked)
         _touch_activity(session, latest)
     return len(rows)
 

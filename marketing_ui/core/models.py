@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -653,6 +655,13 @@ class Event(SQLModel, table=True):
         default=None, sa_column=Column(String(128), nullable=True, unique=True)
     )
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))  # url, bounce reason…
+    # An open or click made by a proxy or scanner, not a person (core/engagement.py), and why.
+    machine: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    machine_reason: str = Field(
+        default="", sa_column=Column(String(16), nullable=False, server_default="")
+    )
     created_at: datetime = _ts()
 
 

@@ -18,6 +18,7 @@ COLUMNS = (
     ("Sent", "sent"),
     ("Delivered", "delivered"),
     ("Opened", "opened"),
+    ("Opens: human · machine", "opens_split"),
     ("Clicked", "clicked"),
     ("Redeemed", "redeemed"),
     ("Unsubscribes", "unsubscribes"),
@@ -55,6 +56,33 @@ def filter_bar(state: type) -> rx.Component:
         wrap="wrap",
     )
 
+
+def machine_toggle(state: type) -> rx.Component:
+    """Human engagement: count proxy and scanner opens and clicks as people's, or not."""
+    return rx.tooltip(
+        rx.text(
+            rx.hstack(
+                rx.switch(
+                    checked=state.include_machine,
+                    on_change=state.set_include_machine,
+                    id="include-machine",
+                ),
+                "Include machine opens and clicks",
+                spacing="2",
+                align="center",
+            ),
+            as_="label",
+            size="2",
+        ),
+        content=MACHINE_NOTE,
+    )
+
+
+MACHINE_NOTE = (
+    "Opens and clicks made by mail privacy proxies (Apple Mail Privacy Protection) and "
+    "security scanners (known agents, within seconds of the send, every link at once) are "
+    "left out of the numbers and rates unless this is on; they are always shown apart."
+)
 
 NOTED = ("delivered", "opened")  # columns that can be "–", with the reason as a tooltip
 
@@ -182,6 +210,7 @@ def analytics_overview() -> rx.Component:
     has_rows = S.rows.length() > 0
     return rx.vstack(
         filter_bar(S),
+        machine_toggle(S),
         campaigns_table(),
         automations_table(),
         chart_card(

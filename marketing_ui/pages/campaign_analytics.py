@@ -7,12 +7,14 @@ from marketing_ui.components.layout import template
 from marketing_ui.components.status_badge import status_badge
 from marketing_ui.components.theme import MUTED
 from marketing_ui.core.analytics.revenue import ATTRIBUTION_NOTE
-from marketing_ui.pages.analytics import filter_bar
+from marketing_ui.pages.analytics import filter_bar, machine_toggle
 from marketing_ui.state.campaign_analytics import CampaignAnalyticsState as S
 
 UNIQUE_NOTE = (
     "Unique opens count each recipient once; total opens count every time the pixel loaded. "
-    "Clicks are counted the same way. Rates are of messages sent (opens: of emails sent); the "
+    "Clicks are counted the same way. Opens and clicks are people's: those of privacy proxies "
+    "and link scanners are counted apart as machine ones (recipients with only machine opens) "
+    "unless you include them. Rates are of messages sent (opens: of emails sent); the "
     "redemption rate is of coupons issued. – means a number does not apply."
 )
 CHANNEL_ROWS = (
@@ -49,15 +51,10 @@ def _headline() -> rx.Component:
         number_card(
             "Unique opens",
             f["opened_unique"],
-            rx.cond(f["open_note"] != "", f["open_note"], f["opened_total"] + " total opens"),
+            rx.cond(f["open_note"] != "", f["open_note"], f["opens_split"]),
             "stat-opened",
         ),
-        number_card(
-            "Unique clicks",
-            f["clicked_unique"],
-            f["clicked_total"] + " total clicks",
-            "stat-clicked",
-        ),  # fmt: skip
+        number_card("Unique clicks", f["clicked_unique"], f["clicks_split"], "stat-clicked"),
         number_card(
             "Redeemed", f["redeemed"], "of " + f["coupons_issued"] + " coupons", "stat-redeemed"
         ),
@@ -229,6 +226,7 @@ def _links() -> rx.Component:
                             rx.table.column_header_cell("Link"),
                             rx.table.column_header_cell("Clicks"),
                             rx.table.column_header_cell("Unique"),
+                            rx.table.column_header_cell("Machine"),
                         )
                     ),
                     rx.table.body(
@@ -242,6 +240,7 @@ def _links() -> rx.Component:
                                 ),  # fmt: skip
                                 rx.table.cell(x["clicks"]),
                                 rx.table.cell(x["unique"]),
+                                rx.table.cell(x["machine"], color=MUTED),
                                 class_name="link-row",
                             ),
                         )
@@ -321,6 +320,7 @@ def _body() -> rx.Component:
             wrap="wrap",
         ),
         filter_bar(S),
+        machine_toggle(S),
         _headline(),
         rx.callout(UNIQUE_NOTE, icon="info", size="1", id="unique-note"),
         _revenue(),

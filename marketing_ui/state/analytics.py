@@ -41,13 +41,17 @@ class AnalyticsState(AuthState):
     has_redemptions: bool = False
     exports: dict[str, str] = {}
     automation_rows: list[dict[str, str]] = []  # each automation's last 30 days
+    include_machine: bool = False  # count proxy and scanner opens/clicks as people's
 
     @rx.event
     def load(self):
-        filters = analytics.parse_filters(self.since, self.until, self.channel)
+        machine = "1" if self.include_machine else ""
+        filters = analytics.parse_filters(self.since, self.until, self.channel, machine)
         with session_scope() as session:
             analytics.refresh_rollups(session)
-            ov = analytics.overview(session, filters.since, filters.until, filters.channel)
+            ov = analytics.overview(
+                session, filters.since, filters.until, filters.channel, filters.include_machine
+            )
             zone = business_identity(session).timezone
             auto_views = automations.list_automations(session)
             auto_recent = automation_reports.recent(session, days=30)
@@ -77,6 +81,9 @@ class AnalyticsState(AuthState):
                 "unsubscribes": f"{r.funnel.unsubscribes:,}",
                 "revenue": earned[r.campaign_id].shown()["revenue"],
                 "return": earned[r.campaign_id].shown()["return"],
+                "opens_split": "–"
+                if r.funnel.open_note
+                else f"{r.funnel.opened_human_unique:,} · {r.funnel.opened_machine_unique:,}",
             }
             for r in shown
         ]
@@ -96,13 +103,14 @@ class AnalyticsState(AuthState):
             for c in [auto_recent.get(v.id, automation_reports.Counts())]
         ]
         self.rates_fig = charts.rates_figure(ov.campaigns)
-        self.trend_fig = charts.trend_figure(ov.trend)
+        self.trend_fig = charts.trend_figure(ov.trend, show_machine=filters.include_machine)
         self.audience_fig = charts.audience_figure(ov.audience, ov.consent)
         self.redemption_fig = charts.redemption_figure(ov.campaigns)
         self.has_trend = bool(ov.trend)
         self.has_audience = bool(ov.audience or ov.consent)
         self.has_redemptions = any(r.funnel.coupons_issued for r in ov.campaigns)
-        query = {"since": self.since, "until": self.until, "channel": self.channel}
+        query = {"since": self.since, "until": self.until, "channel": self.channel,
+                 "machine": machine}  # fmt: skip
         self.exports = export_links(analytics.OVERVIEW_TABLES, query)
 
     @rx.event
@@ -123,4 +131,10 @@ class AnalyticsState(AuthState):
     @rx.event
     def clear_filters(self):
         self.since, self.until, self.channel = "", "", "all"
+        self.include_machine = False
+        return AnalyticsState.load
+
+    @rx.event
+    def set_include_machine(self, value: bool):
+        self.include_machine = bool(value)
         return AnalyticsState.load

@@ -54,33 +54,60 @@ def _funnel_dict(f: analytics.Funnel) -> dict[str, str]:
     }
 
 
-def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, object]:
+# Human engagement: people's opens and clicks, the machine ones shown apart -----------------
+
+
+def _engagement_split(f: analytics.Funnel) -> dict[str, str]:
+    """People who opened, recipients only machines opened for, and every machine open."""
+    opens = (
+        "–"
+        if f.open_note
+        else _split(f.opened_human_unique, f.opened_machine_unique, f.opened_machine_total, "opens")
+    )
+    clicks = _split(
+        f.clicked_human_unique, f.clicked_machine_unique, f.clicked_machine_total, "clicks"
+    )
+    return {"opens_split": opens, "clicks_split": clicks}
+
+
+def _split(human: int, machine_only: int, machine_events: int, kind: str) -> str:
+    """ "412 human · 380 machine only · 951 machine opens" """
+    return f"{human:,} human · {machine_only:,} machine only · {machine_events:,} machine {kind}"
+
+
+def _snapshot(
+    cid: int, since: str, until: str, channel: str, machine: bool = False
+) -> dict[str, object]:
     """Everything the page shows, read with one session (no state lock held meanwhile)."""
-    filters = analytics.parse_filters(since, until, channel)
+    filters = analytics.parse_filters(since, until, channel, "1" if machine else "")
+    human = not filters.include_machine
     with session_scope() as session:
         campaign = session.get(Campaign, cid) if cid else None
         if campaign is None:
             return {"found": False, "live": False}
         analytics.refresh_rollups(session)
         report = analytics.campaign_funnel(
-            session, cid, filters.channel, filters.since, filters.until
+            session, cid, filters.channel, filters.since, filters.until, not human
         )
         hourly = analytics.campaign_hourly(
-            session, cid, filters.channel, filters.since, filters.until
+            session, cid, filters.channel, filters.since, filters.until, include_machine=not human
         )
-        links = analytics.top_links(session, cid, filters.channel, filters.since, filters.until)
+        links = analytics.top_links(
+            session, cid, filters.channel, filters.since, filters.until, include_machine=not human
+        )
         earned = revenue.campaign_earnings(session, cid, filters.channel)
         name, status, sent_at = campaign.name, campaign.status, campaign.sent_at
         zone = business_identity(session).timezone
     sent_channels = analytics.channels_sent(report)
     shown = report.by_channel if len(report.by_channel) > 1 else {"": report.funnel}
     query = {"since": since, "until": until, "channel": channel, "campaign_id": str(cid)}
+    query["machine"] = "" if human else "1"
     return {
         "found": True,
         "name": name,
         "status": status,
         "sent_at": format_datetime(sent_at, zone),
-        "funnel": _funnel_dict(report.funnel),
+        "funnel": _funnel_dict(report.funnel) | _engagement_split(report.funnel),
         "channels": [_funnel_dict(report.by_channel[ch]) for ch in sent_channels]
         if len(sent_channels) > 1
         else [],
@@ -94,13 +121,21 @@ def _snapshot(cid: int, since: str, until: str, channel: str) -> dict[str, objec
             for x in report.failures
         ],
         "links": [
-            {"url": x.url, "clicks": f"{x.clicks:,}", "unique": f"{x.unique_clicks:,}"}
+            {
+                "url": x.url,
+                "clicks": f"{x.clicks:,}",
+                "unique": f"{x.unique_clicks:,}",
+                "machine": f"{x.machine_clicks:,}",
+            }
             for x in links
-        ],
+        ],  # fmt: skip
         "funnel_fig": charts.funnel_figure(shown),
-        "hourly_fig": charts.hourly_figure(hourly),
+        "hourly_fig": charts.hourly_figure(hourly, show_machine=not human),
         "revenue": earned.shown() | {"currency": earned.currency},
-        "has_hourly": any(p.opens or p.clicks or p.redemptions for p in hourly),
+        "has_hourly": any(
+            p.opens or p.clicks or p.redemptions or p.machine_opens or p.machine_clicks
+            for p in hourly
+        ),
         "exports": export_links(analytics.CAMPAIGN_TABLES, query),
         "live": status in statuses.IN_PROGRESS,
     }
@@ -125,10 +160,15 @@ class CampaignAnalyticsState(AuthState):
     has_hourly: bool = False
     exports: dict[str, str] = {}
     live: bool = False
+    include_machine: bool = False  # count proxy and scanner opens/clicks as people's
     _watch_generation: int = 0
 
     def _read(self) -> None:
-        self._apply(_snapshot(self.shown_campaign_id, self.since, self.until, self.channel))
+        self._apply(
+            _snapshot(
+                self.shown_campaign_id, self.since, self.until, self.channel, self.include_machine
+            )
+        )
 
     def _apply(self, values: dict[str, object]) -> None:
         for key, value in values.items():
@@ -155,7 +195,13 @@ class CampaignAnalyticsState(AuthState):
                     return
                 if self.router.url.path != path or not still_allowed(self):
                     return
-                args = (self.shown_campaign_id, self.since, self.until, self.channel)
+                args = (
+                    self.shown_campaign_id,
+                    self.since,
+                    self.until,
+                    self.channel,
+                    self.include_machine,
+                )
             values = await asyncio.to_thread(_snapshot, *args)
             async with self:
                 self._apply(values)
@@ -178,4 +224,12 @@ class CampaignAnalyticsState(AuthState):
     @rx.event
     def clear_filters(self):
         self.since, self.until, self.channel = "", "", "all"
+        self.include_machine = False
+        self._read()
+
+    # Human engagement ------------------------------------------------------------------------
+
+    @rx.event
+    def set_include_machine(self, value: bool):
+        self.include_machine = bool(value)
         self._read()

@@ -283,3 +283,31 @@ def test_the_preview_marker_is_signed_per_delivery(client: TestClient, api_db: E
     other_view = _path(view_online_url(other))
     marker = preview.rsplit("=", 1)[1]
     assert client.get(f"{other_view}?preview={marker}").status_code == 400
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("mode", ["sync", "buffered"])
+def test_proxy_and_scanner_hits_are_stored_as_machine_without_their_user_agent(
+    client: TestClient, api_db: Engine, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv("TRACKING_WRITE_MODE", mode)
+    seeded = _seed(api_db)
+    iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148"
+    pixel, link = (
+        _path(open_pixel_url(seeded.delivery_id)),
+        _path(click_url(seeded.delivery_id, DEST)),
+    )
+    assert client.get(pixel, headers={"User-Agent": "Mozilla/5.0"}).status_code == 200
+    assert client.get(pixel, headers={"User-Agent": iphone}).status_code == 200
+    scanner = {"User-Agent": "Mimecast URL Protect"}
+    assert client.get(link, headers=scanner, follow_redirects=False).status_code == 302
+    buffer.drain()
+    with Session(api_db) as s:
+        rows = s.execute(
+            select(Event.type, Event.machine, Event.machine_reason, Event.detail).order_by(Event.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("opened", True, "apple_mpp", ""),
+        ("opened", False, "", ""),
+        ("clicked", True, "scanner", DEST),
+    ]

@@ -383,6 +383,6 @@ def test_csv_export_is_admin_only_and_matches_the_tables() -> None:
     ours = [line for line in lines[1:] if line.startswith(f"{cid},")]
     assert len(ours) == 1 and ours[0].startswith(f"{cid},'=HYPERLINK(1),")  # formulas neutralised
     links = client.get(f"/api/analytics/links.csv?campaign_id={cid}&until=2026-03-02").text
-    assert links.splitlines() == ["url,clicks,unique_clicks", f"{URL1},1,1"]
+    assert links.splitlines() == ["url,clicks,unique_clicks,machine_clicks", f"{URL1},1,1,0"]
     before = client.get(f"/api/analytics/links.csv?campaign_id={cid}&until=2026-03-01").text
-    assert before.splitlines() == ["url,clicks,unique_clicks"]
+    assert before.splitlines() == ["url,clicks,unique_clicks,machine_clicks"]

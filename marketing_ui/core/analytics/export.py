@@ -2,6 +2,8 @@
 
 A table is its CSV columns and a function reading its rows through reports.py, so the export
 always serves the numbers the charts are drawn from. Adding a table is adding an entry.
+Opens and clicks are people's unless the filters include machine ones; the machine ones are
+always in their own columns.
 """
 
 from __future__ import annotations
@@ -34,14 +36,16 @@ def _r(value: float | None) -> str:
 
 
 def _campaigns(session: Session, f: Filters) -> Rows:
-    rows = reports.campaign_rows(session, f.since, f.until, f.channel)
+    rows = reports.campaign_rows(session, f.since, f.until, f.channel, f.include_machine)
     earned = revenue.earnings_by_campaign(session, [r.campaign_id for r in rows], f.channel)
     for r in rows:
         fn, e = r.funnel, earned[r.campaign_id]
         yield [r.campaign_id, r.name, r.sent_at.isoformat() if r.sent_at else "", fn.sent,
                _r(fn.delivered_rate), _r(fn.open_rate), _r(fn.click_rate),
                _r(fn.redemption_rate), fn.unsubscribes, e.counts.redemptions,
-               *e.csv_values()]  # fmt: skip
+               *e.csv_values(), fn.opened_human_unique,
+               fn.opened_machine_unique, fn.clicked_human_unique, fn.clicked_machine_unique,
+               int(fn.machine_included)]  # fmt: skip
 
 
 def _redemptions(session: Session, f: Filters) -> Rows:
@@ -52,8 +56,9 @@ def _redemptions(session: Session, f: Filters) -> Rows:
 
 
 def _trend(session: Session, f: Filters) -> Rows:
-    for p in reports.daily_trend(session, f.since, f.until, f.channel):
-        yield [p.day.date().isoformat(), p.sent, p.opens, p.clicks]
+    for p in reports.daily_trend(session, f.since, f.until, f.channel, f.include_machine):
+        yield [p.day.date().isoformat(), p.sent, p.opens, p.clicks, p.machine_opens,
+               p.machine_clicks]  # fmt: skip
 
 
 def _audience(session: Session, f: Filters) -> Rows:
@@ -67,21 +72,28 @@ def _consent(session: Session, f: Filters) -> Rows:
 
 
 def _funnel(session: Session, f: Filters, campaign_id: int) -> Rows:
-    report = reports.campaign_funnel(session, campaign_id, f.channel, f.since, f.until)
+    report = reports.campaign_funnel(
+        session, campaign_id, f.channel, f.since, f.until, f.include_machine
+    )
     for fn in (report.funnel, *report.by_channel.values()):
         yield [fn.channel or "all", *(getattr(fn, c) for c in COUNT_FIELDS),
                _r(fn.delivered_rate), _r(fn.open_rate), _r(fn.click_rate),
-               _r(fn.redemption_rate)]  # fmt: skip
+               _r(fn.redemption_rate), int(fn.machine_included)]  # fmt: skip
 
 
 def _hourly(session: Session, f: Filters, campaign_id: int) -> Rows:
-    for p in reports.campaign_hourly(session, campaign_id, f.channel, f.since, f.until):
-        yield [p.hours_since_send, p.opens, p.clicks, p.redemptions]
+    for p in reports.campaign_hourly(
+        session, campaign_id, f.channel, f.since, f.until, include_machine=f.include_machine
+    ):
+        yield [p.hours_since_send, p.opens, p.clicks, p.redemptions, p.machine_opens,
+               p.machine_clicks]  # fmt: skip
 
 
 def _links(session: Session, f: Filters, campaign_id: int) -> Rows:
-    for x in reports.top_links(session, campaign_id, f.channel, f.since, f.until, limit=100):
-        yield [x.url, x.clicks, x.unique_clicks]
+    for x in reports.top_links(
+        session, campaign_id, f.channel, f.since, f.until, 100, f.include_machine
+    ):
+        yield [x.url, x.clicks, x.unique_clicks, x.machine_clicks]
 
 
 def _revenue(session: Session, f: Filters, campaign_id: int) -> Rows:
@@ -98,6 +110,7 @@ def _failures(session: Session, f: Filters, campaign_id: int) -> Rows:
 
 
 RATE_COLUMNS = ("delivered_rate", "open_rate", "click_rate", "redemption_rate")
+MACHINE_INCLUDED = "machine_included"  # 1 when opens, clicks and rates count machine ones too
 OVERVIEW: dict[str, OverviewTable] = {  # the /analytics page's tables, in its order
     "campaigns": OverviewTable(
         (
@@ -108,10 +121,17 @@ OVERVIEW: dict[str, OverviewTable] = {  # the /analytics page's tables, in its o
             *RATE_COLUMNS,
             "unsubscribes",
             *revenue.CSV_COLUMNS,
+            "opened_human_unique",
+            "opened_machine_unique",
+            "clicked_human_unique",
+            "clicked_machine_unique",
+            MACHINE_INCLUDED,
         ),
         _campaigns,
+    ),  # fmt: skip
+    "trend": OverviewTable(
+        ("day", "sent", "opens", "clicks", "machine_opens", "machine_clicks"), _trend
     ),
-    "trend": OverviewTable(("day", "sent", "opens", "clicks"), _trend),
     "audience": OverviewTable(("day", "new_customers", "total_customers"), _audience),
     "consent": OverviewTable(("day", "channel", "granted", "withdrawn"), _consent),
     "redemptions": OverviewTable(
@@ -119,9 +139,12 @@ OVERVIEW: dict[str, OverviewTable] = {  # the /analytics page's tables, in its o
     ),
 }
 CAMPAIGN: dict[str, CampaignTable] = {  # one campaign's page (needs a campaign_id)
-    "funnel": CampaignTable(("channel", *COUNT_FIELDS, *RATE_COLUMNS), _funnel),
-    "hourly": CampaignTable(("hours_since_send", "opens", "clicks", "redemptions"), _hourly),
-    "links": CampaignTable(("url", "clicks", "unique_clicks"), _links),
+    "funnel": CampaignTable(("channel", *COUNT_FIELDS, *RATE_COLUMNS, MACHINE_INCLUDED), _funnel),
+    "hourly": CampaignTable(
+        ("hours_since_send", "opens", "clicks", "redemptions", "machine_opens", "machine_clicks"),
+        _hourly,
+    ),
+    "links": CampaignTable(("url", "clicks", "unique_clicks", "machine_clicks"), _links),
     "failures": CampaignTable(("channel", "status", "reason", "count"), _failures),
     "revenue": CampaignTable(
         (

@@ -37,10 +37,16 @@ UPDATE analytics_watermark SET pending_id = :p, pending_at = :at WHERE name = 'e
 SELECT DISTINCT campaign_id FROM event WHERE id > {lo} AND id <= {hi}
 
 -- name: fold-hourly-totals
+-- Human opens and clicks are counted twice: under their type and under type || '_human'.
 INSERT INTO campaign_stat_hourly (campaign_id, channel, type, hour, total, uniq)
 SELECT campaign_id, channel, type, {hour:created_at}, count(*), 0
-FROM event
-WHERE id > {lo} AND id <= {hi} AND campaign_id IS NOT NULL AND type <> 'redeemed'
+FROM (SELECT campaign_id, channel, type, created_at FROM event
+      WHERE id > {lo} AND id <= {hi} AND campaign_id IS NOT NULL AND type <> 'redeemed'
+      UNION ALL
+      SELECT campaign_id, channel, type || '_human', created_at FROM event
+      WHERE id > {lo} AND id <= {hi} AND campaign_id IS NOT NULL
+        AND type IN ('opened', 'clicked') AND NOT machine) e
+WHERE 1 = 1
 GROUP BY campaign_id, channel, type, {hour:created_at}
 ON CONFLICT (campaign_id, channel, type, hour)
 DO UPDATE SET total = campaign_stat_hourly.total + excluded.total
@@ -54,9 +60,13 @@ CREATE TEMP TABLE fold_first AS
 SELECT delivery_id, type, min(campaign_id) AS campaign_id, min(channel) AS channel,
        min({hour:created_at}) AS hour, min(campaign_id) AS old_campaign_id,
        min(channel) AS old_channel, CAST(NULL AS bigint) AS old_hour
-FROM event
-WHERE id > {lo} AND id <= {hi} AND campaign_id IS NOT NULL AND type <> 'redeemed'
-  AND delivery_id IS NOT NULL
+FROM (SELECT delivery_id, type, campaign_id, channel, created_at FROM event
+      WHERE id > {lo} AND id <= {hi} AND campaign_id IS NOT NULL AND type <> 'redeemed'
+        AND delivery_id IS NOT NULL
+      UNION ALL
+      SELECT delivery_id, type || '_human', campaign_id, channel, created_at FROM event
+      WHERE id > {lo} AND id <= {hi} AND campaign_id IS NOT NULL AND delivery_id IS NOT NULL
+        AND type IN ('opened', 'clicked') AND NOT machine) e
 GROUP BY delivery_id, type
 
 -- name: fold-first-analyze
@@ -100,6 +110,47 @@ DROP TABLE fold_first
 
 -- name: watermark-advance-events
 UPDATE analytics_watermark SET last_id = :t WHERE name = 'event'
+
+
+-- Clicks found machine after they were folded (a link burst, rollup.unfold_machine_clicks) --
+
+-- name: unfold-lock
+-- Taken after the clicks were flagged and held to the commit: no fold runs in between.
+UPDATE analytics_watermark SET last_id = last_id WHERE name = 'event' RETURNING last_id
+
+-- name: unfold-totals
+UPDATE campaign_stat_hourly SET total = total - d.n
+FROM (SELECT campaign_id, channel, {hour:created_at} AS hour, count(*) AS n FROM event
+      WHERE id IN :ids AND id <= :folded AND type = 'clicked' AND campaign_id IS NOT NULL
+      GROUP BY campaign_id, channel, {hour:created_at}) d
+WHERE campaign_stat_hourly.campaign_id = d.campaign_id
+  AND campaign_stat_hourly.channel = d.channel
+  AND campaign_stat_hourly.type = 'clicked_human' AND campaign_stat_hourly.hour = d.hour
+
+-- name: unfold-first-hours
+-- Each affected delivery's first human click hour as folded, and what it is without the flagged.
+SELECT f.delivery_id, f.campaign_id, f.channel, f.hour,
+       (SELECT min({hour:e.created_at}) FROM event e
+        WHERE e.delivery_id = f.delivery_id AND e.type = 'clicked' AND NOT e.machine
+          AND e.id <= :folded)
+FROM delivery_first_event f
+WHERE f.type = 'clicked_human'
+  AND f.delivery_id IN (SELECT delivery_id FROM event WHERE id IN :ids AND id <= :folded)
+
+-- name: unfold-unique-out
+UPDATE campaign_stat_hourly SET uniq = uniq - 1
+WHERE campaign_id = :cid AND channel = :channel AND type = 'clicked_human' AND hour = :hour
+
+-- name: unfold-unique-in
+INSERT INTO campaign_stat_hourly (campaign_id, channel, type, hour, total, uniq)
+VALUES (:cid, :channel, 'clicked_human', :hour, 0, 1)
+ON CONFLICT (campaign_id, channel, type, hour) DO UPDATE SET uniq = campaign_stat_hourly.uniq + 1
+
+-- name: unfold-first-move
+UPDATE delivery_first_event SET hour = :hour WHERE delivery_id = :d AND type = 'clicked_human'
+
+-- name: unfold-first-drop
+DELETE FROM delivery_first_event WHERE delivery_id = :d AND type = 'clicked_human'
 
 
 -- Tallies: delivery and coupon counts of the campaigns that changed -------------------------
@@ -188,7 +239,7 @@ LIMIT 20
 
 -- name: hourly-engagement
 SELECT s.type, s.hour, sum(s.total) FROM campaign_stat_hourly s
-WHERE s.campaign_id = :cid AND s.type IN ('opened', 'clicked')
+WHERE s.campaign_id = :cid AND s.type IN :types
   AND s.hour >= :lo AND s.hour < :hi{channel:s}
 GROUP BY s.type, s.hour
 
@@ -200,12 +251,15 @@ WHERE k.campaign_id = :cid AND k.status = 'redeemed'
 GROUP BY {hour:k.redeemed_at}
 
 -- name: top-links
--- One index range scan of the campaign's click events.
-SELECT e.detail, count(*) AS n, count(DISTINCT e.delivery_id) FROM event e
+-- One index range scan of the campaign's click events; then its human clicks apart.
+SELECT e.detail, count(*) AS n, count(DISTINCT e.delivery_id),
+       sum(CASE WHEN e.machine THEN 0 ELSE 1 END) AS h,
+       count(DISTINCT CASE WHEN e.machine THEN NULL ELSE e.delivery_id END)
+FROM event e
 WHERE e.campaign_id = :cid AND e.type = 'clicked'
   AND e.created_at >= :since AND e.created_at < :until{channel:e}
 GROUP BY e.detail
-ORDER BY n DESC, e.detail
+ORDER BY h DESC, n DESC, e.detail
 LIMIT :limit
 
 

@@ -9,6 +9,9 @@ into Python. Definitions used everywhere:
   only emails (SMS has no opens), and the coupon redemption rate is redeemed coupons of coupons
   issued. A rate with nothing to divide by is None and shows as "–" with its `*_note`.
 - unique opens/clicks count each recipient (delivery) once; totals count every event.
+- opens and clicks are a person's by default: machine ones (proxies, scanners; see
+  core/engagement.py) are counted apart (`*_machine_*`: recipients whose opens or clicks were
+  all machine ones) and added in only when `include_machine` is asked for.
 - since/until select event times [since, until) at whole-hour (UTC) granularity; delivery
   stages of one campaign are not date-filtered (its audience is frozen once).
 """
@@ -25,6 +28,7 @@ from sqlmodel import Session
 from marketing_ui.core.analytics.hours import aware, hour_range, hour_start, to_hour, utc
 from marketing_ui.core.analytics.queries import sql
 from marketing_ui.core.analytics.rollup import (
+    HUMAN_TYPES,
     NO_RECEIPTS,
     REPORTED_STATUSES,
     SENT_SERIES,
@@ -44,6 +48,10 @@ ENGAGEMENT = (
     EventType.COMPLAINED,
     EventType.UNSUBSCRIBED,
 )
+ENGAGEMENT_TYPES = [t.value for t in ENGAGEMENT] + list(HUMAN_TYPES.values())  # rollup types
+OPENED_HUMAN = HUMAN_TYPES[EventType.OPENED.value]
+CLICKED_HUMAN = HUMAN_TYPES[EventType.CLICKED.value]
+MACHINE_ON = ("1", "true", "yes", "on")  # ?machine=1: count machine opens and clicks too
 CHANNEL_CHOICES = ("all", Channel.EMAIL.value, Channel.SMS.value)
 
 
@@ -55,12 +63,19 @@ class Filters:
     since: datetime | None
     until: datetime | None  # exclusive: the day after the chosen "to" date
     channel: str | None
+    include_machine: bool = False  # count proxy and scanner opens/clicks as if people's
 
 
-def parse_filters(since: str = "", until: str = "", channel: str = "") -> Filters:
-    """Dates as YYYY-MM-DD (UTC days, "to" inclusive) and a channel; junk means no filter."""
+def parse_filters(
+    since: str = "", until: str = "", channel: str = "", machine: str = ""
+) -> Filters:
+    """Dates as YYYY-MM-DD (UTC days, "to" inclusive), a channel, machine events on ("1") or
+    off; junk means no filter."""
     return Filters(
-        _day(since), _day(until, plus_one=True), channel if channel in CHANNEL_CHOICES[1:] else None
+        _day(since),
+        _day(until, plus_one=True),
+        channel if channel in CHANNEL_CHOICES[1:] else None,
+        machine.strip().lower() in MACHINE_ON,
     )
 
 
@@ -97,16 +112,21 @@ class Funnel:
     held_back: int = 0  # of the skipped: held back by the frequency cap at the freeze
     queued: int = 0  # pending or in flight
     cancelled: int = 0
-    opened_unique: int = 0
+    opened_unique: int = 0  # people's, plus the machine ones when machine_included
     opened_total: int = 0
     clicked_unique: int = 0
     clicked_total: int = 0
+    opened_machine_unique: int = 0  # recipients whose every open was a machine's
+    opened_machine_total: int = 0  # machine opens
+    clicked_machine_unique: int = 0
+    clicked_machine_total: int = 0
     complaints: int = 0
     unsubscribes: int = 0
     coupons_issued: int = 0
     redeemed: int = 0
     email_sent: int = 0  # sent on the email channel: the messages that can be opened
     sent_without_receipts: int = 0  # sent through a provider that never reports delivery
+    machine_included: bool = False  # the opens/clicks above include the machine ones
 
     def rate(self, count: int, of: int | None = None) -> float | None:
         """count / of (default: sent); None when there is nothing to divide by."""
@@ -154,12 +174,20 @@ class Funnel:
         """Redeemed coupons of coupons issued."""
         return self.rate(self.redeemed, self.coupons_issued)
 
+    @property
+    def opened_human_unique(self) -> int:
+        return self.opened_unique - (self.opened_machine_unique if self.machine_included else 0)
+
+    @property
+    def clicked_human_unique(self) -> int:
+        return self.clicked_unique - (self.clicked_machine_unique if self.machine_included else 0)
+
     def add(self, other: Funnel) -> None:
         for name in COUNT_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-COUNT_FIELDS = [f for f in Funnel.__dataclass_fields__ if f != "channel"]
+COUNT_FIELDS = [f for f in Funnel.__dataclass_fields__ if f not in ("channel", "machine_included")]
 
 
 @dataclass(frozen=True)
@@ -184,6 +212,7 @@ def campaign_funnel(
     channel: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    include_machine: bool = False,
 ) -> CampaignReport:
     """The funnel of one campaign, overall and per channel, with failures by reason."""
     per: dict[str, Funnel] = {}
@@ -211,7 +240,9 @@ def campaign_funnel(
             sql(session, "funnel-failures", channel), params
         )
     ]
-    overall = Funnel(channel)
+    for f in per.values():
+        _settle_machine(f, include_machine)
+    overall = Funnel(channel, machine_included=include_machine)
     for f in per.values():
         overall.add(f)
     by_channel = {ch: f for ch, f in sorted(per.items()) if f.targeted}
@@ -240,17 +271,48 @@ def _add_delivery_status(f: Funnel, channel: str, status: str, n: int) -> None:
 
 
 def _add_event_counts(f: Funnel, typ: str, total: int, uniq: int) -> None:
+    """Fold one rollup row in; opens and clicks are people's and machine-so-far until settled.
+
+    All opens go to the machine counts and human ones move out of them again, so after every
+    row (in any order) machine = all - human; `_settle_machine` finishes the job.
+    """
     match typ:
         case EventType.OPENED:
+            f.opened_machine_total += total
+            f.opened_machine_unique += uniq
+        case EventType.CLICKED:
+            f.clicked_machine_total += total
+            f.clicked_machine_unique += uniq
+        case _ if typ == OPENED_HUMAN:
             f.opened_total += total
             f.opened_unique += uniq
-        case EventType.CLICKED:
+            f.opened_machine_total -= total
+            f.opened_machine_unique -= uniq
+        case _ if typ == CLICKED_HUMAN:
             f.clicked_total += total
             f.clicked_unique += uniq
+            f.clicked_machine_total -= total
+            f.clicked_machine_unique -= uniq
         case EventType.COMPLAINED:
             f.complaints += uniq
         case EventType.UNSUBSCRIBED:
             f.unsubscribes += uniq
+
+
+def _settle_machine(f: Funnel, include_machine: bool) -> None:
+    """Machine uniques are recipients with machine but no human opens (clicks) in the range.
+
+    A date range can hold a recipient's first human open but not their earlier machine one;
+    that difference would be negative and counts as 0.
+    """
+    f.opened_machine_unique = max(0, f.opened_machine_unique)
+    f.clicked_machine_unique = max(0, f.clicked_machine_unique)
+    f.machine_included = include_machine
+    if include_machine:
+        f.opened_unique += f.opened_machine_unique
+        f.opened_total += f.opened_machine_total
+        f.clicked_unique += f.clicked_machine_unique
+        f.clicked_total += f.clicked_machine_total
 
 
 def _add_coupons(
@@ -282,9 +344,11 @@ def _add_coupons(
 @dataclass(frozen=True)
 class HourPoint:
     hours_since_send: int
-    opens: int
+    opens: int  # people's, plus machine ones when asked for
     clicks: int
     redemptions: int
+    machine_opens: int = 0
+    machine_clicks: int = 0
 
 
 def campaign_hourly(
@@ -294,6 +358,7 @@ def campaign_hourly(
     since: datetime | None = None,
     until: datetime | None = None,
     max_hours: int = 24 * 14,
+    include_machine: bool = False,
 ) -> list[HourPoint]:
     """Opens, clicks and redemptions by hour since the campaign's send (gaps filled with 0)."""
     sent_at = session.execute(
@@ -305,24 +370,39 @@ def campaign_hourly(
     lo, hi = hour_range(since, until)
     lo, hi = max(lo, start), min(hi, start + max_hours)
     params = {"cid": campaign_id, "channel": channel, "lo": lo, "hi": hi}
-    series: dict[int, list[int]] = {}
-    for typ, hour, total in session.execute(sql(session, "hourly-engagement", channel), params):
-        series.setdefault(int(hour), [0, 0, 0])[0 if typ == "opened" else 1] += int(total)
+    column = {OPENED_HUMAN: 0, CLICKED_HUMAN: 1, "opened": 3, "clicked": 4}
+    series: dict[
+        int, list[int]
+    ] = {}  # human opens, human clicks, redemptions, all opens, all clicks
+    for typ, hour, total in session.execute(
+        sql(session, "hourly-engagement", channel), {**params, "types": list(column)}
+    ):
+        series.setdefault(int(hour), [0] * 5)[column[typ]] += int(total)
     for hour, n in session.execute(sql(session, "hourly-redemptions", channel), params):
-        series.setdefault(int(hour), [0, 0, 0])[2] += int(n)
+        series.setdefault(int(hour), [0] * 5)[2] += int(n)
     if not series:
         return []
     last = max(series)
-    return [
-        HourPoint(h - start, *series.get(h, [0, 0, 0])) for h in range(max(lo, start), last + 1)
-    ]
+    return [_hour_point(h - start, series.get(h, [0] * 5), include_machine)
+            for h in range(max(lo, start), last + 1)]  # fmt: skip
+
+
+def _hour_point(hours: int, row: list[int], include_machine: bool) -> HourPoint:
+    human_opens, human_clicks, redemptions, opens, clicks = row
+    if include_machine:
+        return HourPoint(
+            hours, opens, clicks, redemptions, opens - human_opens, clicks - human_clicks
+        )
+    return HourPoint(hours, human_opens, human_clicks, redemptions, opens - human_opens,
+                     clicks - human_clicks)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class LinkStat:
     url: str
-    clicks: int
+    clicks: int  # people's, plus machine ones when asked for
     unique_clicks: int
+    machine_clicks: int = 0
 
 
 def top_links(
@@ -332,8 +412,9 @@ def top_links(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 10,
+    include_machine: bool = False,
 ) -> list[LinkStat]:
-    """Most clicked links of one campaign (one index range scan of its click events)."""
+    """Most clicked links of one campaign by people (one index range scan of its clicks)."""
     lo, hi = hour_range(since, until)
     params = {
         "cid": campaign_id,
@@ -343,7 +424,12 @@ def top_links(
         "until": hour_start(min(hi, 10**7)),
     }
     rows = session.execute(sql(session, "top-links", channel), params)
-    return [LinkStat(url or "(no link)", int(n), int(u)) for url, n, u in rows]
+    return [
+        LinkStat(url or "(no link)", int(n), int(u), int(n) - int(h))
+        if include_machine
+        else LinkStat(url or "(no link)", int(h), int(hu), int(n) - int(h))
+        for url, n, u, h, hu in rows
+    ]
 
 
 def channels_sent(report: CampaignReport) -> list[str]:
@@ -376,8 +462,10 @@ class CampaignFunnelRow:
 class DayPoint:
     day: datetime
     sent: int
-    opens: int
+    opens: int  # people's, plus machine ones when asked for
     clicks: int
+    machine_opens: int = 0
+    machine_clicks: int = 0
 
 
 @dataclass(frozen=True)
@@ -408,11 +496,12 @@ def overview(
     since: datetime | None = None,
     until: datetime | None = None,
     channel: str | None = None,
+    include_machine: bool = False,
 ) -> Overview:
     """All reported campaigns sent in the range compared, plus daily trends, audience and consent."""
     return Overview(
-        campaigns=campaign_rows(session, since, until, channel),
-        trend=daily_trend(session, since, until, channel),
+        campaigns=campaign_rows(session, since, until, channel, include_machine),
+        trend=daily_trend(session, since, until, channel, include_machine),
         audience=audience_growth(session, since, until),
         consent=consent_changes(session, since, until, channel),
     )
@@ -423,6 +512,7 @@ def campaign_rows(
     since: datetime | None = None,
     until: datetime | None = None,
     channel: str | None = None,
+    include_machine: bool = False,
 ) -> list[CampaignFunnelRow]:
     """One row per campaign sent in [since, until), newest first, from the tallies and rollups."""
     params = _time_window(since, until) | {"reported": [s.value for s in REPORTED_STATUSES]}
@@ -451,13 +541,15 @@ def campaign_rows(
         sql(session, "overview-engagement", channel),
         {
             "ids": ids,
-            "types": [t.value for t in ENGAGEMENT],
+            "types": ENGAGEMENT_TYPES,
             "lo": lo,
             "hi": hi,
             "channel": channel,
         },
     ):
         _add_event_counts(funnels[cid], typ, int(total), int(uniq))
+    for f in funnels.values():
+        _settle_machine(f, include_machine)
     return [
         CampaignFunnelRow(cid, name, ch, aware(sent_at), funnels[cid])
         for cid, name, ch, sent_at in campaigns
@@ -469,17 +561,24 @@ def daily_trend(
     since: datetime | None = None,
     until: datetime | None = None,
     channel: str | None = None,
+    include_machine: bool = False,
 ) -> list[DayPoint]:
-    """Messages sent, opens and clicks per UTC day, across all campaigns."""
+    """Messages sent, opens and clicks (people's unless asked) per UTC day, all campaigns."""
     lo, hi = hour_range(since, until)
-    days: dict[int, list[int]] = {}
-    column = {SENT_SERIES: 0, EventType.OPENED.value: 1, EventType.CLICKED.value: 2}
+    days: dict[int, list[int]] = {}  # sent, human opens, human clicks, all opens, all clicks
+    column = {SENT_SERIES: 0, OPENED_HUMAN: 1, CLICKED_HUMAN: 2, "opened": 3, "clicked": 4}
     for typ, day, total in session.execute(
         sql(session, "trend-daily", channel),
         {"types": list(column), "lo": lo, "hi": hi, "channel": channel},
     ):
-        days.setdefault(int(day), [0, 0, 0])[column[typ]] += int(total)
-    return [DayPoint(hour_start(d * 24), *days.get(d, [0, 0, 0])) for d in _day_span(days)]
+        days.setdefault(int(day), [0] * 5)[column[typ]] += int(total)
+    points = []
+    for d in _day_span(days):
+        sent, human_opens, human_clicks, opens, clicks = days.get(d, [0] * 5)
+        shown = (opens, clicks) if include_machine else (human_opens, human_clicks)
+        points.append(DayPoint(hour_start(d * 24), sent, *shown, opens - human_opens,
+                               clicks - human_clicks))  # fmt: skip
+    return points
 
 
 def _day_span(days: Iterable[int]) -> list[int]:

@@ -21,7 +21,12 @@ from marketing_ui.core import statuses
 from marketing_ui.core.analytics.hours import aware
 from marketing_ui.core.analytics.queries import sql
 from marketing_ui.core.clock import utcnow
-from marketing_ui.core.models import OUTBOX_PROVIDER_ID_PREFIX, AnalyticsWatermark, CampaignStatus
+from marketing_ui.core.models import (
+    OUTBOX_PROVIDER_ID_PREFIX,
+    AnalyticsWatermark,
+    CampaignStatus,
+    EventType,
+)
 
 FOLD_BATCH = 500_000  # event ids folded per statement group, bounding each transaction
 PG_SETTLE_S = 2.0  # PostgreSQL ids can commit out of order; fold an id range only once settled
@@ -37,6 +42,9 @@ REPORTED_STATUSES = (
     CampaignStatus.FAILED,
 )
 NO_RECEIPTS = f"{OUTBOX_PROVIDER_ID_PREFIX}%"  # LIKE pattern: sent by a provider without receipts
+# Human opens and clicks are folded a second time under their own type (queries.sql writes
+# type || '_human'), so reports read human and all events apart from the same rollups.
+HUMAN_TYPES = {EventType.OPENED.value: "opened_human", EventType.CLICKED.value: "clicked_human"}
 WATERMARKS = ("event", "tally")  # AnalyticsWatermark.name: events folded, tallies recounted
 # Statement names (queries.sql) in the order they run.
 FOLD = (  # one batch of events, after "fold-campaigns-touched"
@@ -187,3 +195,32 @@ def _retally(session: Session, campaign_ids: list[int]) -> None:
     }
     for name in RETALLY:
         session.execute(sql(session, name), params)
+
+
+def unfold_machine_clicks(session: Session, event_ids: list[int]) -> None:
+    """Take clicks just flagged machine out of the human rollups they were folded into.
+
+    Called in the transaction that flagged them (events._flag_link_bursts), after the flag:
+    the watermark lock taken here is held to the commit, so every fold either ran before (and
+    counted these clicks as human: a flag only ever goes from human to machine) or runs after
+    and sees them as machine. Clicks past the watermark need nothing: the fold will see the flag.
+    """
+    if not event_ids:
+        return
+    folded = session.execute(sql(session, "unfold-lock")).scalar_one_or_none()
+    if not folded or min(event_ids) > folded:
+        return
+    params = {"ids": event_ids, "folded": folded}
+    session.execute(sql(session, "unfold-totals"), params)
+    for delivery_id, campaign_id, channel, old_hour, new_hour in session.execute(
+        sql(session, "unfold-first-hours"), params
+    ).all():
+        if new_hour == old_hour:
+            continue
+        where = {"cid": campaign_id, "channel": channel}
+        session.execute(sql(session, "unfold-unique-out"), {**where, "hour": old_hour})
+        if new_hour is None:
+            session.execute(sql(session, "unfold-first-drop"), {"d": delivery_id})
+        else:
+            session.execute(sql(session, "unfold-unique-in"), {**where, "hour": new_hour})
+            session.execute(sql(session, "unfold-first-move"), {"d": delivery_id, "hour": new_hour})
