@@ -77,7 +77,7 @@ def test_overview_and_campaign_funnel(app_url, page) -> None:  # noqa: ANN001
     assert page.locator("#stat-targeted").inner_text() == "16"
     assert page.locator("#stat-sent").inner_text() == "15"
     assert page.locator("#stat-clicked").inner_text() == "4"
-    assert "8 total opens" in page.locator("#stat-opened").locator("..").inner_text()
+    assert "6 human · 0 machine only" in page.locator("#stat-opened").locator("..").inner_text()
     assert "Unique opens count each recipient once" in page.locator("#unique-note").inner_text()
     page.wait_for_selector("#funnel-chart .js-plotly-plot")
     page.wait_for_selector("#hourly-chart .js-plotly-plot")
