@@ -125,9 +125,14 @@ DELETE FROM campaign_tally WHERE campaign_id IN :ids
 DELETE FROM campaign_stat_hourly WHERE type = :series AND campaign_id IN :ids
 
 -- name: tally-deliveries
+-- The holdout group is tallied as 'delivery:held_out', apart from the skipped.
 INSERT INTO campaign_tally (campaign_id, channel, metric, n)
-SELECT d.campaign_id, d.channel, 'delivery:' || d.status, count(*) FROM delivery d
-WHERE d.campaign_id IN :ids GROUP BY d.campaign_id, d.channel, d.status
+SELECT d.campaign_id, d.channel,
+       'delivery:' || CASE WHEN d.skip_reason = 'holdout' THEN 'held_out' ELSE d.status END,
+       count(*)
+FROM delivery d
+WHERE d.campaign_id IN :ids
+GROUP BY d.campaign_id, d.channel, CASE WHEN d.skip_reason = 'holdout' THEN 'held_out' ELSE d.status END
 
 -- name: tally-coupons
 INSERT INTO campaign_tally (campaign_id, channel, metric, n)
@@ -158,12 +163,15 @@ UPDATE analytics_watermark SET refreshed_at = :now, last_id = :rid WHERE name = 
 -- One campaign (reports.campaign_funnel, campaign_hourly, top_links) ------------------------
 
 -- name: funnel-deliveries
-SELECT d.channel, d.status, count(*),
+-- The holdout group (skip_reason 'holdout') comes back as a status of its own, 'held_out'.
+SELECT d.channel,
+       CASE WHEN d.skip_reason = 'holdout' THEN 'held_out' ELSE d.status END AS status,
+       count(*),
        sum(CASE WHEN d.provider_message_id LIKE :no_receipts THEN 1 ELSE 0 END),
        sum(CASE WHEN d.skip_reason = 'frequency_cap' THEN 1 ELSE 0 END)
 FROM delivery d
 WHERE d.campaign_id = :cid{channel:d}
-GROUP BY d.channel, d.status
+GROUP BY d.channel, CASE WHEN d.skip_reason = 'holdout' THEN 'held_out' ELSE d.status END
 
 -- name: funnel-events
 SELECT s.channel, s.type, sum(s.total), sum(s.uniq) FROM campaign_stat_hourly s
