@@ -32,8 +32,8 @@ from marketing_ui.core.models import (
     Tag,
 )
 from marketing_ui.core.rendering import TemplateError, check_template, load_template
-from marketing_ui.core.sending import holdout
 from marketing_ui.core.rendering import list_templates as library_templates
+from marketing_ui.core.sending import holdout
 from marketing_ui.core.sms import compile_sms
 
 EDITABLE_STATUSES = statuses.EDITABLE
