@@ -280,3 +280,30 @@ SELECT d.campaign_id, count(DISTINCT d.customer_id),
 FROM delivery d
 WHERE d.campaign_id IN :ids AND d.status IN :sent{channel:d}
 GROUP BY d.campaign_id
+
+
+-- Holdout lift (lift.py) -------------------------------------------------------------------
+
+-- name: lift-groups
+-- Per group of one campaign (held_out 1: the holdout group, 0: picked to be messaged, whether
+-- or not the message arrived), over the customers' visits in [:since, :until): customers, those
+-- with a visit, and the sum and sum of squares of visits and of ticket amounts (in :currency)
+-- per customer, from which lift.py takes means, variances and intervals.
+SELECT g.held_out, count(*),
+       sum(CASE WHEN g.visits > 0 THEN 1 ELSE 0 END),
+       coalesce(sum(g.visits), 0), coalesce(sum(g.visits * g.visits), 0),
+       coalesce(sum(g.revenue), 0), coalesce(sum(g.revenue * g.revenue), 0)
+FROM (
+  SELECT r.customer_id, r.held_out, count(v.id) AS visits,
+         coalesce(sum(CASE WHEN v.currency = :currency THEN v.amount_minor ELSE 0 END), 0)
+           AS revenue
+  FROM (
+    SELECT d.customer_id, max(CASE WHEN d.skip_reason = 'holdout' THEN 1 ELSE 0 END) AS held_out
+    FROM delivery d
+    WHERE d.campaign_id = :cid AND (d.status <> 'skipped' OR d.skip_reason = 'holdout')
+    GROUP BY d.customer_id
+  ) r
+  LEFT JOIN visit v ON v.customer_id = r.customer_id AND v.at >= :since AND v.at < :until
+  GROUP BY r.customer_id, r.held_out
+) g
+GROUP BY g.held_out
