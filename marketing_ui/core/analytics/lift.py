@@ -27,7 +27,7 @@ from sqlmodel import Session
 from marketing_ui.core import audit, money
 from marketing_ui.core.analytics.queries import sql
 from marketing_ui.core.app_settings import money_settings
-from marketing_ui.core.clock import utcnow
+from marketing_ui.core.clock import as_utc, utcnow
 from marketing_ui.core.models import Campaign
 
 WINDOW_DAYS = (1, 90)
@@ -242,7 +242,7 @@ def window(campaign: Campaign) -> tuple[datetime | None, datetime | None]:
     """[sent_at, sent_at + lift_window_days) of a sent campaign; (None, None) before."""
     if campaign.sent_at is None:
         return None, None
-    start = campaign.sent_at
+    start = as_utc(campaign.sent_at)
     return start, start + timedelta(days=campaign.lift_window_days)
 
 
