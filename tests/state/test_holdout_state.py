@@ -11,6 +11,7 @@ from marketing_ui.core import campaigns
 from marketing_ui.core.clock import utcnow
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign, CampaignStatus, Customer, Delivery, Visit
+from marketing_ui.state.analytics import AnalyticsState
 from marketing_ui.state.campaign_analytics import CampaignAnalyticsState
 from marketing_ui.state.campaign_send import CampaignSendState
 from tests.state.conftest import page_state
@@ -105,6 +106,11 @@ def test_the_lift_card_shows_both_groups_and_the_window_can_change(
     assert state.exports["lift"].endswith(f"campaign_id={cid}")
     assert len(state.lift_fig.data) == 6  # 3 metrics x 2 groups, with error bars
     assert state.funnel["held_out"] == "40"
+
+    overview = page_state(AnalyticsState, "/analytics")
+    overview.load()
+    [row] = [r for r in overview.rows if r["id"] == str(cid)]
+    assert row["lift"] == f"+40.0 pts ({rate['interval']})"
 
     state.set_lift_window("1")  # the visits two days after the send fall outside
     assert state.lift_error == ""
