@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 import reflex as rx
+from plotly.subplots import make_subplots
 
 from marketing_ui.components.theme import MUTED
+from marketing_ui.core.analytics.lift import METRIC_LABELS, METRICS, Z95, Lift
 from marketing_ui.core.analytics.reports import (
     AudiencePoint,
     CampaignFunnelRow,
@@ -19,6 +21,7 @@ from marketing_ui.core.analytics.reports import (
     HourPoint,
 )
 from marketing_ui.core.automations.reports import WeekRow
+from marketing_ui.core.money import currency as money_currency
 
 DAY_BAR_MS = 0.7 * 86_400_000  # bar width on a date axis (one lone bar would be 1 ms wide)
 COLORS = {
@@ -29,6 +32,8 @@ COLORS = {
     "redemptions": "#ffa01c",
     "sent": "#8e8c99",
     "visits": "#30a46c",
+    "messaged": "#3e63dd",
+    "held_out": "#8e8c99",
 }
 
 
@@ -155,6 +160,35 @@ def rates_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:
         fig.add_bar(x=names, y=values, name=label, marker_color=color)
     fig.update_yaxes(title_text="% of sent", range=[0, 100])
     return _layout(fig, barmode="group", bargap=0.6 if len(names) < 4 else 0.2)
+
+
+def lift_figure(lift: Lift) -> go.Figure:
+    """Messaged vs held out per metric: the group means with their 95% intervals as error bars."""
+    scale = {"visit_rate": 100.0, "visits": 1.0, "revenue": 1 / 10 ** _exponent(lift.currency)}
+    units = {"visit_rate": "%", "visits": "visits", "revenue": lift.currency}
+    fig = make_subplots(
+        rows=1, cols=3, subplot_titles=[f"{METRIC_LABELS[m]} ({units[m]})" for m in METRICS]
+    )
+    for col, metric in enumerate(METRICS, start=1):
+        for group, sums in (("messaged", lift.messaged), ("held_out", lift.held_out)):
+            mean, var = sums.mean(metric), sums.variance(metric)
+            half = Z95 * (var / sums.customers) ** 0.5 if var is not None and sums.customers else 0
+            fig.add_bar(
+                x=["Messaged" if group == "messaged" else "Held out"],
+                y=[None if mean is None else mean * scale[metric]],
+                error_y={"type": "data", "array": [half * scale[metric]], "visible": True},
+                marker_color=COLORS[group],
+                name="Messaged" if group == "messaged" else "Held out",
+                showlegend=col == 1,
+                row=1,
+                col=col,
+            )
+    fig.update_annotations(font_size=12)
+    return _layout(fig, height=300, bargap=0.35)
+
+
+def _exponent(code: str) -> int:
+    return money_currency(code).exponent
 
 
 def redemption_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:

@@ -33,6 +33,7 @@ from marketing_ui.core.models import (
 )
 from marketing_ui.core.rendering import TemplateError, check_template, load_template
 from marketing_ui.core.rendering import list_templates as library_templates
+from marketing_ui.core.sending import holdout
 from marketing_ui.core.sms import compile_sms
 
 EDITABLE_STATUSES = statuses.EDITABLE
@@ -445,6 +446,8 @@ def duplicate_campaign(session: Session, campaign_id: int) -> Campaign:
     copy = Campaign(
         **{key: getattr(source, key) for key in EDITABLE_FIELDS},
         audience_json=source.audience_json,
+        holdout_percent=source.holdout_percent,
+        lift_window_days=source.lift_window_days,
     )
     copy.name = _clean_name(f"Copy of {source.name}"[:200])
     session.add(copy)
@@ -518,6 +521,29 @@ def save_audience(session: Session, campaign_id: int, audience: Audience) -> Cam
     campaign.updated_at = utcnow()
     session.add(campaign)
     audit.record(session, "campaign.audience", "campaign", campaign_id)
+    session.commit()
+    session.refresh(campaign)
+    return campaign
+
+
+def save_holdout(session: Session, campaign_id: int, raw: object) -> Campaign:
+    """Store the send page's "hold out N% of the audience" (drafts and scheduled only). Commits.
+
+    CampaignError naming the field when it is not a whole number from 0 to 50; the stored
+    value is then unchanged.
+    """
+    campaign = get_campaign(session, campaign_id)
+    _refuse_if_locked(campaign)
+    _refuse_if_automation(campaign, "given a holdout")
+    try:
+        percent = holdout.parse_percent(raw)
+    except ValueError as exc:
+        raise CampaignError(str(exc)) from None
+    if percent != campaign.holdout_percent:
+        campaign.holdout_percent = percent
+        campaign.updated_at = utcnow()
+        session.add(campaign)
+        audit.record(session, "campaign.holdout", "campaign", campaign_id, f"{percent}%")
     session.commit()
     session.refresh(campaign)
     return campaign

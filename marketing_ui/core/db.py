@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Table, event
+from sqlalchemy import ColumnElement, Float, Table, event, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -80,6 +80,21 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def random_fraction(bind: Session | Engine | str) -> ColumnElement[float]:
+    """A uniform random number in [0, 1), drawn by the database for each row it is evaluated on.
+
+    PostgreSQL: random(). SQLite: random() is a 64-bit integer; its remainder is folded into
+    0..999,999 without abs() (abs of the smallest integer is an overflow error in SQLite).
+    Evaluate it once per row (an UPDATE's WHERE): SQLite re-evaluates it for each place a
+    subquery's column is used.
+    """
+    if _dialect_name(bind) == "postgresql":
+        return func.random()
+    steps = literal(1_000_000)
+    folded = (func.random() % steps + steps) % steps
+    return folded / literal(1e6, type_=Float)
+
+
 def insert_ignore(bind: Session | Engine | str, table: Table):  # noqa: ANN201 - dialect Insert
     """INSERT … ON CONFLICT DO NOTHING for the database in use (SQLite or PostgreSQL).
 
@@ -88,12 +103,14 @@ def insert_ignore(bind: Session | Engine | str, table: Table):  # noqa: ANN201 -
     return _insert_builder(bind)(table).on_conflict_do_nothing()
 
 
-def _insert_builder(bind: Session | Engine | str):  # noqa: ANN202 - a dialect's insert()
+def _dialect_name(bind: Session | Engine | str) -> str:
     if isinstance(bind, Session):
-        name = bind.get_bind().dialect.name
-    else:
-        name = bind if isinstance(bind, str) else bind.dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
+        return bind.get_bind().dialect.name
+    return bind if isinstance(bind, str) else bind.dialect.name
+
+
+def _insert_builder(bind: Session | Engine | str):  # noqa: ANN202 - a dialect's insert()
+    return postgresql.insert if _dialect_name(bind) == "postgresql" else sqlite.insert
 
 
 def upsert(bind: Session | Engine | str, table: Table, keys: list[str], update: list[str]):  # noqa: ANN201

@@ -200,6 +200,7 @@ class SkipReason(StrEnum):
     CONSENT = "consent"  # consent withdrawn before its turn
     SUPPRESSED = "suppressed"  # the address is on the suppression list
     FREQUENCY_CAP = "frequency_cap"  # the customer had enough marketing messages this window
+    HOLDOUT = "holdout"  # drawn into the campaign's holdout group: never messaged, compared
 
 
 class VisitSource(StrEnum):
@@ -466,6 +467,14 @@ class Campaign(SQLModel, table=True):
     second_chance_hours: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     second_chance_subject: str = Field(
         default="", sa_column=Column(String(255), nullable=False, server_default="")
+    )
+    # Holdout (issue 16): the share of the audience drawn at the freeze and never messaged
+    # (0-50 %), and the days after the send over which analytics compares the two groups.
+    holdout_percent: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    lift_window_days: int = Field(
+        default=14, sa_column=Column(Integer, nullable=False, server_default="14")
     )
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

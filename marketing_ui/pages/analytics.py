@@ -24,6 +24,7 @@ COLUMNS = (
     ("Unsubscribes", "unsubscribes"),
     ("Revenue", "revenue"),
     ("Return", "return"),
+    ("Lift (visit rate, 95%)", "lift"),
 )
 
 

@@ -119,6 +119,107 @@ def _revenue() -> rx.Component:
     )
 
 
+LIFT_NOTE = (
+    "Messaged: everyone picked to receive this campaign, whether or not the message arrived. "
+    "Held out: the random share never messaged. Per customer, over the window: visits (check-ins "
+    "and redemptions) and the ticket amounts of those visits. Lift is messaged minus held out, "
+    "with a 95% interval; bars show each group's mean and its 95% interval."
+)
+
+
+def _lift_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["label"]),
+        rx.table.cell(row["messaged"]),
+        rx.table.cell(row["held_out"]),
+        rx.table.cell(row["difference"], class_name="lift-difference"),
+        rx.table.cell(row["relative"]),
+        rx.table.cell(row["interval"], class_name="lift-interval"),
+        rx.table.cell(row["verdict"], class_name="lift-verdict"),
+        class_name="lift-row",
+        data_metric=row["metric"],
+    )
+
+
+def _lift() -> rx.Component:
+    headers = ("", "Messaged", "Held out", "Lift", "Relative", "95% interval", "What it says")
+    return rx.cond(
+        S.has_lift,
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading("Holdout lift", size="4"),
+                    rx.spacer(),
+                    rx.link(
+                        rx.button(rx.icon("download", size=14), "CSV", size="1", variant="soft"),
+                        href=S.exports["lift"],
+                        is_external=True,
+                        id="lift-csv",
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+                rx.text(S.lift_summary, weight="bold", id="lift-summary"),
+                rx.flex(
+                    rx.text(S.lift_groups, size="2", id="lift-groups"),
+                    rx.hstack(
+                        rx.text("Window: days after the send", size="2"),
+                        rx.input(
+                            default_value=S.lift_window,
+                            key=S.lift_window,
+                            on_blur=S.set_lift_window,
+                            type="number",
+                            min=1,
+                            max=90,
+                            width="72px",
+                            size="1",
+                            id="lift-window",
+                        ),
+                        align="center",
+                        spacing="2",
+                    ),
+                    rx.text(S.lift_window_text, size="1", color=MUTED),
+                    gap="4px 16px",
+                    wrap="wrap",
+                    align="center",
+                ),
+                rx.cond(
+                    S.lift_error != "",
+                    rx.callout(
+                        S.lift_error,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                        id="lift-error",
+                    ),
+                ),
+                rx.cond(
+                    S.lift_rows.length() > 0,
+                    rx.box(
+                        rx.plotly.basic(data=S.lift_fig, width="100%"),
+                        width="100%",
+                        id="lift-chart",
+                    ),
+                ),
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(*[rx.table.column_header_cell(h) for h in headers])
+                    ),
+                    rx.table.body(rx.foreach(S.lift_rows, _lift_row)),
+                    size="1",
+                    width="100%",
+                    id="lift-table",
+                ),
+                rx.text(LIFT_NOTE, size="1", color=MUTED),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+            id="lift-card",
+        ),
+    )
+
+
 def _problems() -> rx.Component:
     f = S.funnel
     return rx.card(
@@ -165,6 +266,15 @@ def _problems() -> rx.Component:
                     color_scheme="gray",
                     id="stat-held-back",
                 ),  # fmt: skip
+                rx.cond(
+                    f["held_out"] != "0",
+                    rx.badge(
+                        "Held out (holdout group, by design) ",
+                        f["held_out"],
+                        color_scheme="blue",
+                        id="stat-held-out",
+                    ),
+                ),
                 wrap="wrap",
                 spacing="2",
             ),
@@ -324,6 +434,7 @@ def _body() -> rx.Component:
         _headline(),
         rx.callout(UNIQUE_NOTE, icon="info", size="1", id="unique-note"),
         _revenue(),
+        _lift(),
         chart_card(
             "Funnel",
             S.funnel_fig,

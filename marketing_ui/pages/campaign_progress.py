@@ -167,6 +167,7 @@ def _channel_row(row: rx.Var) -> rx.Component:
         rx.table.cell(row["failed"]),
         rx.table.cell(row["skipped"]),
         rx.table.cell(row["held_back"], class_name="held-back"),
+        rx.table.cell(row["held_out"], class_name="held-out"),
         rx.table.cell(row["cancelled"]),
         rx.table.cell(row["remaining"]),
         rx.table.cell(row["waiting"]),
@@ -183,6 +184,7 @@ def _channels() -> rx.Component:
         "Failed",
         "Skipped",
         "Held back by the frequency cap",
+        "Held out",
         "Cancelled",
         "Remaining",
         "Quiet hours",
@@ -199,7 +201,9 @@ def _channels() -> rx.Component:
             "Skipped: the customer unsubscribed or the address was suppressed after the send "
             "started, or the frequency cap held the message back (counted apart: the customer "
             "already had the most marketing messages Settings allows in its window). "
-            "Remaining includes messages waiting for a retry.",
+            "Remaining includes messages waiting for a retry. Held out: the campaign's holdout "
+            "group, never messaged by design (not counted in recipients), compared on the "
+            "analytics page.",
             size="1",
             color=rx.color("gray", 10),
             margin_top="8px",

@@ -111,6 +111,12 @@ def _count_card(row: rx.Var) -> rx.Component:
                     row["held_back"], size="1", color=rx.color("amber", 11), class_name="held-back"
                 ),
             ),
+            rx.cond(
+                row["held_out"] != "",
+                rx.text(
+                    row["held_out"], size="1", color=rx.color("blue", 11), class_name="held-out"
+                ),
+            ),
             rx.hstack(
                 rx.icon("timer", size=14),
                 rx.text(row["duration"], size="2"),
@@ -120,6 +126,59 @@ def _count_card(row: rx.Var) -> rx.Component:
             spacing="1",
         ),
         min_width="240px",
+    )
+
+
+def _holdout_card() -> rx.Component:
+    """ "Hold out N% of the audience": a random share never messaged, to measure the lift."""
+    return rx.card(
+        rx.vstack(
+            rx.heading("Holdout group", size="4"),
+            rx.hstack(
+                rx.text("Hold out", weight="medium"),
+                rx.input(
+                    default_value=C.holdout_percent,
+                    key=C.holdout_percent,
+                    on_blur=C.set_holdout,
+                    type="number",
+                    min=0,
+                    max=50,
+                    step=1,
+                    width="80px",
+                    disabled=~C.editable,
+                    id="holdout-percent",
+                ),
+                rx.text("% of the audience (0 to 50)", weight="medium"),
+                align="center",
+                spacing="2",
+                wrap="wrap",
+            ),
+            rx.text(
+                "A random share of those who would be messaged is set aside and never messaged; "
+                "analytics then compares their visits and spending with the messaged customers' "
+                "to show what the campaign really brought in. 0 sends to everyone.",
+                size="2",
+                color=MUTED,
+            ),
+            rx.cond(
+                C.holdout_note != "",
+                rx.text(C.holdout_note, size="2", color=rx.color("blue", 11), id="holdout-note"),
+            ),
+            rx.cond(
+                C.holdout_error != "",
+                rx.callout(
+                    C.holdout_error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    size="1",
+                    id="holdout-error",
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        id="holdout-card",
     )
 
 
@@ -280,6 +339,7 @@ def _content() -> rx.Component:
         ),
         _problems(),
         _audience_card(),
+        _holdout_card(),
         rx.flex(rx.foreach(C.counts, _count_card), gap="16px", wrap="wrap", id="recipient-counts"),
         _actions(),
         _confirm_dialog(),

@@ -10,7 +10,7 @@ import reflex as rx
 from marketing_ui.api.analytics_export import export_path
 from marketing_ui.components import charts
 from marketing_ui.core import analytics
-from marketing_ui.core.analytics import revenue
+from marketing_ui.core.analytics import lift, revenue
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.automations import config as automations
 from marketing_ui.core.automations import reports as automation_reports
@@ -25,6 +25,16 @@ def export_links(tables: tuple[str, ...], query: dict[str, str]) -> dict[str, st
     base = get_settings().api_base_url.rstrip("/")
     qs = urlencode({k: v for k, v in query.items() if v})
     return {t: f"{base}{export_path(t)}" + (f"?{qs}" if qs else "") for t in tables}
+
+
+def _lift_cell(measured: lift.Lift | None) -> str:
+    """The overview's lift column: visit-rate lift, or why there is none to show."""
+    if measured is None:
+        return "–"
+    if lift.TOO_SMALL in measured.summary.lower():
+        return lift.TOO_SMALL
+    shown = measured.shown("visit_rate")
+    return f"{shown['difference']} ({shown['interval']})"
 
 
 class AnalyticsState(AuthState):
@@ -59,6 +69,7 @@ class AnalyticsState(AuthState):
             earned = revenue.earnings_by_campaign(
                 session, [r.campaign_id for r in shown], filters.channel
             )
+            lifts = lift.lifts_by_campaign(session, [r.campaign_id for r in shown])
             auto_money = {
                 v.id: automation_reports.earnings(
                     session, auto_recent.get(v.id, automation_reports.Counts())
@@ -84,6 +95,7 @@ class AnalyticsState(AuthState):
                 "opens_split": "–"
                 if r.funnel.open_note
                 else f"{r.funnel.opened_human_unique:,} · {r.funnel.opened_machine_unique:,}",
+                "lift": _lift_cell(lifts.get(r.campaign_id)),
             }
             for r in shown
         ]

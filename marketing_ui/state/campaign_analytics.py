@@ -9,7 +9,7 @@ import reflex as rx
 
 from marketing_ui.components import charts
 from marketing_ui.core import analytics, statuses
-from marketing_ui.core.analytics import revenue
+from marketing_ui.core.analytics import lift, revenue
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
@@ -50,6 +50,7 @@ def _funnel_dict(f: analytics.Funnel) -> dict[str, str]:
         "failed": f"{f.failed:,}",
         "skipped": f"{f.skipped:,}",
         "held_back": f"{f.held_back:,}",
+        "held_out": f"{f.held_out:,}",
         "queued": f"{f.queued:,}",
     }
 
@@ -96,6 +97,7 @@ def _snapshot(
             session, cid, filters.channel, filters.since, filters.until, include_machine=not human
         )
         earned = revenue.campaign_earnings(session, cid, filters.channel)
+        measured = lift.campaign_lift(session, cid)
         name, status, sent_at = campaign.name, campaign.status, campaign.sent_at
         zone = business_identity(session).timezone
     sent_channels = analytics.channels_sent(report)
@@ -132,12 +134,38 @@ def _snapshot(
         "funnel_fig": charts.funnel_figure(shown),
         "hourly_fig": charts.hourly_figure(hourly, show_machine=not human),
         "revenue": earned.shown() | {"currency": earned.currency},
+        **_lift_values(measured, zone),
         "has_hourly": any(
             p.opens or p.clicks or p.redemptions or p.machine_opens or p.machine_clicks
             for p in hourly
         ),
         "exports": export_links(analytics.CAMPAIGN_TABLES, query),
         "live": status in statuses.IN_PROGRESS,
+    }
+
+
+def _lift_values(measured: lift.Lift | None, zone: str) -> dict[str, object]:
+    """The Holdout lift card: shown when the campaign had a holdout option or a holdout group."""
+    if measured is None or (measured.holdout_percent <= 0 and not measured.has_holdout):
+        return {"has_lift": False, "lift_rows": [], "lift_fig": go.Figure()}
+    window = (
+        f"{format_datetime(measured.since, zone)} to {format_datetime(measured.until, zone)}"
+        + ("" if measured.complete else " (still open: numbers can change)")
+        if measured.since is not None
+        else "starts when the campaign is sent"
+    )
+    return {
+        "has_lift": True,
+        "lift_summary": measured.summary,
+        "lift_groups": (
+            f"{measured.held_out.customers:,} held out ({measured.holdout_percent}% chosen), "
+            f"{measured.messaged.customers:,} messaged"
+        ),
+        "lift_window": str(measured.window_days),
+        "lift_window_text": window,
+        "lift_rows": [measured.shown(m) for m in lift.METRICS] if measured.has_holdout else [],
+        "lift_fig": charts.lift_figure(measured) if measured.has_holdout else go.Figure(),
+        "lift_error": "",
     }
 
 
@@ -159,6 +187,14 @@ class CampaignAnalyticsState(AuthState):
     hourly_fig: go.Figure = go.Figure()
     has_hourly: bool = False
     exports: dict[str, str] = {}
+    has_lift: bool = False  # the campaign has a holdout: the Holdout lift card shows
+    lift_summary: str = ""
+    lift_groups: str = ""
+    lift_window: str = "14"  # days after the send (the input's text)
+    lift_window_text: str = ""
+    lift_rows: list[dict[str, str]] = []  # lift.Lift.shown() per metric
+    lift_fig: go.Figure = go.Figure()
+    lift_error: str = ""
     live: bool = False
     include_machine: bool = False  # count proxy and scanner opens/clicks as people's
     _watch_generation: int = 0
@@ -219,6 +255,18 @@ class CampaignAnalyticsState(AuthState):
     @rx.event
     def set_channel(self, value: str):
         self.channel = value if value in analytics.CHANNEL_CHOICES else "all"
+        self._read()
+
+    @rx.event
+    def set_lift_window(self, value: str):
+        """Save the days after the send over which lift is measured (1-90)."""
+        self.lift_window = value
+        try:
+            with session_scope() as session:
+                lift.save_window(session, self.shown_campaign_id, value)
+        except lift.LiftError as exc:
+            self.lift_error = str(exc)
+            return
         self._read()
 
     @rx.event

@@ -116,6 +116,7 @@ class CampaignProgressState(AuthState):
     failed: int = 0
     skipped: int = 0
     held_back: int = 0  # of the skipped: held back by the frequency cap
+    held_out: int = 0  # the holdout group: never messaged by design (not a skip)
     remaining: int = 0
     waiting_quiet_hours: int = 0
     waits: list[dict[str, str]] = []  # what the remaining messages wait for, and until when
@@ -146,6 +147,7 @@ class CampaignProgressState(AuthState):
         self.failed = sum(c.failed for c in p.channels)
         self.skipped = sum(c.skipped for c in p.channels)
         self.held_back = sum(c.held_back for c in p.channels)
+        self.held_out = sum(c.held_out for c in p.channels)
         self.waiting_quiet_hours = sum(c.waiting_quiet_hours for c in p.channels)
         self.waits = [{"reason": w.reason, "text": _wait_text(w)} for w in p.waits]
         self.rate = _rate_text(p.rate_per_s)
@@ -165,6 +167,7 @@ class CampaignProgressState(AuthState):
                 "failed": f"{c.failed:,}",
                 "skipped": f"{c.skipped:,}",
                 "held_back": f"{c.held_back:,}",
+                "held_out": f"{c.held_out:,}",
                 "cancelled": f"{c.cancelled:,}",
                 "remaining": f"{c.remaining:,}",
                 "waiting": f"{c.waiting_quiet_hours:,}",

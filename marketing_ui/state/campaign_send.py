@@ -12,6 +12,7 @@ from marketing_ui.core.audience import Audience, recipient_counts
 from marketing_ui.core.clock import utcnow, zone_or_utc
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.models import Campaign
+from marketing_ui.core.sending import holdout
 from marketing_ui.state.auth import AuthState
 from marketing_ui.state.route import route_id
 
@@ -55,6 +56,9 @@ class CampaignSendState(AuthState):
     tags: list[dict[str, str]] = []
     counts: list[dict[str, str]] = []  # channel, count, duration
     total: int = 0
+    holdout_percent: str = "0"  # "Hold out N% of the audience" (the input's text)
+    holdout_error: str = ""
+    holdout_note: str = ""  # "About 123 of 1,234 customers will be held out …"
     audience_error: str = ""
     timezone: str = "UTC"
     schedule_date: str = ""
@@ -79,6 +83,7 @@ class CampaignSendState(AuthState):
             if campaign is None:
                 return
             self.name, self.status, self.channel = campaign.name, campaign.status, campaign.channel
+            self.holdout_percent, self.holdout_error = str(campaign.holdout_percent), ""
             self.editable = campaign.status in campaigns.EDITABLE_STATUSES
             self.timezone = business_identity(session).timezone
             try:
@@ -134,20 +139,34 @@ class CampaignSendState(AuthState):
             return
         self.audience_error = ""
         rates = {"email": limits.email_ceiling_per_s, "sms": limits.sms_segments_per_s}
-        self.counts = [
-            {
-                "channel": CHANNEL_NAMES.get(channel, channel),
-                "count": f"{count - held.get(channel, 0):,}",
-                "held_back": (
-                    f"{held[channel]:,} held back by the frequency cap (Settings)"
-                    if held.get(channel)
-                    else ""
-                ),
-                "duration": estimate(count - held.get(channel, 0), rates.get(channel, 0)),
-            }
-            for channel, count in counts.items()
-        ]
+        percent = int(self.holdout_percent) if self.holdout_percent.isdigit() else 0
+        rows = []
+        for channel, count in counts.items():
+            eligible = count - held.get(channel, 0)
+            out = holdout.expected_held_out(eligible, percent)
+            rows.append(
+                {
+                    "channel": CHANNEL_NAMES.get(channel, channel),
+                    "count": f"{eligible - out:,}",
+                    "held_back": (
+                        f"{held[channel]:,} held back by the frequency cap (Settings)"
+                        if held.get(channel)
+                        else ""
+                    ),
+                    "held_out": f"about {out:,} held out ({percent}%)" if out else "",
+                    "duration": estimate(eligible - out, rates.get(channel, 0)),
+                }
+            )
+        self.counts = rows
         self.total = sum(counts.values()) - sum(held.values())
+        eligible = max((c - held.get(ch, 0) for ch, c in counts.items()), default=0)
+        self.holdout_note = (
+            f"About {holdout.expected_held_out(eligible, percent):,} customers will be held out "
+            f"({percent}%, drawn at random when the send starts): never messaged, and compared "
+            "with those messaged on the campaign's analytics page."
+            if percent
+            else ""
+        )
 
     def _save_and_count(self) -> None:
         self._count()
@@ -187,6 +206,18 @@ class CampaignSendState(AuthState):
     def toggle_tag(self, item_id: str, key: str):
         self.tags = self._toggle(self.tags, item_id, key)
         self._save_and_count()
+
+    @rx.event
+    def set_holdout(self, value: str):
+        """Store "hold out N% of the audience" (0-50); refused by name, the old value kept."""
+        try:
+            with session_scope() as session:
+                campaign = campaigns.save_holdout(session, self.shown_campaign_id, value)
+        except campaigns.CampaignError as exc:
+            self.holdout_error = str(exc)
+            return
+        self.holdout_percent, self.holdout_error = str(campaign.holdout_percent), ""
+        self._count()
 
     @rx.event
     def set_schedule_date(self, value: str):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from marketing_ui.core.analytics import reports, revenue
+from marketing_ui.core.analytics import lift, reports, revenue
 from marketing_ui.core.analytics.reports import COUNT_FIELDS, Filters
 
 Rows = Iterable[Sequence[object]]
@@ -103,6 +103,12 @@ def _revenue(session: Session, f: Filters, campaign_id: int) -> Rows:
            *e.csv_values()]  # fmt: skip
 
 
+def _lift(session: Session, f: Filters, campaign_id: int) -> Rows:
+    """Messaged vs held out over the campaign's lift window (the date filters do not apply)."""
+    result = lift.campaign_lift(session, campaign_id)
+    return result.csv_rows() if result is not None and result.has_holdout else []
+
+
 def _failures(session: Session, f: Filters, campaign_id: int) -> Rows:
     report = reports.campaign_funnel(session, campaign_id, f.channel, f.since, f.until)
     for x in report.failures:
@@ -158,6 +164,7 @@ CAMPAIGN: dict[str, CampaignTable] = {  # one campaign's page (needs a campaign_
         ),
         _revenue,
     ),
+    "lift": CampaignTable(lift.CSV_COLUMNS, _lift),
 }
 OVERVIEW_TABLES = tuple(OVERVIEW)
 CAMPAIGN_TABLES = tuple(CAMPAIGN)

@@ -176,9 +176,14 @@ DELETE FROM campaign_tally WHERE campaign_id IN :ids
 DELETE FROM campaign_stat_hourly WHERE type = :series AND campaign_id IN :ids
 
 -- name: tally-deliveries
+-- The holdout group is tallied as 'delivery:held_out', apart from the skipped.
 INSERT INTO campaign_tally (campaign_id, channel, metric, n)
-SELECT d.campaign_id, d.channel, 'delivery:' || d.status, count(*) FROM delivery d
-WHERE d.campaign_id IN :ids GROUP BY d.campaign_id, d.channel, d.status
+SELECT d.campaign_id, d.channel,
+       'delivery:' || CASE WHEN d.skip_reason = 'holdout' THEN 'held_out' ELSE d.status END,
+       count(*)
+FROM delivery d
+WHERE d.campaign_id IN :ids
+GROUP BY d.campaign_id, d.channel, CASE WHEN d.skip_reason = 'holdout' THEN 'held_out' ELSE d.status END
 
 -- name: tally-coupons
 INSERT INTO campaign_tally (campaign_id, channel, metric, n)
@@ -209,12 +214,15 @@ UPDATE analytics_watermark SET refreshed_at = :now, last_id = :rid WHERE name = 
 -- One campaign (reports.campaign_funnel, campaign_hourly, top_links) ------------------------
 
 -- name: funnel-deliveries
-SELECT d.channel, d.status, count(*),
+-- The holdout group (skip_reason 'holdout') comes back as a status of its own, 'held_out'.
+SELECT d.channel,
+       CASE WHEN d.skip_reason = 'holdout' THEN 'held_out' ELSE d.status END AS status,
+       count(*),
        sum(CASE WHEN d.provider_message_id LIKE :no_receipts THEN 1 ELSE 0 END),
        sum(CASE WHEN d.skip_reason = 'frequency_cap' THEN 1 ELSE 0 END)
 FROM delivery d
 WHERE d.campaign_id = :cid{channel:d}
-GROUP BY d.channel, d.status
+GROUP BY d.channel, CASE WHEN d.skip_reason = 'holdout' THEN 'held_out' ELSE d.status END
 
 -- name: funnel-events
 SELECT s.channel, s.type, sum(s.total), sum(s.uniq) FROM campaign_stat_hourly s
@@ -326,3 +334,30 @@ SELECT d.campaign_id, count(DISTINCT d.customer_id),
 FROM delivery d
 WHERE d.campaign_id IN :ids AND d.status IN :sent{channel:d}
 GROUP BY d.campaign_id
+
+
+-- Holdout lift (lift.py) -------------------------------------------------------------------
+
+-- name: lift-groups
+-- Per group of one campaign (held_out 1: the holdout group, 0: picked to be messaged, whether
+-- or not the message arrived), over the customers' visits in [:since, :until): customers, those
+-- with a visit, and the sum and sum of squares of visits and of ticket amounts (in :currency)
+-- per customer, from which lift.py takes means, variances and intervals.
+SELECT g.held_out, count(*),
+       sum(CASE WHEN g.visits > 0 THEN 1 ELSE 0 END),
+       coalesce(sum(g.visits), 0), coalesce(sum(g.visits * g.visits), 0),
+       coalesce(sum(g.revenue), 0), coalesce(sum(g.revenue * g.revenue), 0)
+FROM (
+  SELECT r.customer_id, r.held_out, count(v.id) AS visits,
+         coalesce(sum(CASE WHEN v.currency = :currency THEN v.amount_minor ELSE 0 END), 0)
+           AS revenue
+  FROM (
+    SELECT d.customer_id, max(CASE WHEN d.skip_reason = 'holdout' THEN 1 ELSE 0 END) AS held_out
+    FROM delivery d
+    WHERE d.campaign_id = :cid AND (d.status <> 'skipped' OR d.skip_reason = 'holdout')
+    GROUP BY d.customer_id
+  ) r
+  LEFT JOIN visit v ON v.customer_id = r.customer_id AND v.at >= :since AND v.at < :until
+  GROUP BY r.customer_id, r.held_out
+) g
+GROUP BY g.held_out

@@ -53,6 +53,7 @@ OPENED_HUMAN = HUMAN_TYPES[EventType.OPENED.value]
 CLICKED_HUMAN = HUMAN_TYPES[EventType.CLICKED.value]
 MACHINE_ON = ("1", "true", "yes", "on")  # ?machine=1: count machine opens and clicks too
 CHANNEL_CHOICES = ("all", Channel.EMAIL.value, Channel.SMS.value)
+HELD_OUT = "held_out"  # the status funnel-deliveries gives the holdout group's rows
 
 
 # Filters (the pages and the CSV export share them) -----------------------------------------
@@ -110,6 +111,7 @@ class Funnel:
     failed: int = 0
     skipped: int = 0
     held_back: int = 0  # of the skipped: held back by the frequency cap at the freeze
+    held_out: int = 0  # the holdout group: never messaged by design, not targeted, not skipped
     queued: int = 0  # pending or in flight
     cancelled: int = 0
     opened_unique: int = 0  # people's, plus the machine ones when machine_included
@@ -250,6 +252,9 @@ def campaign_funnel(
 
 
 def _add_delivery_status(f: Funnel, channel: str, status: str, n: int) -> None:
+    if status == HELD_OUT:
+        f.held_out += n
+        return
     f.targeted += n
     if status in SENT_STATUSES:
         f.sent += n

@@ -51,7 +51,7 @@ from marketing_ui.core.models import (
     SkipReason,
 )
 from marketing_ui.core.redis_client import get_redis
-from marketing_ui.core.sending import live, queueing
+from marketing_ui.core.sending import holdout, live, queueing
 from marketing_ui.core.sending.frequency_cap import (
     HELD_BACK,
     at_cap_clause,
@@ -171,6 +171,16 @@ def _held_back(session: Session, campaign_id: int) -> int:
     ).scalar_one()
 
 
+def _held_out(session: Session, campaign_id: int) -> int:
+    """Held-out messages (one per customer and channel) of the holdout group."""
+    return session.execute(
+        select(func.count()).where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.skip_reason == SkipReason.HOLDOUT.value,
+        )
+    ).scalar_one()
+
+
 def start_send(session: Session, campaign_id: int) -> StartResult:
     """Freeze the audience, issue its coupons and queue the batches; a second call creates nothing.
 
@@ -185,7 +195,8 @@ def start_send(session: Session, campaign_id: int) -> StartResult:
 
     campaign = session.get(Campaign, campaign_id)
     _refuse_automation_message(campaign)
-    return _start(session, campaign_id, campaign, audience)
+    percent = campaign.holdout_percent if campaign is not None else 0
+    return _start(session, campaign_id, campaign, audience, holdout_percent=percent)
 
 
 def _refuse_automation_message(campaign: Campaign | None) -> None:
@@ -200,7 +211,7 @@ def _refuse_automation_message(campaign: Campaign | None) -> None:
 def start_batch(session: Session, campaign_id: int, customer_ids: Select) -> StartResult:
     """Start a campaign to exactly `customer_ids` (a SELECT of Customer ids; an automation's batch)
     instead of its segment audience: the same freeze, consent and suppression check, coupons and
-    queueing as `start_send`, and a second call creates nothing either. Commits."""
+    queueing as `start_send`, and a second call creates nothing either; never a holdout. Commits."""
 
     def chosen(channel: Channel) -> ColumnElement[bool]:
         return and_(reachable_clause(channel), Customer.id.in_(customer_ids))
@@ -209,7 +220,11 @@ def start_batch(session: Session, campaign_id: int, customer_ids: Select) -> Sta
 
 
 def _start(
-    session: Session, campaign_id: int, campaign: Campaign | None, recipients: Recipients
+    session: Session,
+    campaign_id: int,
+    campaign: Campaign | None,
+    recipients: Recipients,
+    holdout_percent: int = 0,
 ) -> StartResult:
     if campaign is None:
         raise SendError(f"Campaign #{campaign_id} does not exist.")
@@ -236,6 +251,7 @@ def _start(
     channels = channels_of(campaign.channel)
     for channel in channels:
         _freeze(session, campaign, channel, now, recipients)
+        holdout.hold_out(session, campaign_id, channel, now, holdout_percent)
     if campaign.has_qr_code:
         issue_coupons(session, campaign_id)
     counts = _counts_by_channel(session, campaign_id)
@@ -253,7 +269,8 @@ def _start(
     for channel in channels:
         enqueue_pending(session, campaign_id, channel.value)
     held = _held_back(session, campaign_id)
-    total = sum(counts.values()) - held
+    held_out = _held_out(session, campaign_id)
+    total = sum(counts.values()) - held - held_out
     message = (
         f"Sending to {total:,} recipients."
         if total
@@ -261,6 +278,8 @@ def _start(
     )
     if held:
         message += f" {held:,} held back by the frequency cap (Settings)."
+    if held_out:
+        message += f" {held_out:,} held out (the holdout group: never messaged, compared later)."
     return StartResult(campaign_id, campaign.status, True, counts, message)
 
 

@@ -51,6 +51,9 @@ class ChannelProgress:
     failed: int = 0
     skipped: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)  # SkipReason ("": other)
+    # The holdout group: frozen as skipped (reason holdout) but neither a skip to fix nor a
+    # recipient; left out of total, skipped and the percentage.
+    held_out: int = 0
     cancelled: int = 0
     pending: int = 0
     inflight: int = 0
@@ -178,6 +181,9 @@ def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
     now = utcnow()
     for channel, status, reason, holder, skip_reason, n, next_at in rows:
         cp = by_channel.setdefault(channel, ChannelProgress(channel))
+        if skip_reason == SkipReason.HOLDOUT:
+            cp.held_out += n
+            continue
         cp.total += n
         if status in statuses.REACHED:
             cp.sent += n
