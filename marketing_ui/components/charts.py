@@ -20,6 +20,7 @@ from marketing_ui.core.analytics.reports import (
     Funnel,
     HourPoint,
 )
+from marketing_ui.core.analytics.revenue import Earnings
 from marketing_ui.core.automations.reports import WeekRow
 from marketing_ui.core.money import currency as money_currency
 
@@ -34,6 +35,8 @@ COLORS = {
     "visits": "#30a46c",
     "messaged": "#3e63dd",
     "held_out": "#8e8c99",
+    "revenue": "#30a46c",
+    "cost": "#e54666",
 }
 
 
@@ -204,6 +207,31 @@ def redemption_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:
     )
     fig.update_yaxes(title_text="% of coupons redeemed")
     return _layout(fig, bargap=0.6 if len(with_coupons) < 4 else 0.2)
+
+
+def revenue_figure(rows: Sequence[tuple[str, Earnings]]) -> go.Figure:
+    """(name, earnings) per campaign, newest last: revenue at the counter next to message cost."""
+    shown = [(name, e) for name, e in rows if e.counts.revenue_minor or e.cost][-30:]
+    names = [chart_text(name) for name, _ in shown]
+    fig = go.Figure()
+    fig.add_bar(
+        x=names,
+        y=[float(e.revenue) for _, e in shown],
+        name="Revenue",
+        marker_color=COLORS["revenue"],
+        text=[e.shown()["return"] for _, e in shown],
+        textposition="outside",
+        hovertemplate="%{x}<br>Revenue %{y:,.2f}<br>Return %{text}<extra></extra>",
+    )
+    fig.add_bar(
+        x=names,
+        y=[float(e.cost) for _, e in shown],
+        name="Message cost",
+        marker_color=COLORS["cost"],
+    )
+    currency = shown[0][1].currency if shown else ""
+    fig.update_yaxes(title_text=currency)
+    return _layout(fig, barmode="group", bargap=0.6 if len(names) < 4 else 0.2)
 
 
 def trend_figure(points: Sequence[DayPoint], show_machine: bool = False) -> go.Figure:

@@ -223,6 +223,15 @@ def analytics_overview() -> rx.Component:
             "rates-chart",
         ),  # fmt: skip
         chart_card(
+            "Revenue at the counter and message cost",
+            S.revenue_fig,
+            S.exports["campaigns"],
+            S.has_revenue,
+            "Ticket amounts entered when redeeming a campaign's coupons show here, next to what "
+            "its messages cost.",
+            "revenue-chart",
+        ),
+        chart_card(
             "Messages, opens and clicks per day",
             S.trend_fig,
             S.exports["trend"],

@@ -46,6 +46,8 @@ class AnalyticsState(AuthState):
     trend_fig: go.Figure = go.Figure()
     audience_fig: go.Figure = go.Figure()
     redemption_fig: go.Figure = go.Figure()
+    revenue_fig: go.Figure = go.Figure()
+    has_revenue: bool = False
     has_trend: bool = False
     has_audience: bool = False
     has_redemptions: bool = False
@@ -118,6 +120,9 @@ class AnalyticsState(AuthState):
         self.trend_fig = charts.trend_figure(ov.trend, show_machine=filters.include_machine)
         self.audience_fig = charts.audience_figure(ov.audience, ov.consent)
         self.redemption_fig = charts.redemption_figure(ov.campaigns)
+        money_rows = [(r.name, earned[r.campaign_id]) for r in shown][::-1]
+        self.revenue_fig = charts.revenue_figure(money_rows)
+        self.has_revenue = any(e.counts.revenue_minor or e.cost for _, e in money_rows)
         self.has_trend = bool(ov.trend)
         self.has_audience = bool(ov.audience or ov.consent)
         self.has_redemptions = any(r.funnel.coupons_issued for r in ov.campaigns)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from marketing_ui.core import events
 from marketing_ui.core.clock import utcnow
 from marketing_ui.core.db import session_scope
@@ -88,3 +90,19 @@ def test_overview_rates_leave_machine_opens_out_unless_included(admin_cookie: st
     row = state.rows[0]
     assert (row["opened"], row["clicked"], row["opens_split"]) == ("100.0%", "100.0%", "1 · 1")
     assert "machine=1" in state.exports["campaigns"]
+
+
+def test_overview_charts_revenue_next_to_message_cost(admin_cookie: str) -> None:
+    """Two emails sent (priced by the Settings) and nothing redeemed yet: the chart shows the
+    cost; no campaign priced anything: no chart, the explanation instead."""
+    state = page_state(AnalyticsState, "/analytics", cookie=admin_cookie)
+    state.load()
+    assert state.has_revenue is False
+    _campaign_with_a_reader_and_a_proxy()
+    state.load()
+    assert state.has_revenue is True
+    bars = {trace["name"]: trace for trace in state.revenue_fig.to_dict()["data"]}
+    assert set(bars) == {"Revenue", "Message cost"}
+    assert list(bars["Revenue"]["x"]) == ["Monday special"]
+    assert list(bars["Revenue"]["y"]) == [0.0]
+    assert list(bars["Message cost"]["y"]) == [pytest.approx(2 * 0.0004)]
