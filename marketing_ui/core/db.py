@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Table, event
+from sqlalchemy import ColumnElement, Float, Table, event, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -86,6 +86,17 @@ def insert_ignore(bind: Session | Engine | str, table: Table):  # noqa: ANN201 -
     `bind` is a session, an engine or a dialect name.
     """
     return _insert_builder(bind)(table).on_conflict_do_nothing()
+
+
+def random_fraction(bind: Session | Engine | str) -> ColumnElement[float]:
+    """A fresh random number in [0, 1) per row, in this database's SQL (random draws at a freeze)."""
+    if isinstance(bind, Session):
+        name = bind.get_bind().dialect.name
+    else:
+        name = bind if isinstance(bind, str) else bind.dialect.name
+    if name == "postgresql":
+        return func.random(type_=Float)
+    return literal_column("(abs(random()) % 1000000 / 1e6)", type_=Float)
 
 
 def _insert_builder(bind: Session | Engine | str):  # noqa: ANN202 - a dialect's insert()
