@@ -330,7 +330,10 @@ def send_winner(session: Session, campaign_id: int, variant_id: int, why: str) -
 
     winner = literal(variant_id, type_=Integer)
     channels = channels_of(campaign.channel)
-    added = sum(_freeze(session, campaign, ch, now, audience, winner) for ch in channels)
+    before = sum(_counts_by_channel(session, campaign_id).values())
+    for channel in channels:
+        _freeze(session, campaign, channel, now, audience, winner)
+    added = sum(_counts_by_channel(session, campaign_id).values()) - before
     if campaign.has_qr_code:
         issue_coupons(session, campaign_id)
     audit.record(
