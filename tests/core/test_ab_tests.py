@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from marketing_ui.core import ab_tests, sending
 from marketing_ui.core.ab_tests import AbSettings, AbTestError, VariantDraft
+from marketing_ui.core.analytics import export, parse_filters
 from marketing_ui.core.analytics.ab import ab_report
 from marketing_ui.core.analytics.stats import two_proportion_z_test, wilson_interval
 from marketing_ui.core.app_settings import business_identity, update_frequency_cap
@@ -171,6 +172,10 @@ def test_the_decision_by_clicks_picks_the_best_and_freezes_the_rest_once(env: Se
     [a, b] = report.variants
     assert (b.clickers, a.clickers, b.is_winner, b.is_best) == (6, 2, True, True)
     assert a.delivered + b.delivered == len(test)  # the rest is not in the comparison
+    columns, csv_rows = export.export_table(env, "ab", parse_filters(), campaign_id)  # type: ignore[misc]
+    assert columns[:4] == ["variant", "delivered", "unique_clickers", "click_rate"]
+    assert [r[0] for r in csv_rows] == ["A", "B"] and csv_rows[1][2] == 6
+    assert csv_rows[1][-1] == "yes" and csv_rows[0][-2] == a.verdict
 
 
 def test_the_decision_by_redemptions_counts_redeemed_coupons(env: Session) -> None:
