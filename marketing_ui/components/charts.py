@@ -116,8 +116,7 @@ def ab_figure(report: AbReport) -> go.Figure:
                 "thickness": 1.5,
                 "width": 6,
             },
-            text=[f"{r.rate * 100:.1f}%" for r in rates],
-            textposition="inside",
+            hovertext=[f"{r.rate:.1%} ({r.low:.1%}–{r.high:.1%})" for r in rates],
         )
     fig.update_yaxes(title_text="% of recipients reached (95% interval)")
     return _layout(fig, barmode="group", bargap=0.35)

@@ -134,7 +134,7 @@ def _ab_variant_row(v: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.hstack(
-                rx.text("Variant ", v["label"], weight="medium"),
+                rx.text("Variant ", v["label"], weight="medium", white_space="nowrap"),
                 rx.cond(v["winner"] == "yes", rx.badge("winner", color_scheme="grass")),
                 spacing="2",
                 align="center",
@@ -155,6 +155,7 @@ def _ab_variant_row(v: rx.Var) -> rx.Component:
                     variant="soft",
                     on_click=S.pick_winner(v["label"]),
                     class_name="ab-pick",
+                    white_space="nowrap",
                 ),
             )
         ),

@@ -105,8 +105,9 @@ class VariantResult:
         if self.versus_best is None:
             return "best so far"
         p = self.versus_best.p_value
+        shown = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
         if self.versus_best.significant:
-            return f"the difference is real (p = {p:.3f})"
+            return f"the difference is real ({shown})"
         return f"not yet (p = {p:.2f})"
 
 
