@@ -16,7 +16,7 @@ from marketing_ui.core import deliverability, import_jobs, redis_keys, signup
 from marketing_ui.core.automations import engine as automations
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.redis_client import get_redis
-from marketing_ui.core.sending import run_due_schedules
+from marketing_ui.core.sending import ab_decision, run_due_schedules
 from marketing_ui.core.sending.queueing import promote_overdue
 from marketing_ui.core.sending.sweeper import sweep
 
@@ -38,6 +38,10 @@ def tick() -> None:
     with session_scope() as session:
         import_jobs.sweep(session)  # uploads kept no longer than needed, lost imports recovered
         signup.purge_expired(session)  # unconfirmed signups' addresses kept no longer than asked
+    with session_scope() as session:
+        decided = ab_decision.decide_due(session)  # A/B tests past their window: the rest
+        if decided:
+            log.info("A/B tests decided %s", [(d.campaign_id, d.variant_id) for d in decided])
     with session_scope() as session:
         report = automations.run_if_due(session)  # at most once a minute, whoever ticks
         if report and (report.batches or report.skipped):

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from marketing_ui.api.app import ROUTES
 from marketing_ui.api.tracking import delivery_id_of, plausible_signature
 from marketing_ui.api.unsubscribe import page
+from marketing_ui.core.ab_tests import campaign_for_delivery
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.coupons import secrets_for_deliveries
 from marketing_ui.core.db import session_scope
@@ -49,7 +50,7 @@ def rendered_html(delivery_id: int, tracked: bool = True) -> str | None:
         coupon = secrets_for_deliveries(session, [delivery_id]).get(delivery_id)
         try:
             rendered, _ = render_delivery(
-                campaign,
+                campaign_for_delivery(session, campaign, delivery_id),  # its A/B variant
                 delivery_id=delivery_id,
                 first_name=customer.first_name,
                 last_name=customer.last_name,

@@ -11,6 +11,7 @@ import reflex as rx
 from plotly.subplots import make_subplots
 
 from marketing_ui.components.theme import MUTED
+from marketing_ui.core.analytics.ab import AbReport
 from marketing_ui.core.analytics.lift import METRIC_LABELS, METRICS, Z95, Lift
 from marketing_ui.core.analytics.reports import (
     AudiencePoint,
@@ -98,6 +99,35 @@ def funnel_figure(funnels: dict[str, Funnel]) -> go.Figure:
             textposition="auto",
         )
     return _layout(fig, height=300, barmode="stack")
+
+
+def ab_figure(report: AbReport) -> go.Figure:
+    """Click and redemption rate per variant, with the 95% Wilson interval as error bars."""
+    labels = [f"Variant {v.label}" for v in report.variants]
+    fig = go.Figure()
+    shown = [("Click rate", "click", COLORS["clicks"])]
+    if any(v.redeemers for v in report.variants) or report.metric == "redemptions":
+        shown.append(("Redemption rate", "redemption", COLORS["redemptions"]))
+    for name, attr, color in shown:
+        rates = [getattr(v, attr) for v in report.variants]
+        fig.add_bar(
+            x=labels,
+            y=[r.rate * 100 for r in rates],
+            name=name,
+            marker_color=color,
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [(r.high - r.rate) * 100 for r in rates],
+                "arrayminus": [(r.rate - r.low) * 100 for r in rates],
+                "color": "#60646c",
+                "thickness": 1.5,
+                "width": 6,
+            },
+            hovertext=[f"{r.rate:.1%} ({r.low:.1%}–{r.high:.1%})" for r in rates],
+        )
+    fig.update_yaxes(title_text="% of recipients reached (95% interval)")
+    return _layout(fig, barmode="group", bargap=0.35)
 
 
 def hourly_figure(points: Sequence[HourPoint], show_machine: bool = False) -> go.Figure:

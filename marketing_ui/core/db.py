@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Float, Table, event, func, literal
+from sqlalchemy import ColumnElement, Float, Table, event, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -89,10 +89,10 @@ def random_fraction(bind: Session | Engine | str) -> ColumnElement[float]:
     subquery's column is used.
     """
     if _dialect_name(bind) == "postgresql":
-        return func.random()
-    steps = literal(1_000_000)
-    folded = (func.random() % steps + steps) % steps
-    return folded / literal(1e6, type_=Float)
+        return func.random(type_=Float)
+    # Plain text, no bound parameters: two uses render identically, so SQLite computes a window
+    # function over it (the A/B deal: row_number() OVER (ORDER BY this)) once, not per use.
+    return literal_column("(((random() % 1000000) + 1000000) % 1000000 / 1e6)", type_=Float)
 
 
 def insert_ignore(bind: Session | Engine | str, table: Table):  # noqa: ANN201 - dialect Insert

@@ -101,15 +101,18 @@ def _compile(campaign: Campaign, settings: Settings) -> CompiledEmail:
 
 
 def compiled_email(campaign: Campaign, settings: Settings | None = None) -> CompiledEmail:
-    """MJML rendered once per (campaign id, version, environment); raises TemplateError.
+    """MJML rendered once per (campaign id, version, variant, environment); raises TemplateError.
 
     Only saved campaigns are cached: every saved edit bumps the version. An unsaved campaign
-    (id None, the editor's live preview) is compiled afresh each time.
+    (id None, the editor's live preview) is compiled afresh each time. An A/B test variant is a
+    copy of the campaign with the variant's subject, preheader and body
+    (ab_tests.variant_campaign), so the key holds those too: each variant compiles once.
     """
     settings = settings or get_settings()
     if campaign.id is None:
         return _compile(campaign, settings)
-    key = (campaign.id, campaign.version, settings.app_env, settings.public_base_url)
+    variant = (campaign.subject, campaign.preheader, campaign.mjml_body)
+    key = (campaign.id, campaign.version, variant, settings.app_env, settings.public_base_url)
     found = _compiled.get(key)
     if found is None:
         found = _compile(campaign, settings)

@@ -476,8 +476,61 @@ class Campaign(SQLModel, table=True):
     lift_window_days: int = Field(
         default=14, sa_column=Column(Integer, nullable=False, server_default="14")
     )
+    # A/B test (core/ab_tests.py): the share of the audience sent the variants first (0: no test),
+    # what decides the winner, after how long; ab_phase is an AbPhase ("" when there is no test).
+    ab_test_percent: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    ab_metric: str = Field(
+        default="clicks", sa_column=Column(String(16), nullable=False, server_default="clicks")
+    )
+    ab_window_hours: int = Field(
+        default=24, sa_column=Column(Integer, nullable=False, server_default="24")
+    )
+    ab_phase: str = Field(
+        default="", sa_column=Column(String(16), nullable=False, server_default="")
+    )
+    # No FOREIGN KEY (campaign_variant already points here; SQLite would rebuild this table).
+    ab_winner_variant_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    ab_decided_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class AbPhase(StrEnum):
+    """Where a campaign's A/B test is (Campaign.ab_phase)."""
+
+    NONE = ""  # no test
+    TESTING = "testing"  # the test share went out; the rest waits for the winner
+    DECIDED = "decided"  # the winner went (or goes) to the rest
+
+
+class AbMetric(StrEnum):
+    """What decides an A/B test: unique human clickers or redemptions, per delivered message."""
+
+    CLICKS = "clicks"
+    REDEMPTIONS = "redemptions"
+
+
+class CampaignVariant(SQLModel, table=True):
+    """One version (A-D) of a campaign's subject, preheader, body and offer in an A/B test.
+
+    A holds the campaign's own content (copied when the test is set up and kept in step on save).
+    """
+
+    __tablename__ = "campaign_variant"
+    __table_args__ = (UniqueConstraint("campaign_id", "label", name="uq_campaign_variant_label"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False)
+    )
+    label: str = Field(sa_column=Column(String(1), nullable=False))
+    subject: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    preheader: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    mjml_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    sms_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    offer_text: str = Field(default="", sa_column=Column(String(255), nullable=False))
+    created_at: datetime = _ts()
 
 
 class AutomationKind(StrEnum):
@@ -598,6 +651,9 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
     # SMS segments the provider accepted (what it bills); NULL for email and before sending.
     segments: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # The A/B test variant this recipient gets (campaign_variant.id; NULL: the campaign itself).
+    # No FOREIGN KEY: adding one would make SQLite rebuild this, the biggest table.
+    variant_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

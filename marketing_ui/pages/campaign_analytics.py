@@ -220,6 +220,97 @@ def _lift() -> rx.Component:
     )
 
 
+AB_NOTE = (
+    "Counted over the test share, per recipient reached; the bars show each rate's 95% interval. "
+    "“Real” means a two-proportion z-test against the best variant gives p < 0.05 on the "
+    "metric that decides; “not yet” means the numbers cannot tell them apart. A tie or no data "
+    "keeps variant A."
+)
+
+
+def _ab_variant_row(v: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.hstack(
+                rx.text("Variant ", v["label"], weight="medium", white_space="nowrap"),
+                rx.cond(v["winner"] == "yes", rx.badge("winner", color_scheme="grass")),
+                spacing="2",
+                align="center",
+            )
+        ),
+        rx.table.cell(v["delivered"]),
+        rx.table.cell(v["clickers"]),
+        rx.table.cell(v["click_rate"]),
+        rx.table.cell(v["redeemers"]),
+        rx.table.cell(v["redemption_rate"]),
+        rx.table.cell(v["verdict"]),
+        rx.table.cell(
+            rx.cond(
+                S.ab_info["testing"] == "yes",
+                rx.button(
+                    "Send to the rest",
+                    size="1",
+                    variant="soft",
+                    on_click=S.pick_winner(v["label"]),
+                    class_name="ab-pick",
+                    white_space="nowrap",
+                ),
+            )
+        ),
+        class_name="ab-row",
+    )
+
+
+def _ab_test() -> rx.Component:
+    """Each variant's numbers with intervals, whether the difference is real, and the owner's pick."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.icon("split", size=18),
+                rx.heading("A/B test", size="4"),
+                rx.badge("winner by ", S.ab_info["metric"], variant="surface"),
+                rx.spacer(),
+                rx.link(
+                    rx.button(rx.icon("download", size=14), "CSV", size="1", variant="soft"),
+                    href=S.exports["ab"],
+                    is_external=True,
+                    id="ab-csv",
+                ),
+                width="100%",
+                align="center",
+            ),
+            rx.text(S.ab_info["phase"], size="2", id="ab-phase"),
+            rx.cond(
+                S.ab_message != "",
+                rx.callout(S.ab_message, icon="info", size="1", id="ab-message"),
+            ),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Variant"),
+                        rx.table.column_header_cell("Reached"),
+                        rx.table.column_header_cell("Unique clicks"),
+                        rx.table.column_header_cell("Click rate (95%)"),
+                        rx.table.column_header_cell("Redemptions"),
+                        rx.table.column_header_cell("Redemption rate (95%)"),
+                        rx.table.column_header_cell("Against the best"),
+                        rx.table.column_header_cell(""),
+                    )
+                ),
+                rx.table.body(rx.foreach(S.ab_rows, _ab_variant_row)),
+                width="100%",
+                size="1",
+            ),
+            rx.box(rx.plotly.basic(data=S.ab_fig, width="100%"), width="100%", id="ab-chart"),
+            rx.text(AB_NOTE, size="1", color=MUTED),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="ab-card",
+    )
+
+
 def _problems() -> rx.Component:
     f = S.funnel
     return rx.card(
@@ -435,6 +526,7 @@ def _body() -> rx.Component:
         rx.callout(UNIQUE_NOTE, icon="info", size="1", id="unique-note"),
         _revenue(),
         _lift(),
+        rx.cond(S.has_ab, _ab_test()),
         chart_card(
             "Funnel",
             S.funnel_fig,

@@ -6,6 +6,7 @@ from marketing_ui.components.layout import STICKY_TOP, template
 from marketing_ui.components.status_badge import status_badge
 from marketing_ui.components.theme import MUTED
 from marketing_ui.core.sms import STOP_NOTICE
+from marketing_ui.state.campaign_ab import CampaignAbState
 from marketing_ui.state.campaign_edit import CampaignEditState, NewCampaignState
 
 S = CampaignEditState
@@ -262,6 +263,197 @@ def _second_chance_card() -> rx.Component:
         ),
         width="100%",
         id="second-chance-card",
+    )
+
+
+# A/B test -------------------------------------------------------------------------------------
+
+AB = CampaignAbState
+
+
+def _ab_field_error(field: str) -> rx.Component:
+    return rx.cond(
+        AB.error_field == field,
+        rx.text(AB.error, size="1", color=rx.color("red", 11), id=f"ab-error-{field}"),
+    )
+
+
+def _variant_input(v: rx.Var, field: str, label: str, area: bool = False) -> rx.Component:
+    control = rx.text_area if area else rx.input
+    extra = {"rows": "6", "font_family": _MONO, "font_size": "12px"} if area else {}
+    return labelled(
+        label,
+        control(
+            value=v[field],
+            on_change=lambda value: AB.set_variant_field(v["label"], field, value),
+            read_only=~AB.editable,
+            width="100%",
+            class_name=f"ab-{field}",
+            **extra,
+        ),
+    )
+
+
+def _variant_editor(v: rx.Var) -> rx.Component:
+    return rx.box(
+        rx.vstack(
+            rx.hstack(
+                rx.badge("Variant ", v["label"], size="2", variant="solid"),
+                rx.spacer(),
+                rx.cond(
+                    AB.editable,
+                    rx.button(
+                        rx.icon("trash-2", size=14),
+                        "Remove",
+                        size="1",
+                        variant="ghost",
+                        color_scheme="red",
+                        on_click=AB.remove_variant(v["label"]),
+                    ),
+                ),
+                width="100%",
+                align="center",
+            ),
+            rx.cond(
+                AB.error_field == "variant_" + v["label"].to(str),
+                rx.text(
+                    AB.error, size="1", color=rx.color("red", 11), class_name="ab-variant-error"
+                ),
+            ),
+            rx.cond(
+                S.has_email,
+                rx.vstack(
+                    _variant_input(v, "subject", "Subject"),
+                    _variant_input(v, "preheader", "Preheader"),
+                    _variant_input(v, "mjml_body", "Email content (MJML)", area=True),
+                    spacing="2",
+                    width="100%",
+                ),
+            ),
+            rx.cond(S.has_sms, _variant_input(v, "sms_body", "SMS text", area=True)),
+            rx.cond(S.has_qr_code, _variant_input(v, "offer_text", "Offer")),
+            spacing="2",
+            width="100%",
+        ),
+        padding="12px",
+        border=f"1px solid {rx.color('gray', 6)}",
+        border_radius="8px",
+        width="100%",
+        class_name="ab-variant",
+        id="ab-variant-" + v["label"].to(str),
+    )
+
+
+def _ab_card() -> rx.Component:
+    """Up to three more variants (B-D) of subject, content and offer, sent to a test share."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.icon("split", size=18),
+                rx.heading("A/B test", size="4"),
+                rx.cond(AB.test_on, rx.badge("on", color_scheme="grass"), rx.badge("off")),
+                align="center",
+                spacing="2",
+            ),
+            rx.text(
+                "Send 2 to 4 versions to a share of the audience first; after the window the "
+                "one with the most clicks (or redemptions) per recipient goes to everyone else. "
+                "Variant A is this campaign as saved above: ",
+                rx.text.strong(AB.a_subject),
+                size="2",
+                color=MUTED,
+            ),
+            rx.grid(
+                rx.vstack(
+                    labelled(
+                        "Test share (%)",
+                        rx.input(
+                            value=AB.percent,
+                            on_change=AB.set_percent,
+                            type="number",
+                            min="0",
+                            max="50",
+                            read_only=~AB.editable,
+                            id="ab-percent",
+                            width="100%",
+                        ),
+                        "0 = no test; 1 to 50% of the audience gets the variants.",
+                    ),
+                    _ab_field_error("ab_percent"),
+                    spacing="1",
+                    width="100%",
+                ),
+                rx.vstack(
+                    labelled(
+                        "Winner by",
+                        rx.select.root(
+                            rx.select.trigger(width="100%", id="ab-metric"),
+                            rx.select.content(
+                                rx.select.item("Unique clicks", value="clicks"),
+                                rx.select.item("Redemptions", value="redemptions"),
+                            ),
+                            value=AB.metric,
+                            on_change=AB.set_metric,
+                            disabled=~AB.editable,
+                        ),
+                        "Per recipient reached; a tie keeps A.",
+                    ),
+                    _ab_field_error("ab_metric"),
+                    spacing="1",
+                    width="100%",
+                ),
+                rx.vstack(
+                    labelled(
+                        "Winner window (hours)",
+                        rx.input(
+                            value=AB.window,
+                            on_change=AB.set_window,
+                            type="number",
+                            min="1",
+                            read_only=~AB.editable,
+                            id="ab-window",
+                            width="100%",
+                        ),
+                        "The winner is picked this long after the send (at least 1 hour).",
+                    ),
+                    _ab_field_error("ab_window"),
+                    spacing="1",
+                    width="100%",
+                ),
+                columns=rx.breakpoints(initial="1", sm="3"),
+                spacing="3",
+                width="100%",
+            ),
+            rx.foreach(AB.variants, _variant_editor),
+            _ab_field_error("ab_variants"),
+            rx.hstack(
+                rx.button(
+                    rx.icon("plus", size=14),
+                    "Add variant",
+                    variant="soft",
+                    on_click=AB.add_variant,
+                    disabled=~AB.can_add,
+                    id="ab-add-variant",
+                ),
+                rx.button("Save A/B test", on_click=AB.save, disabled=~AB.editable, id="ab-save"),
+                rx.cond(
+                    AB.message != "",
+                    rx.text(AB.message, size="2", color=rx.color("grass", 11), id="ab-message"),
+                ),
+                spacing="3",
+                align="center",
+                wrap="wrap",
+            ),
+            rx.cond(
+                (AB.error != "") & (AB.error_field == ""),
+                rx.text(AB.error, size="2", color=rx.color("red", 11), id="ab-error"),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id="ab-test-card",
+        on_mount=AB.load,
     )
 
 
@@ -675,6 +867,7 @@ def _editor() -> rx.Component:
         rx.cond(S.automation_kind == "", _email_only(_second_chance_card())),
         rx.cond(S.has_email, _email_editor()),
         rx.cond(S.has_sms, _sms_editor()),
+        rx.cond(S.automation_kind == "", _ab_card()),
         _email_only(images_card()),
         spacing="4",
         width="100%",

@@ -9,10 +9,12 @@ import reflex as rx
 
 from marketing_ui.components import charts
 from marketing_ui.core import analytics, statuses
-from marketing_ui.core.analytics import lift, revenue
+from marketing_ui.core.analytics import ab, lift, revenue
+from marketing_ui.core.analytics.stats import Interval
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.db import session_scope
-from marketing_ui.core.models import Campaign
+from marketing_ui.core.models import AbPhase, Campaign
+from marketing_ui.core.sending import SendError, ab_decision
 from marketing_ui.core.time_display import format_datetime
 from marketing_ui.state.access import still_allowed
 from marketing_ui.state.analytics import export_links
@@ -53,6 +55,36 @@ def _funnel_dict(f: analytics.Funnel) -> dict[str, str]:
         "held_out": f"{f.held_out:,}",
         "queued": f"{f.queued:,}",
     }
+
+
+def _ab_row(v: ab.VariantResult) -> dict[str, str]:
+    def rate(i: Interval) -> str:
+        return f"{charts.pct(i.rate)} ({charts.pct(i.low)}–{charts.pct(i.high)})"
+
+    return {
+        "label": v.label,
+        "delivered": f"{v.delivered:,}",
+        "clickers": f"{v.clickers:,}",
+        "click_rate": rate(v.click),
+        "redeemers": f"{v.redeemers:,}",
+        "redemption_rate": rate(v.redemption),
+        "verdict": v.verdict,
+        "best": "yes" if v.is_best else "",
+        "winner": "yes" if v.is_winner else "",
+    }
+
+
+def _ab_info(report: ab.AbReport, decide_at: str) -> dict[str, str]:
+    metric = "unique clicks" if report.metric == "clicks" else "redemptions"
+    if report.phase == AbPhase.TESTING:
+        phase = (
+            f"Testing on {report.percent}% of the audience; the winner is picked at {decide_at}."
+        )
+    elif report.winner_label:
+        phase = f"Decided: variant {report.winner_label} went to the rest of the audience."
+    else:
+        phase = ""
+    return {"phase": phase, "metric": metric, "testing": "yes" if report.phase == "testing" else ""}
 
 
 # Human engagement: people's opens and clicks, the machine ones shown apart -----------------
@@ -98,6 +130,8 @@ def _snapshot(
         )
         earned = revenue.campaign_earnings(session, cid, filters.channel)
         measured = lift.campaign_lift(session, cid)
+        ab_test = ab.ab_report(session, campaign)
+        decide_at = ab_decision.decide_at(campaign)
         name, status, sent_at = campaign.name, campaign.status, campaign.sent_at
         zone = business_identity(session).timezone
     sent_channels = analytics.channels_sent(report)
@@ -139,6 +173,10 @@ def _snapshot(
             p.opens or p.clicks or p.redemptions or p.machine_opens or p.machine_clicks
             for p in hourly
         ),
+        "has_ab": ab_test.has_test,
+        "ab_rows": [_ab_row(v) for v in ab_test.variants],
+        "ab_fig": charts.ab_figure(ab_test) if ab_test.has_test else go.Figure(),
+        "ab_info": _ab_info(ab_test, format_datetime(decide_at, zone) if decide_at else ""),
         "exports": export_links(analytics.CAMPAIGN_TABLES, query),
         "live": status in statuses.IN_PROGRESS,
     }
@@ -186,6 +224,11 @@ class CampaignAnalyticsState(AuthState):
     funnel_fig: go.Figure = go.Figure()
     hourly_fig: go.Figure = go.Figure()
     has_hourly: bool = False
+    has_ab: bool = False
+    ab_rows: list[dict[str, str]] = []  # one per variant (analytics.ab.VariantResult, as shown)
+    ab_fig: go.Figure = go.Figure()
+    ab_info: dict[str, str] = {}
+    ab_message: str = ""
     exports: dict[str, str] = {}
     has_lift: bool = False  # the campaign has a holdout: the Holdout lift card shows
     lift_summary: str = ""
@@ -241,6 +284,18 @@ class CampaignAnalyticsState(AuthState):
             values = await asyncio.to_thread(_snapshot, *args)
             async with self:
                 self._apply(values)
+
+    @rx.event
+    def pick_winner(self, label: str):
+        """The owner sends this variant to the rest now, before the window ends (audited)."""
+        try:
+            with session_scope() as session:
+                decision = ab_decision.pick_by_hand(session, self.shown_campaign_id, label[:1])
+        except SendError as exc:
+            self.ab_message = str(exc)
+        else:
+            self.ab_message = f"Variant {label[:1]} is going to {decision.added:,} more recipients."
+        self._read()
 
     @rx.event
     def set_since(self, value: str):

@@ -35,6 +35,7 @@ SAMPLE: dict[str, object] = {  # a value for every bind parameter name in querie
     "no_receipts": rollup.NO_RECEIPTS,
     "now": NOW,
     "p": 1,
+    "reached": ["sent", "delivered"],
     "redeemed": "redeemed",
     "reported": [s.value for s in rollup.REPORTED_STATUSES],
     "rid": 0,

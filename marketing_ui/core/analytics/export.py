@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from marketing_ui.core.analytics import lift, reports, revenue
+from marketing_ui.core.analytics import ab, lift, reports, revenue
 from marketing_ui.core.analytics.reports import COUNT_FIELDS, Filters
+from marketing_ui.core.models import Campaign
 
 Rows = Iterable[Sequence[object]]
 
@@ -109,6 +110,17 @@ def _lift(session: Session, f: Filters, campaign_id: int) -> Rows:
     return result.csv_rows() if result is not None and result.has_holdout else []
 
 
+def _ab(session: Session, f: Filters, campaign_id: int) -> Rows:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return
+    for v in ab.ab_report(session, campaign).variants:
+        yield [v.label, v.delivered, v.clickers, _r(v.click.rate), _r(v.click.low),
+               _r(v.click.high), v.redeemers, _r(v.redemption.rate), _r(v.redemption.low),
+               _r(v.redemption.high), "" if v.versus_best is None else f"{v.versus_best.p_value:.4f}",
+               v.verdict, "yes" if v.is_winner else ""]  # fmt: skip
+
+
 def _failures(session: Session, f: Filters, campaign_id: int) -> Rows:
     report = reports.campaign_funnel(session, campaign_id, f.channel, f.since, f.until)
     for x in report.failures:
@@ -152,6 +164,24 @@ CAMPAIGN: dict[str, CampaignTable] = {  # one campaign's page (needs a campaign_
     ),
     "links": CampaignTable(("url", "clicks", "unique_clicks", "machine_clicks"), _links),
     "failures": CampaignTable(("channel", "status", "reason", "count"), _failures),
+    "ab": CampaignTable(
+        (
+            "variant",
+            "delivered",
+            "unique_clickers",
+            "click_rate",
+            "click_rate_low95",
+            "click_rate_high95",
+            "redemptions",
+            "redemption_rate",
+            "redemption_rate_low95",
+            "redemption_rate_high95",
+            "p_value_vs_best",
+            "verdict",
+            "winner",
+        ),
+        _ab,
+    ),
     "revenue": CampaignTable(
         (
             "currency",

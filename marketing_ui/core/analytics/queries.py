@@ -17,7 +17,7 @@ from sqlmodel import Session
 from marketing_ui.core.analytics.hours import day_sql, hour_sql
 
 QUERIES_FILE = Path(__file__).with_name("queries.sql")
-LIST_PARAMS = frozenset({"ids", "live", "reported", "sent", "types"})  # bound as IN (…)
+LIST_PARAMS = frozenset({"ids", "live", "reached", "reported", "sent", "types"})  # bound as IN (…)
 TIME_PARAMS = frozenset({"now", "at", "since", "until"})  # bound the way the ORM stores them
 _NAME = re.compile(r"^-- name: ([a-z0-9-]+)\s*$")
 _BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")  # SQLAlchemy's own pattern for :name
@@ -61,6 +61,18 @@ class _ChannelFilter:
         return f" AND {alias}.channel = :channel" if self.channel else ""
 
 
+# Which events are a person's: the one clause A/B tests count clicks with (Event.machine is set
+# for proxy and scanner opens and clicks, core/engagement.py).
+HUMAN_EVENTS_SQL = " AND NOT {alias}.machine"
+
+
+class _HumanFilter:
+    """`{human:ALIAS}`: only events a person made (HUMAN_EVENTS_SQL on ALIAS)."""
+
+    def __format__(self, alias: str) -> str:
+        return HUMAN_EVENTS_SQL.format(alias=alias)
+
+
 def render(name: str, dialect: str, channel: str | None = None, **numbers: int) -> str:
     """The SQL text of a named statement for a dialect (KeyError for an unknown name)."""
     return QUERIES[name].format_map(
@@ -68,6 +80,7 @@ def render(name: str, dialect: str, channel: str | None = None, **numbers: int) 
             "hour": _Bucket(dialect, of_day=False),
             "day": _Bucket(dialect, of_day=True),
             "channel": _ChannelFilter(channel),
+            "human": _HumanFilter(),
             **{key: int(value) for key, value in numbers.items()},
         }
     )

@@ -4,9 +4,10 @@
 --   {hour:COLUMN}   whole UTC hours since 1970 of a timestamp column, in this dialect's SQL
 --   {day:COLUMN}    whole UTC days since 1970 of a timestamp column
 --   {channel:ALIAS} " AND ALIAS.channel = :channel" when a channel filter is given, else nothing
+--   {human:ALIAS}   only events a person made (queries.HUMAN_EVENTS_SQL on ALIAS; now: all events)
 --   {lo} {hi}       integers written into the text (PostgreSQL's CREATE TABLE AS takes no binds)
--- Bind parameters are typed by name in queries.py: :ids :live :reported :sent :types are lists
--- (IN :ids), :now :at :since :until are timestamps.
+-- Bind parameters are typed by name in queries.py: :ids :live :reached :reported :sent :types
+-- are lists (IN :ids), :now :at :since :until are timestamps.
 --
 -- Statements are listed in the order they run; tests/core/test_analytics_queries.py runs them
 -- all in this order on SQLite and PostgreSQL.
@@ -361,3 +362,27 @@ FROM (
   GROUP BY r.customer_id, r.held_out
 ) g
 GROUP BY g.held_out
+
+
+-- A/B tests (ab.py) --------------------------------------------------------------------------
+
+-- name: ab-variant-totals
+-- Per variant of campaign :cid, over the test share (deliveries frozen before :until, the
+-- decision): recipients reached, recipients who clicked (people only: {human:ALIAS}) and
+-- recipients who redeemed their coupon. Counted per customer, so a customer sent on both
+-- channels counts once.
+SELECT v.id, v.label,
+       (SELECT count(DISTINCT d.customer_id) FROM delivery d
+        WHERE d.campaign_id = :cid AND d.variant_id = v.id AND d.created_at < :until
+          AND d.status IN :reached),
+       (SELECT count(DISTINCT d.customer_id) FROM delivery d
+        JOIN event e ON e.delivery_id = d.id
+        WHERE d.campaign_id = :cid AND d.variant_id = v.id AND d.created_at < :until
+          AND d.status IN :reached AND e.type = 'clicked'{human:e}),
+       (SELECT count(DISTINCT d.customer_id) FROM delivery d
+        JOIN coupon k ON k.delivery_id = d.id
+        WHERE d.campaign_id = :cid AND d.variant_id = v.id AND d.created_at < :until
+          AND d.status IN :reached AND k.status = 'redeemed')
+FROM campaign_variant v
+WHERE v.campaign_id = :cid
+ORDER BY v.label

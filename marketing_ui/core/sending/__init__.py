@@ -5,6 +5,7 @@ it are named for what they do (see docs/send_pipeline.md and docs/architecture.m
 
 - frequency_cap: who is held back at the freeze (and how many would be, for the send page)
 - commands: freeze the audience, start, schedule, pause/resume/cancel, retry, finish
+- ab_decision: an A/B test's winner, after its window (the tick) or picked by hand
 - progress, live: what the progress page shows; live counters in Redis
 - trial: "send a test"
 - queueing: batch jobs of delivery ids (through core.jobs, never RQ itself)

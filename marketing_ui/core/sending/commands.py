@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from marketing_ui.core import audit, statuses
+from marketing_ui.core import ab_tests, audit, statuses
 from marketing_ui.core.app_settings import frequency_cap, sending_limits
 from marketing_ui.core.audience import (
     Audience,
@@ -41,6 +41,7 @@ from marketing_ui.core.messages import (
     compiled_email,
 )
 from marketing_ui.core.models import (
+    AbPhase,
     Campaign,
     CampaignStatus,
     Channel,
@@ -96,12 +97,18 @@ Recipients = Callable[[Channel], ColumnElement[bool]]
 
 
 def _freeze(
-    session: Session, campaign: Campaign, channel: Channel, now: datetime, recipients: Recipients
+    session: Session,
+    campaign: Campaign,
+    channel: Channel,
+    now: datetime,
+    recipients: Recipients,
+    variant: ColumnElement | None = None,
 ) -> int:
     """INSERT ... SELECT one delivery per reachable recipient; existing ones are kept.
 
     Each is pending, or skipped with skip_reason frequency_cap when the customer already has
     the cap's number of messages on this channel in the window (core/sending/frequency_cap.py).
+    `variant` is the A/B test variant id each gets (an SQL expression; None: no test).
     """
     stamp = literal(now, type_=DateTime(timezone=True))
     cap = frequency_cap(session)
@@ -125,6 +132,7 @@ def _freeze(
         reason,
         stamp,
         stamp,
+        variant if variant is not None else literal(None, type_=Integer),
     ).where(recipients(channel))
     columns = [
         "campaign_id",
@@ -136,6 +144,7 @@ def _freeze(
         "skip_reason",
         "created_at",
         "updated_at",
+        "variant_id",
     ]
     serialise_freezes(session, channel)
     stmt = insert_ignore(session, Delivery.__table__).from_select(columns, rows)
@@ -233,6 +242,12 @@ def _start(
         return _existing(session, campaign)
     _check_content(campaign)
     now = utcnow()
+    try:
+        variant_ids = ab_tests.prepare_test(session, campaign, _check_content)
+    except ab_tests.AbTestError as exc:
+        session.rollback()
+        raise SendError(str(exc)) from None
+    testing = {"ab_phase": AbPhase.TESTING.value} if variant_ids else {}
     flipped = session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status.in_(startable))
@@ -242,6 +257,7 @@ def _start(
             updated_at=now,
             failure_reason="",
             failure_kind="",
+            **testing,
         )
     ).rowcount
     if not flipped:
@@ -249,13 +265,21 @@ def _start(
         session.refresh(campaign)
         return _existing(session, campaign)
     channels = channels_of(campaign.channel)
-    for channel in channels:
-        _freeze(session, campaign, channel, now, recipients)
+    for i, channel in enumerate(channels):
+        if variant_ids:  # the A/B test's share only; the rest waits for the winner
+            who, variant = ab_tests.test_draw(
+                session, campaign, variant_ids, channel, channels[:i], recipients
+            )
+            _freeze(
+                session, campaign, channel, now, lambda ch, w=who: and_(recipients(ch), w), variant
+            )
+        else:
+            _freeze(session, campaign, channel, now, recipients)
         holdout.hold_out(session, campaign_id, channel, now, holdout_percent)
     if campaign.has_qr_code:
         issue_coupons(session, campaign_id)
     counts = _counts_by_channel(session, campaign_id)
-    if not _has_remaining(session, campaign_id):  # nobody, or everybody held back by the cap
+    if not variant_ids and not _has_remaining(session, campaign_id):  # nobody, or all held back
         session.execute(
             update(Campaign)
             .where(Campaign.id == campaign_id)
@@ -271,16 +295,78 @@ def _start(
     held = _held_back(session, campaign_id)
     held_out = _held_out(session, campaign_id)
     total = sum(counts.values()) - held - held_out
-    message = (
-        f"Sending to {total:,} recipients."
-        if total
-        else "Nobody in this audience can be reached; nothing was sent."
-    )
+    if variant_ids:
+        message = (
+            f"Sending the A/B test ({len(variant_ids)} variants) to {total:,} recipients; "
+            f"the rest get the winner after {campaign.ab_window_hours} h."
+        )
+    elif total:
+        message = f"Sending to {total:,} recipients."
+    else:
+        message = "Nobody in this audience can be reached; nothing was sent."
     if held:
         message += f" {held:,} held back by the frequency cap (Settings)."
     if held_out:
         message += f" {held_out:,} held out (the holdout group: never messaged, compared later)."
     return StartResult(campaign_id, campaign.status, True, counts, message)
+
+
+def send_winner(session: Session, campaign_id: int, variant_id: int, why: str) -> int | None:
+    """An A/B test's decision: the rest of the audience gets variant `variant_id`. Commits.
+
+    The claim is a conditional UPDATE (testing -> decided) in the same transaction as the
+    second freeze, so two deciders at once, or a decider and the owner, freeze the rest exactly
+    once, and a crash before the commit leaves the test undecided for the next tick. The freeze
+    inserts only missing rows (the test share keeps its deliveries, its variants and its
+    holdout) and applies the frequency cap as of now. Returns how many deliveries it added, or
+    None when the test was already decided (or the campaign is no longer sending or paused).
+    """
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise SendError(f"Campaign #{campaign_id} does not exist.")
+    now = utcnow()
+    claimed = session.execute(
+        update(Campaign)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.ab_phase == AbPhase.TESTING.value,
+            Campaign.status.in_(statuses.values(statuses.IN_PROGRESS)),
+        )
+        .values(
+            ab_phase=AbPhase.DECIDED.value,
+            ab_winner_variant_id=variant_id,
+            ab_decided_at=now,
+            updated_at=now,
+        )
+    ).rowcount
+    if not claimed:
+        session.rollback()
+        return None
+    session.refresh(campaign)
+
+    def audience(channel: Channel) -> ColumnElement[bool]:
+        return audience_clause(session, Audience.from_json(campaign.audience_json), channel)
+
+    winner = literal(variant_id, type_=Integer)
+    channels = channels_of(campaign.channel)
+    before = sum(_counts_by_channel(session, campaign_id).values())
+    for channel in channels:
+        _freeze(session, campaign, channel, now, audience, winner)
+        holdout.hold_out(session, campaign_id, channel, now, campaign.holdout_percent)
+    added = sum(_counts_by_channel(session, campaign_id).values()) - before
+    if campaign.has_qr_code:
+        issue_coupons(session, campaign_id)
+    audit.record(
+        session, "campaign.ab_winner", "campaign", campaign_id, f"{why} {added:,} more messages."
+    )
+    session.commit()
+    session.refresh(campaign)
+    if campaign.status == CampaignStatus.SENDING:
+        for channel in channels:
+            enqueue_pending(session, campaign_id, channel.value)
+        finish_if_done(session, campaign_id)  # nobody left to send to
+    live.forget_progress(campaign_id)
+    return added
 
 
 def _existing(session: Session, campaign: Campaign) -> StartResult:
@@ -594,7 +680,11 @@ def finish_if_done(session: Session, campaign_id: int) -> str | None:
     status = CampaignStatus.FAILED if reason else CampaignStatus.SENT
     done = session.execute(
         update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.status == CampaignStatus.SENDING,
+            Campaign.ab_phase != AbPhase.TESTING.value,  # the rest still waits for the winner
+        )
         .values(
             status=status.value,
             failure_reason=reason or "",

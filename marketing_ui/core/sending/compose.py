@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session
 
+from marketing_ui.core.ab_tests import campaigns_for_deliveries
 from marketing_ui.core.app_settings import BusinessIdentity
 from marketing_ui.core.coupons import CouponSecret, secrets_for_deliveries
 from marketing_ui.core.crypto import cipher
@@ -86,15 +87,17 @@ def email_messages(
     business: BusinessIdentity,
 ) -> tuple[list[OutgoingEmail], dict[int, str]]:
     """(messages keyed `d<delivery id>`, delivery id -> render error) for one provider call."""
-    compiled = compiled_email(campaign)  # MJML once per campaign version, cached per process
     coupons = _coupons(session, campaign, recipients)
     sender = from_address(campaign, business)
+    variants = campaigns_for_deliveries(session, campaign, [r.delivery.id for r in recipients])
     messages: list[OutgoingEmail] = []
     errors: dict[int, str] = {}
     for recipient in recipients:
+        content = variants.get(recipient.delivery.id, campaign)  # its A/B variant, if any
+        compiled = compiled_email(content)  # MJML once per campaign version and variant
         try:
             rendered, context = render_delivery(
-                campaign,
+                content,
                 delivery_id=recipient.delivery.id,
                 first_name=recipient.first_name,
                 last_name=recipient.last_name,
@@ -129,12 +132,14 @@ def sms_bodies(
 ) -> tuple[dict[int, str], dict[int, str]]:
     """(delivery id -> SMS text, delivery id -> render error)."""
     coupons = _coupons(session, campaign, recipients)
+    variants = campaigns_for_deliveries(session, campaign, [r.delivery.id for r in recipients])
     bodies: dict[int, str] = {}
     errors: dict[int, str] = {}
     for recipient in recipients:
+        content = variants.get(recipient.delivery.id, campaign)  # its A/B variant, if any
         try:
             context = delivery_context(
-                campaign,
+                content,
                 delivery_id=recipient.delivery.id,
                 first_name=recipient.first_name,
                 last_name=recipient.last_name,
@@ -142,7 +147,7 @@ def sms_bodies(
                 business=business,
                 coupon=coupons.get(recipient.delivery.id),
             )
-            bodies[recipient.delivery.id] = render_sms_text(campaign, context)
+            bodies[recipient.delivery.id] = render_sms_text(content, context)
         except (TemplateError, ValueError) as exc:
             errors[recipient.delivery.id] = f"render failed: {exc}"[:300]
     return bodies, errors
