@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,9 +34,17 @@ from sqlmodel import Session  # noqa: E402
 
 from bench.report import machine, write_results  # noqa: E402
 from bench.seed_events import plan_for, seed  # noqa: E402
-from marketing_ui.core.analytics import reports, rollup  # noqa: E402
+from marketing_ui.core.analytics import ab, lift, reports, revenue, rollup  # noqa: E402
 from marketing_ui.core.db import make_engine  # noqa: E402
-from marketing_ui.core.models import Event  # noqa: E402
+from marketing_ui.core.models import (  # noqa: E402
+    Campaign,
+    CampaignVariant,
+    Coupon,
+    Delivery,
+    Event,
+    Redemption,
+    Visit,
+)
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -86,11 +94,89 @@ def dashboard_overview(engine: Engine) -> None:
 
 
 def dashboard_campaign(engine: Engine) -> None:
+    """What /campaigns/ID/analytics reads: funnel, hourly, links, revenue, holdout lift, A/B."""
     with Session(engine) as s:
         rollup.refresh_rollups(s)
         reports.campaign_funnel(s, CAMPAIGN_ID)
         reports.campaign_hourly(s, CAMPAIGN_ID)
         reports.top_links(s, CAMPAIGN_ID)
+        _campaign_extras(s)
+
+
+def _campaign_extras(s: Session) -> None:
+    """The issue-16 cards, read the same way by both loads (they are SQL over indexed rows)."""
+    campaign = s.get(Campaign, CAMPAIGN_ID)
+    assert campaign is not None
+    revenue.campaign_earnings(s, CAMPAIGN_ID)
+    measured = lift.campaign_lift(s, CAMPAIGN_ID)
+    assert measured is not None and measured.has_holdout
+    assert ab.ab_report(s, campaign).has_test
+
+
+def decorate_campaign(engine: Engine) -> dict[str, int]:
+    """Give the measured campaign what issue 16 adds: two variants (A won after a 20% test), a
+    10% holdout, visits with ticket amounts in its lift window, amounts on its redemptions."""
+    with Session(engine) as s:
+        campaign = s.get(Campaign, CAMPAIGN_ID)
+        assert campaign is not None and campaign.sent_at is not None
+        sent = campaign.sent_at
+        a, b = (
+            CampaignVariant(campaign_id=CAMPAIGN_ID, label=label, subject=f"Subject {label}")
+            for label in "AB"
+        )
+        s.add_all([a, b])
+        s.flush()
+        decided = sent + timedelta(days=1)
+        campaign.holdout_percent, campaign.lift_window_days = 10, 14
+        campaign.ab_test_percent, campaign.ab_metric, campaign.ab_window_hours = 20, "clicks", 24
+        campaign.ab_phase, campaign.ab_winner_variant_id = "decided", a.id
+        campaign.ab_decided_at = decided
+        rows = s.execute(
+            sa.select(Delivery.id, Delivery.customer_id).where(Delivery.campaign_id == CAMPAIGN_ID)
+        ).all()
+        in_test = [d for d, _ in rows if d % 10 < 2]
+        s.execute(
+            sa.update(Delivery)
+            .where(Delivery.campaign_id == CAMPAIGN_ID)
+            .values(variant_id=sa.case((Delivery.id % 10 == 1, b.id), else_=a.id))
+        )
+        s.execute(  # the rest went out with the winner, after the decision
+            sa.update(Delivery)
+            .where(Delivery.campaign_id == CAMPAIGN_ID, Delivery.id % 10 >= 2)
+            .values(created_at=decided + timedelta(seconds=1))
+        )
+        s.execute(
+            sa.update(Delivery)
+            .where(Delivery.campaign_id == CAMPAIGN_ID, Delivery.id % 10 == 5)
+            .values(status="skipped", skip_reason="holdout")
+        )
+        customers = sorted({c for _, c in rows})
+        s.add_all(
+            Visit(customer_id=c, at=sent + timedelta(days=c % 13, hours=c % 7), source="check_in",
+                  amount_minor=(c % 50 + 10) * 100, currency="USD")
+            for c in customers if c % 3 == 0
+        )  # fmt: skip
+        redeemed = (
+            s.execute(
+                sa.select(Coupon.id).where(
+                    Coupon.campaign_id == CAMPAIGN_ID, Coupon.status == "redeemed"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        s.add_all(
+            Redemption(
+                coupon_id=k, action="redeem", amount_minor=(k % 40 + 5) * 100, currency="USD"
+            )
+            for k in redeemed
+        )
+        s.commit()
+        return {
+            "test_share": len(in_test),
+            "visits": len(customers) // 3,
+            "redeemed": len(redeemed),
+        }
 
 
 def naive_overview(engine: Engine) -> None:
@@ -105,6 +191,7 @@ def naive_overview(engine: Engine) -> None:
 
 
 def naive_campaign(engine: Engine) -> None:
+    """The engagement numbers straight from the raw events, plus the same issue-16 cards."""
     with engine.connect() as conn:
         conn.execute(
             sa.text(
@@ -113,6 +200,8 @@ def naive_campaign(engine: Engine) -> None:
             ),
             {"c": CAMPAIGN_ID},
         ).all()
+    with Session(engine) as s:
+        _campaign_extras(s)
 
 
 def rollup_matches_raw(engine: Engine) -> bool:
@@ -148,6 +237,7 @@ def measure(engine: Engine, events: int, label: str) -> dict[str, float]:
         build_ms = once(lambda: rollup.refresh_rollups(s, settle_s=0))
     print(f"[{label}] rollup build {build_ms / 1000:.1f} s", flush=True)
     r: dict[str, float] = {"rollup_build_s": round(build_ms / 1000, 1), **timings}
+    print(f"[{label}] measured campaign decorated: {decorate_campaign(engine)}", flush=True)
     r["overview_ms"] = timed(lambda: dashboard_overview(engine))
     r["campaign_ms"] = timed(lambda: dashboard_campaign(engine))
     r["rollup_matches_raw"] = float(rollup_matches_raw(engine))
@@ -286,14 +376,17 @@ new to fold) plus the reads; see docs/analytics.md for the rollup design.
 | Measure | SQLite [< 1 s] | PostgreSQL [< 300 ms] | Naive GROUP BY over raw events (SQLite / PG) |
 |---|---:|---:|---|
 | Overview (100 campaigns, trend, audience, consent) | {_ms(r["overview_ms_sqlite"])} | {_ms(r["overview_ms_pg"])} | {_ms(r["naive_overview_ms_sqlite"])} / {_ms(r["naive_overview_ms_pg"])} (x{r["naive_ratio_overview_sqlite"]} / x{r["naive_ratio_overview_pg"]}) |
-| Campaign dashboard (funnel, hourly series, top links) | {_ms(r["campaign_ms_sqlite"])} | {_ms(r["campaign_ms_pg"])} | {_ms(r["naive_campaign_ms_sqlite"])} / {_ms(r["naive_campaign_ms_pg"])} (x{r["naive_ratio_campaign_sqlite"]} / x{r["naive_ratio_campaign_pg"]}) |
+| Campaign dashboard (funnel, hourly series, top links, revenue, holdout lift, A/B variants) | {_ms(r["campaign_ms_sqlite"])} | {_ms(r["campaign_ms_pg"])} | {_ms(r["naive_campaign_ms_sqlite"])} / {_ms(r["naive_campaign_ms_pg"])} (x{r["naive_ratio_campaign_sqlite"]} / x{r["naive_ratio_campaign_pg"]}) |
 | Fold 10,000 new events | {_ms(r["refresh_10k_new_ms_sqlite"])} | {_ms(r["refresh_10k_new_ms_pg"])} | |
 | Refresh with nothing new | {_ms(r["refresh_idle_ms_sqlite"])} | {_ms(r["refresh_idle_ms_pg"])} | |
 | First build of the rollups from all events (one-off) | {r["rollup_build_s_sqlite"]} s | {r["rollup_build_s_pg"]} s | |
 
 The naive overview computes only the per-campaign engagement counts (one GROUP BY with
-COUNT(DISTINCT) over every event); the naive campaign query uses the (campaign, type, time)
-index for one campaign. Tracking endpoints throughput: {f"{rps:,.0f} requests/s (from bench/tracking_load.py)" if rps else "not measured here: bench/tracking_load.py (tracking endpoints) was not present when this ran, so `tracking_rps` is null"}.
+COUNT(DISTINCT) over every event); the naive campaign load counts that campaign's raw events
+(through the (campaign, type, time) index) instead of the rollups, and reads the same revenue,
+holdout-lift and A/B cards. The measured campaign has two variants (A won after a 20% test),
+a 10% holdout, visits with ticket amounts for a third of its customers within its 14-day lift
+window and amounts on its redeemed coupons (`decorate_campaign`). Tracking endpoints throughput: {f"{rps:,.0f} requests/s (from bench/tracking_load.py)" if rps else "not measured here: bench/tracking_load.py (tracking endpoints) was not present when this ran, so `tracking_rps` is null"}.
 
 Events are seeded in arrival (time) order, as a live system appends them. A first run with the
 events in random physical order (every campaign's rows scattered over the whole table) gave
