@@ -34,6 +34,7 @@ from marketing_ui.core import auth
 from marketing_ui.core.config import reset_settings_cache
 from marketing_ui.core.customers import CustomerInput, create_customer
 from marketing_ui.core.db import reset_engine_cache
+from marketing_ui.core.messages import clear_compiled_cache
 from marketing_ui.core.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 
 PUBLIC_API = "https://hooks.example.test"
@@ -51,9 +52,11 @@ def api_db(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     monkeypatch.setenv("TRACKING_WRITE_MODE", "sync")
     reset_settings_cache()
     reset_engine_cache()
+    clear_compiled_cache()  # compiled emails are keyed by campaign id: another test's database
     yield engine
     reset_engine_cache()
     reset_settings_cache()
+    clear_compiled_cache()
 
 
 @pytest.fixture

@@ -273,6 +273,11 @@ def test_an_admin_looking_at_a_sent_email_records_no_open_or_click(
 
 def test_the_preview_marker_is_signed_per_delivery(client: TestClient, api_db: Engine) -> None:
     seeded = _seed(api_db)
+    with Session(api_db) as s:  # a campaign with a real email to show
+        campaign = s.get(Campaign, seeded.campaign_id)
+        assert campaign is not None
+        campaign.mjml_body = load_template("blank")
+        s.commit()
     preview = _path(view_online_preview_url(seeded.delivery_id))
     assert client.get(preview).status_code == 200
     forged = preview.rsplit("=", 1)[0] + "=" + "A" * 22
