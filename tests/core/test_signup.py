@@ -400,7 +400,8 @@ def test_the_brakes_count_per_ip_and_address_and_let_signups_through_when_redis_
     assert limiter.attempt("198.51.100.2").allowed  # another address is not slowed
     assert limiter.may_message("bidx-a") and not limiter.may_message("bidx-a")
     assert limiter.may_message("bidx-b")
-    down = SignupLimiter(redis.Redis(port=1, socket_connect_timeout=0.2), SignupLimits(per_ip=0))
+    down_redis = redis.Redis.from_url("redis://127.0.0.1:1/0")  # as the app builds its client
+    down = SignupLimiter(down_redis, SignupLimits(per_ip=0))
     assert down.attempt("198.51.100.1").allowed and down.may_message("bidx-a")
     for key in redis_client.scan_iter(match=redis_keys.key("signup", "*")):  # type: ignore[attr-defined]
         redis_client.delete(key)  # type: ignore[attr-defined]
