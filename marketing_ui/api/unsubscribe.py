@@ -17,8 +17,10 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from marketing_ui.api.app import ROUTES
+from marketing_ui.api.session import request_ip
 from marketing_ui.api.webhooks import media_type, read_body
 from marketing_ui.core.app_settings import business_identity
+from marketing_ui.core.customers import consent_proof_hash
 from marketing_ui.core.db import session_scope
 from marketing_ui.core.events import resubscribe, unsubscribe
 from marketing_ui.core.tracking import parse_unsubscribe_token
@@ -118,15 +120,20 @@ def _lookup(token: str) -> tuple[str, int | None] | None:
     return parse_unsubscribe_token(token)
 
 
-def _unsubscribe(customer_uid: str, campaign_id: int | None, note: str) -> str | None:
+def _proof(request: Request) -> str:
+    """Who clicked (a keyed hash of IP and user agent, kept with the consent change)."""
+    return consent_proof_hash(request_ip(request), request.headers.get("user-agent", ""))
+
+
+def _unsubscribe(customer_uid: str, campaign_id: int | None, note: str, proof: str) -> str | None:
     with session_scope() as session:
-        outcome = unsubscribe(session, customer_uid, campaign_id, note=note)
+        outcome = unsubscribe(session, customer_uid, campaign_id, note=note, proof_hash=proof)
         return business_identity(session).business_name if outcome else None
 
 
-def _resubscribe(customer_uid: str, campaign_id: int | None) -> str | None:
+def _resubscribe(customer_uid: str, campaign_id: int | None, proof: str) -> str | None:
     with session_scope() as session:
-        changed = resubscribe(session, customer_uid, campaign_id)
+        changed = resubscribe(session, customer_uid, campaign_id, proof_hash=proof)
         return business_identity(session).business_name if changed is not None else None
 
 
@@ -177,7 +184,7 @@ async def confirm(request: Request) -> Response:
     note = "one-click (RFC 8058)" if one_click else "confirmation page"
     if parsed[1]:
         note += f", campaign #{parsed[1]}"
-    brand = await run_in_threadpool(_unsubscribe, parsed[0], parsed[1], note)
+    brand = await run_in_threadpool(_unsubscribe, parsed[0], parsed[1], note, _proof(request))
     if one_click:
         # RFC 8058: the mailbox provider posts in the background; no page, just success.
         return PlainTextResponse(
@@ -211,7 +218,7 @@ async def resubscribe_endpoint(request: Request) -> Response:
         return PlainTextResponse("malformed form", status_code=400)
     if parsed is None:
         return _invalid_link()
-    brand = await run_in_threadpool(_resubscribe, parsed[0], parsed[1])
+    brand = await run_in_threadpool(_resubscribe, parsed[0], parsed[1], _proof(request))
     if brand is None:
         return _unknown_customer("")
     return page(

@@ -561,14 +561,19 @@ def unsubscribe(
 
 
 def resubscribe(
-    session: Session, customer_uid: str, campaign_id: int | None, source: str = "unsubscribe_link"
+    session: Session,
+    customer_uid: str,
+    campaign_id: int | None,
+    source: str = "unsubscribe_link",
+    proof_hash: str | None = None,
 ) -> bool | None:
     """Give email consent back from the confirmation page; None when the customer is gone."""
     customer_id = _customer_id_by_uid(session, customer_uid)
     if customer_id is None:
         return None
     note = "resubscribed" + (f" (campaign #{campaign_id})" if campaign_id else "")
-    changed = set_consent(session, customer_id, Channel.EMAIL.value, True, source, note)
+    proof = ConsentProof(proof_hash=proof_hash)
+    changed = set_consent(session, customer_id, Channel.EMAIL.value, True, source, note, proof)
     session.flush()
     return changed
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
+from marketing_ui.core.customers import consent_proof_hash
 from marketing_ui.core.models import ConsentEvent, Customer, Delivery, Event
 from marketing_ui.core.tracking import unsubscribe_token
 from tests.api import add_delivery, api_db, client, live_server, seed_email_delivery  # noqa: F401
@@ -131,6 +132,15 @@ def test_confirm_button_then_resubscribe(client: TestClient, api_db: Engine) -> 
         (True, "unsubscribe_link"),
     ]
     assert _status(api_db, queued) == "skipped"  # a skipped send is not revived
+    with Session(api_db) as s:  # both changes carry the proof of who clicked, not the IP itself
+        proofs = s.execute(
+            select(ConsentEvent.proof_hash)
+            .where(ConsentEvent.customer_id == seeded.customer_id)
+            .order_by(ConsentEvent.id.desc())
+            .limit(2)
+        ).scalars()
+        expected = consent_proof_hash("testclient", "testclient")
+        assert list(proofs) == [expected, expected]
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
