@@ -39,6 +39,7 @@ SAMPLE: dict[str, object] = {  # a value for every bind parameter name in querie
     "redeemed": "redeemed",
     "reported": [s.value for s in rollup.REPORTED_STATUSES],
     "rid": 0,
+    "last_rid": 0,
     "sent": [s.value for s in rollup.SENT_STATUSES],
     "series": rollup.SENT_SERIES,
     "since": NOW,

@@ -161,14 +161,15 @@ SELECT coalesce(max(id), 0) FROM redemption
 
 -- name: tally-campaigns-changed
 -- Reported campaigns still live, edited since the last tally, never tallied (no marker row)
--- or with a redemption (or undo) newer than :rid.
+-- or with a redemption (or undo) after the last tally: newer than :last_rid, or among the last
+-- 100 before it (:rid) and written since the tally (a row committed out of order).
 SELECT c.id FROM campaign c
 WHERE c.status IN :reported AND (
   c.status IN :live OR c.updated_at >= :since
   OR NOT EXISTS (SELECT 1 FROM campaign_tally t
                  WHERE t.campaign_id = c.id AND t.channel = '' AND t.metric = :marker)
   OR c.id IN (SELECT k.campaign_id FROM redemption r JOIN coupon k ON k.id = r.coupon_id
-              WHERE r.id > :rid))
+              WHERE r.id > :last_rid OR (r.id > :rid AND r.created_at >= :since)))
 
 -- name: tally-clear
 DELETE FROM campaign_tally WHERE campaign_id IN :ids

@@ -173,6 +173,7 @@ def _campaigns_needing_tally(
     row committed out of order.
     """
     params = {
+        "last_rid": last_redemption_id,
         "rid": max(0, last_redemption_id - 100),
         "live": [s.value for s in LIVE_CAMPAIGN_STATUSES],
         "reported": [s.value for s in REPORTED_STATUSES],
