@@ -232,11 +232,13 @@ WHERE s.campaign_id = :cid AND s.hour >= :lo AND s.hour < :hi{channel:s}
 GROUP BY s.channel, s.type
 
 -- name: funnel-coupons
--- Issued, and redeemed within the hour range, by the delivery's channel.
+-- Issued, and redeemed within the hour range, by the delivery's channel. The delivery's own
+-- campaign_id (always the coupon's) lets the planner read the campaign's deliveries by index
+-- rather than hash all of them.
 SELECT d.channel, count(*),
        sum(CASE WHEN k.status = :redeemed AND {hour:k.redeemed_at} >= :lo
                 AND {hour:k.redeemed_at} < :hi THEN 1 ELSE 0 END)
-FROM coupon k JOIN delivery d ON d.id = k.delivery_id
+FROM coupon k JOIN delivery d ON d.id = k.delivery_id AND d.campaign_id = :cid
 WHERE k.campaign_id = :cid{channel:d}
 GROUP BY d.channel
 
@@ -255,7 +257,7 @@ GROUP BY s.type, s.hour
 
 -- name: hourly-redemptions
 SELECT {hour:k.redeemed_at} AS h, count(*) FROM coupon k
-JOIN delivery d ON d.id = k.delivery_id
+JOIN delivery d ON d.id = k.delivery_id AND d.campaign_id = :cid
 WHERE k.campaign_id = :cid AND k.status = 'redeemed'
   AND {hour:k.redeemed_at} >= :lo AND {hour:k.redeemed_at} < :hi{channel:d}
 GROUP BY {hour:k.redeemed_at}
@@ -373,17 +375,20 @@ GROUP BY g.held_out
 -- recipients who redeemed their coupon. Counted per customer, so a customer sent on both
 -- channels counts once.
 SELECT v.id, v.label,
-       (SELECT count(DISTINCT d.customer_id) FROM delivery d
-        WHERE d.campaign_id = :cid AND d.variant_id = v.id AND d.created_at < :until
-          AND d.status IN :reached),
-       (SELECT count(DISTINCT d.customer_id) FROM delivery d
-        JOIN event e ON e.delivery_id = d.id
-        WHERE d.campaign_id = :cid AND d.variant_id = v.id AND d.created_at < :until
-          AND d.status IN :reached AND e.type = 'clicked'{human:e}),
-       (SELECT count(DISTINCT d.customer_id) FROM delivery d
-        JOIN coupon k ON k.delivery_id = d.id
-        WHERE d.campaign_id = :cid AND d.variant_id = v.id AND d.created_at < :until
-          AND d.status IN :reached AND k.status = 'redeemed')
+       count(DISTINCT x.customer_id),
+       count(DISTINCT CASE WHEN x.clicked = 1 THEN x.customer_id END),
+       count(DISTINCT CASE WHEN x.redeemed = 1 THEN x.customer_id END)
 FROM campaign_variant v
+LEFT JOIN (
+  SELECT d.variant_id, d.customer_id,
+         CASE WHEN EXISTS (SELECT 1 FROM event e WHERE e.delivery_id = d.id
+                           AND e.type = 'clicked'{human:e}) THEN 1 ELSE 0 END AS clicked,
+         CASE WHEN EXISTS (SELECT 1 FROM coupon k WHERE k.delivery_id = d.id
+                           AND k.status = 'redeemed') THEN 1 ELSE 0 END AS redeemed
+  FROM delivery d
+  WHERE d.campaign_id = :cid AND d.variant_id IS NOT NULL AND d.created_at < :until
+    AND d.status IN :reached
+) x ON x.variant_id = v.id
 WHERE v.campaign_id = :cid
+GROUP BY v.id, v.label
 ORDER BY v.label
