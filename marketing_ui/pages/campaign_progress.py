@@ -138,6 +138,12 @@ def _summary() -> rx.Component:
                 ),
             ),
             rx.foreach(S.waits, _wait_note),
+            rx.cond(
+                S.ab_note != "",
+                rx.callout(
+                    S.ab_note, icon="split", color_scheme="iris", width="100%", id="ab-note"
+                ),
+            ),
             rx.cond(S.message != "", rx.text(S.message, size="2", id="progress-message")),
             spacing="4",
             width="100%",

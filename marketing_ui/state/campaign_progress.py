@@ -120,6 +120,7 @@ class CampaignProgressState(AuthState):
     remaining: int = 0
     waiting_quiet_hours: int = 0
     waits: list[dict[str, str]] = []  # what the remaining messages wait for, and until when
+    ab_note: str = ""  # where the campaign's A/B test is
     rate: str = "–"
     rate_hint: str = ""
     eta: str = "—"
@@ -150,6 +151,7 @@ class CampaignProgressState(AuthState):
         self.held_out = sum(c.held_out for c in p.channels)
         self.waiting_quiet_hours = sum(c.waiting_quiet_hours for c in p.channels)
         self.waits = [{"reason": w.reason, "text": _wait_text(w)} for w in p.waits]
+        self.ab_note = p.ab_note
         self.rate = _rate_text(p.rate_per_s)
         if p.rate_per_s is not None:
             self.rate_hint = "average over the last minute"
@@ -158,7 +160,12 @@ class CampaignProgressState(AuthState):
         else:
             self.rate_hint = f"not sending ({p.status})"
         etas = [c.eta_s for c in p.channels if c.eta_s is not None]
-        self.eta = _eta_text(max(etas)) if etas else ("—" if p.remaining else "done")
+        if etas:
+            self.eta = _eta_text(max(etas))
+        elif p.ab_waiting and p.status in statuses.UNFINISHED:
+            self.eta = "after the A/B decision"
+        else:
+            self.eta = "—" if p.remaining else "done"
         self.channels = [
             {
                 "channel": c.channel.upper(),

@@ -436,3 +436,30 @@ def test_a_test_with_a_holdout_holds_out_in_both_the_test_share_and_the_rest(
     assert {d.status for d in held_in_test + held_in_rest} == {"skipped"}
     assert {d.status for d in rest if d.skip_reason != "holdout"} == {"pending"}
     assert decision.added == len(rest)
+
+
+def test_the_progress_page_says_the_rest_waits_for_the_winner_and_then_who_won(
+    env: Session, redis_client: object
+) -> None:
+    from marketing_ui.core.redis_client import get_redis
+    from marketing_ui.core.sending import live
+
+    seed_customers(env, 20)
+    campaign_id = _campaign_with_test(env, labels="AB", percent=40)
+    sending.start_send(env, campaign_id)
+    _mark_sent(env, campaign_id)
+
+    waiting = sending.progress(env, campaign_id)
+    assert waiting is not None and waiting.ab_waiting and waiting.remaining == 0
+    assert "test share (40% of the audience)" in waiting.ab_note
+    assert "unique human clicks per recipient wins" in waiting.ab_note
+    campaign = env.get(Campaign, campaign_id)
+    assert campaign is not None and campaign.sent_at is not None
+    assert f"{campaign.sent_at + timedelta(hours=4):%Y-%m-%d %H:%M} UTC" in waiting.ab_note
+
+    ab_decision.pick_by_hand(env, campaign_id, "B")
+    get_redis().delete(live.key(campaign_id, "progress"))  # the page's one-second cache
+    decided = sending.progress(env, campaign_id)
+    assert decided is not None and not decided.ab_waiting
+    pending = [d for d in _deliveries(env, campaign_id) if d.status == DeliveryStatus.PENDING]
+    assert "variant B won" in decided.ab_note and decided.remaining == len(pending) > 0

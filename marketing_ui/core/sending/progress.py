@@ -3,6 +3,7 @@
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -17,8 +18,10 @@ from marketing_ui.core.deliverability import (
     channel_health,
 )
 from marketing_ui.core.models import (
+    AbPhase,
     Campaign,
     CampaignStatus,
+    CampaignVariant,
     Delivery,
     DeliveryStatus,
     SkipReason,
@@ -96,6 +99,8 @@ class Progress:
     health: list[ChannelHealth] = field(default_factory=list)  # bounce and complaint rates
     guard_since: str = ""  # ISO time the guard's window starts ("" : the whole send)
     waits: list[Wait] = field(default_factory=list)  # what the remaining messages wait for
+    ab_note: str = ""  # where the campaign's A/B test is ("" without one)
+    ab_waiting: bool = False  # the test share went out; the rest waits for the winner
 
     @property
     def total(self) -> int:
@@ -233,7 +238,35 @@ def _progress_from_db(session: Session, campaign: Campaign) -> Progress:
         channel_health(session, campaign),
         as_utc(campaign.guard_since).isoformat() if campaign.guard_since else "",
         sorted(waits.values(), key=lambda w: order.index(WaitReason(w.reason))),
+        ab_progress_note(session, campaign),
+        campaign.ab_phase == AbPhase.TESTING,
     )
+
+
+AB_METRIC_WORDS = {"clicks": "unique human clicks", "redemptions": "coupon redemptions"}
+
+
+def ab_progress_note(session: Session, campaign: Campaign) -> str:
+    """What the progress page says about the campaign's A/B test ("" without one)."""
+    if campaign.ab_phase == AbPhase.TESTING and campaign.sent_at is not None:
+        decide = as_utc(campaign.sent_at) + timedelta(hours=campaign.ab_window_hours)
+        metric = AB_METRIC_WORDS.get(campaign.ab_metric, campaign.ab_metric)
+        return (
+            f"A/B test: the test share ({campaign.ab_test_percent}% of the audience) gets the "
+            f"variants now. At {decide:%Y-%m-%d %H:%M} UTC the variant with the most {metric} "
+            "per recipient wins and the rest of the audience is sent it; until then the rest "
+            "waits. You can pick the winner sooner on the campaign's analytics page."
+        )
+    if campaign.ab_phase == AbPhase.DECIDED and campaign.ab_winner_variant_id is not None:
+        winner = session.get(CampaignVariant, campaign.ab_winner_variant_id)
+        label = winner.label if winner is not None else "?"
+        when = (
+            f" at {as_utc(campaign.ab_decided_at):%Y-%m-%d %H:%M} UTC"
+            if campaign.ab_decided_at
+            else ""
+        )
+        return f"A/B test decided{when}: variant {label} won and goes to the rest of the audience."
+    return ""
 
 
 def progress(session: Session, campaign_id: int) -> Progress | None:
