@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlmodel import Session
 
-from marketing_ui.core import audit, statuses
+from marketing_ui.core import ab_tests, audit, statuses
 from marketing_ui.core.app_settings import business_identity
 from marketing_ui.core.audience import Audience
 from marketing_ui.core.clock import as_utc, utcnow, zone_or_utc
@@ -26,6 +26,7 @@ from marketing_ui.core.models import (
     Automation,
     Campaign,
     CampaignChannel,
+    CampaignVariant,
     Delivery,
     Event,
     Segment,
@@ -448,10 +449,23 @@ def duplicate_campaign(session: Session, campaign_id: int) -> Campaign:
         audience_json=source.audience_json,
         holdout_percent=source.holdout_percent,
         lift_window_days=source.lift_window_days,
+        ab_test_percent=source.ab_test_percent,
+        ab_metric=source.ab_metric,
+        ab_window_hours=source.ab_window_hours,
     )
     copy.name = _clean_name(f"Copy of {source.name}"[:200])
     session.add(copy)
     session.flush()
+    for variant in ab_tests.variants(
+        session, campaign_id
+    ):  # the A/B test's variants, not its result
+        session.add(
+            CampaignVariant(
+                campaign_id=copy.id,
+                label=variant.label,
+                **{f: getattr(variant, f) for f in ab_tests.CONTENT_FIELDS},
+            )
+        )
     audit.record(session, "campaign.duplicate", "campaign", copy.id, f"copy of #{campaign_id}")
     session.commit()
     session.refresh(copy)

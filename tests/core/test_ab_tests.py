@@ -463,3 +463,22 @@ def test_the_progress_page_says_the_rest_waits_for_the_winner_and_then_who_won(
     assert decided is not None and not decided.ab_waiting
     pending = [d for d in _deliveries(env, campaign_id) if d.status == DeliveryStatus.PENDING]
     assert "variant B won" in decided.ab_note and decided.remaining == len(pending) > 0
+
+
+def test_a_copy_of_a_campaign_keeps_its_test_and_variants_but_not_its_result(
+    env: Session,
+) -> None:
+    from marketing_ui.core.campaigns import duplicate_campaign
+
+    seed_customers(env, 10)
+    campaign_id = _campaign_with_test(env, labels="ABC", percent=30, metric="clicks")
+    sending.start_send(env, campaign_id)
+    ab_decision.pick_by_hand(env, campaign_id, "C")
+
+    copy = duplicate_campaign(env, campaign_id)
+
+    assert (copy.ab_test_percent, copy.ab_metric, copy.ab_window_hours) == (30, "clicks", 4)
+    assert copy.ab_phase == "" and copy.ab_winner_variant_id is None
+    copied = {v.label: v.subject for v in ab_tests.variants(env, copy.id)}  # type: ignore[arg-type]
+    assert copied == {"A": "Subject A", "B": "Subject B", "C": "Subject C"}
+    assert [d.label for d in ab_tests.drafts(env, copy)] == ["A", "B", "C"]
