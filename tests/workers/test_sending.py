@@ -23,6 +23,7 @@ from marketing_ui.core.customers import CustomerInput, create_customer, set_cons
 from marketing_ui.core.jobs import EMAIL
 from marketing_ui.core.messages import SAMPLE_COUPON_CODE
 from marketing_ui.core.models import (
+    Campaign,
     Coupon,
     Customer,
     Delivery,
@@ -513,6 +514,36 @@ def test_send_test_goes_out_now_and_is_not_counted(
     assert subjects == ["[Test] Hello Guest0", "[Test] Hello Alex"]
     assert len(fake_twilio.messages) == 1 and fake_twilio.messages[0]["to"] == phone_of(0)
     assert fake_twilio.messages[0]["body"].startswith("[Test] ")
+    assert env.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0
+
+
+@SQLITE_ONLY
+def test_send_test_of_an_ab_campaign_sends_each_variant_marked(
+    env: Session, fake_resend: FakeResend, fake_twilio: FakeTwilio
+) -> None:
+    from marketing_ui.core import ab_tests
+
+    campaign_id = make_campaign(env, channel="both", subject="Subject A")
+    body = env.get(Campaign, campaign_id).mjml_body  # type: ignore[union-attr]
+    others = [
+        ab_tests.VariantDraft(
+            label, subject=f"Subject {label}", mjml_body=body, sms_body=f"SMS {label}"
+        )
+        for label in "BC"
+    ]
+    ab_tests.save_test(env, campaign_id, ab_tests.AbSettings(20, "clicks", 4), others)
+
+    lines = sending.send_test(env, campaign_id, f"owner@example.com, {phone_of(0)}")
+
+    assert len(lines) == 6 and all(line.endswith(" sent.") for line in lines), lines
+    assert "owner@example.com: test email (variant B) sent." in lines
+    assert [m["subject"] for m in fake_resend.messages] == [
+        "[Test A] Subject A",
+        "[Test B] Subject B",
+        "[Test C] Subject C",
+    ]
+    bodies = [m["body"].split("\n")[0] for m in fake_twilio.messages]
+    assert bodies == ["[Test A] Hi Alex, 2-for-1 pasta tonight", "[Test B] SMS B", "[Test C] SMS C"]
     assert env.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0
 
 

@@ -3,11 +3,12 @@
 import re
 import uuid
 from dataclasses import dataclass
+from itertools import product
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from marketing_ui.core import audit
+from marketing_ui.core import ab_tests, audit
 from marketing_ui.core.app_settings import business_identity, sending_limits
 from marketing_ui.core.audience import channels_of
 from marketing_ui.core.config import get_settings
@@ -98,13 +99,25 @@ def _customer_for(session: Session, channel: Channel, value: str) -> Customer | 
     ).scalar_one_or_none()
 
 
+def _versions(session: Session, campaign: Campaign) -> list[tuple[str, Campaign]]:
+    """What a test shows: the campaign, or with an A/B test each variant, labelled."""
+    if campaign.ab_test_percent <= 0:
+        return [("", campaign)]
+    assert campaign.id is not None
+    others = [v for v in ab_tests.variants(session, campaign.id) if v.label != "A"]
+    if not others:
+        return [("", campaign)]
+    return [("A", campaign)] + [(v.label, ab_tests.variant_campaign(campaign, v)) for v in others]
+
+
 def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
     """Send the campaign now to a few addresses/numbers, marked as a test; one status line each.
 
     `recipients` is the text of the "send a test" box (see parse_test_recipients, which raises
     SendError before anything is sent when an entry is unusable). A recipient who is a customer
-    gets their own name, anyone else the sample customer's. Nothing is counted in the
-    campaign's statistics and no delivery rows are written.
+    gets their own name, anyone else the sample customer's. A campaign with an A/B test sends
+    each variant, marked "[Test B]". Nothing is counted in the campaign's statistics and no
+    delivery rows are written.
     """
     from marketing_ui.core.sending.providers import OutgoingEmail, OutgoingSms
     from marketing_ui.core.sending.throttle import limited_email_provider, limited_sms_provider
@@ -117,19 +130,22 @@ def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
     settings = get_settings()
     limits = sending_limits(session)  # a test send takes its turn like every request
     results: list[str] = []
-    for recipient in checked:
+    sent = 0
+    for recipient, (label, version) in product(checked, _versions(session, campaign)):
         raw, channel, value = recipient.typed, recipient.channel, recipient.address
         customer = _customer_for(session, channel, value)
         first, last = (customer.first_name, customer.last_name) if customer else SAMPLE_CUSTOMER
         key = f"test-{uuid.uuid4().hex}"
+        mark = f"[Test {label}] " if label else "[Test] "
+        which = f" (variant {label})" if label else ""
         try:
             if channel == Channel.EMAIL:
-                rendered, context = sample_email(campaign, first, last, business, settings)
+                rendered, context = sample_email(version, first, last, business, settings)
                 message = OutgoingEmail(
                     key=key,
                     to=value,
                     from_=from_address(campaign, business),
-                    subject=f"[Test] {rendered.subject}",
+                    subject=f"{mark}{rendered.subject}",
                     html=rendered.html,
                     text=rendered.text,
                     headers=email_headers(context["unsubscribe_url"]),
@@ -137,18 +153,18 @@ def send_test(session: Session, campaign_id: int, recipients: str) -> list[str]:
                 )
                 outcome = limited_email_provider(limits, settings).send_batch([message], key)[0]
             else:
-                body = "[Test] " + sample_sms(campaign, first, last, business, settings)
+                body = mark + sample_sms(version, first, last, business, settings)
                 outcome = limited_sms_provider(limits, settings).send(
                     OutgoingSms(key=key, to=value, from_=settings.twilio_from_number, body=body)
                 )
         except Exception as exc:  # noqa: BLE001 - a test send reports, never crashes the page
-            results.append(f"{raw}: not sent ({type(exc).__name__}: {exc})")
+            results.append(f"{raw}{which}: not sent ({type(exc).__name__}: {exc})")
             continue
         if outcome.ok:
-            results.append(f"{raw}: test {channel.value} sent.")
+            sent += 1
+            results.append(f"{raw}: test {channel.value}{which} sent.")
         else:
-            results.append(f"{raw}: not sent ({outcome.error}).")
-    sent = sum(r.endswith(" sent.") for r in results)
+            results.append(f"{raw}{which}: not sent ({outcome.error}).")
     audit.record(
         session, "campaign.test_send", "campaign", campaign_id, f"{sent} of {len(results)} sent"
     )
