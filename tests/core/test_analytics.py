@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from marketing_ui.core import analytics
+from marketing_ui.core.analytics import rollup
 from marketing_ui.core.models import (
     OUTBOX_PROVIDER_ID_PREFIX,
     Campaign,
@@ -223,6 +224,44 @@ def test_hourly_series_and_links(session: Session, data: Data) -> None:
         (URL3, 1, 1),
     ]
     assert [x.url for x in analytics.top_links(session, data.a, channel="sms")] == [URL3]
+
+
+def test_top_links_are_recounted_when_a_click_arrives_or_is_reflagged_and_kept_otherwise(
+    session: Session, data: Data
+) -> None:
+    def links(**kw: bool) -> list[tuple[str, int, int, int]]:
+        return [
+            (x.url, x.clicks, x.unique_clicks, x.machine_clicks)
+            for x in analytics.top_links(session, data.a, **kw)
+        ]
+
+    first = links()
+    assert first == [(URL1, 3, 2, 0), (URL2, 1, 1, 0), (URL3, 1, 1, 0)]
+    # Kept while nothing is folded: a rename the app never makes, under the rollup, is not seen.
+    renamed = "https://example.com/renamed"
+    session.execute(update(Event).where(Event.detail == URL2).values(detail=renamed))
+    session.commit()
+    assert links() == first
+    # A click not folded yet is counted from the raw events at once, and after the fold too.
+    click = _event(session, data.a, data.d["d1"], "email", "clicked", T0 + 9 * H, URL1)
+    session.commit()
+    recounted = [(URL1, 4, 2, 0), (renamed, 1, 1, 0), (URL3, 1, 1, 0)]
+    assert links() == recounted
+    analytics.refresh_rollups(session, settle_s=0)
+    assert links() == recounted
+    # Clicks re-flagged machine after the fold (a link burst) leave the people's count.
+    d1_clicks = [
+        i
+        for (i,) in session.execute(
+            select(Event.id).where(Event.delivery_id == data.d["d1"], Event.type == "clicked")
+        )
+    ]
+    assert click.id in d1_clicks and len(d1_clicks) == 3
+    session.execute(update(Event).where(Event.id.in_(d1_clicks)).values(machine=True))
+    rollup.unfold_machine_clicks(session, d1_clicks)
+    session.commit()
+    assert links()[:2] == [(URL1, 1, 1, 3), (renamed, 1, 1, 0)]
+    assert links(include_machine=True)[0] == (URL1, 4, 2, 3)
 
 
 def test_overview_rows_trend_audience_consent(session: Session, data: Data) -> None:

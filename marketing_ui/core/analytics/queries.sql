@@ -262,6 +262,19 @@ WHERE k.campaign_id = :cid AND k.status = 'redeemed'
   AND {hour:k.redeemed_at} >= :lo AND {hour:k.redeemed_at} < :hi{channel:d}
 GROUP BY {hour:k.redeemed_at}
 
+-- name: top-links-version
+-- The events folded so far, the newest event, and the campaign's folded clicks (all, people's):
+-- with every event folded and these unchanged, top-links' answer is unchanged too (a click
+-- re-flagged machine is taken out of the people's total by the unfold).
+SELECT (SELECT w.last_id FROM analytics_watermark w WHERE w.name = 'event'),
+       (SELECT max(e.id) FROM event e),
+       (SELECT sum(CASE WHEN s.type = 'clicked' THEN s.total ELSE 0 END)
+        FROM campaign_stat_hourly s
+        WHERE s.campaign_id = :cid AND s.type IN ('clicked', 'clicked_human')),
+       (SELECT sum(CASE WHEN s.type = 'clicked_human' THEN s.total ELSE 0 END)
+        FROM campaign_stat_hourly s
+        WHERE s.campaign_id = :cid AND s.type IN ('clicked', 'clicked_human'))
+
 -- name: top-links
 -- One index range scan of the campaign's click events; then its human clicks apart.
 SELECT e.detail, count(*) AS n, count(DISTINCT e.delivery_id),
