@@ -106,7 +106,9 @@ def _revenue() -> rx.Component:
                 width="100%",
             ),
             rx.text(
-                ATTRIBUTION_NOTE + " Prices per message are set in Settings.",
+                ATTRIBUTION_NOTE
+                + " Whole campaign: the date filter above does not apply to this card."
+                + " Prices per message are set in Settings.",
                 size="1",
                 color=MUTED,
                 id="revenue-note",
