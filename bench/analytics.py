@@ -165,9 +165,14 @@ def decorate_campaign(engine: Engine) -> dict[str, int]:
             .scalars()
             .all()
         )
-        s.add_all(
+        s.add_all(  # at the counter over the days after the send, not "now" (a just-made
+            # redemption re-tallies its campaign on the next few seconds' loads, by design)
             Redemption(
-                coupon_id=k, action="redeem", amount_minor=(k % 40 + 5) * 100, currency="USD"
+                coupon_id=k,
+                action="redeem",
+                amount_minor=(k % 40 + 5) * 100,
+                currency="USD",
+                created_at=sent + timedelta(hours=6 + k % 200),
             )
             for k in redeemed
         )
