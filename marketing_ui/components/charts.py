@@ -143,7 +143,7 @@ def hourly_figure(points: Sequence[HourPoint], show_machine: bool = False) -> go
         fig.add_scatter(
             x=hours,
             y=values,
-            mode="lines",
+            mode=_line_mode(hours),
             name=name.title(),
             line={"color": COLORS[name], "width": 2},
         )
@@ -151,6 +151,11 @@ def hourly_figure(points: Sequence[HourPoint], show_machine: bool = False) -> go
         _machine_lines(fig, hours, points)
     fig.update_xaxes(title_text="Hours since send")
     return _layout(fig)
+
+
+def _line_mode(x: Sequence[object]) -> str:
+    """A line of one or two points is invisible or a stub: show the points themselves too."""
+    return "lines+markers" if len(x) < 3 else "lines"
 
 
 def _people(
@@ -174,7 +179,7 @@ def _machine_lines(
         fig.add_scatter(
             x=x,
             y=values,
-            mode="lines",
+            mode=_line_mode(x),
             name=f"Machine {name}",
             line={"color": COLORS[name], "width": 1.5, "dash": "dot"},
         )

@@ -47,3 +47,14 @@ def test_funnel_stages_that_do_not_apply_show_a_dash_not_zero() -> None:
     assert stages["SMS"]["Delivered"] == (4, "4")
     assert stages["EMAIL"]["Delivered"] == (None, "–")
     assert stages["EMAIL"]["Opened (unique)"] == (0, "0")
+
+
+def test_an_hourly_series_of_one_point_is_drawn_as_points() -> None:
+    from marketing_ui.components.charts import hourly_figure
+    from marketing_ui.core.analytics.reports import HourPoint
+
+    one = [HourPoint(0, 0, 0, 1)]
+    day = [HourPoint(h, h, 0, 0) for h in range(24)]
+
+    assert {t.mode for t in hourly_figure(one, show_machine=True).data} == {"lines+markers"}
+    assert {t.mode for t in hourly_figure(day).data} == {"lines"}
