@@ -189,7 +189,7 @@ def _channels() -> rx.Component:
         "Sent",
         "Failed",
         "Skipped",
-        "Held back by the frequency cap",
+        "Held back (cap)",
         "Held out",
         "Cancelled",
         "Remaining",
@@ -199,14 +199,19 @@ def _channels() -> rx.Component:
     return rx.card(
         rx.heading("By channel", size="4", margin_bottom="8px"),
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.header(
+                rx.table.row(
+                    *[rx.table.column_header_cell(h, white_space="nowrap") for h in headers]
+                )
+            ),
             rx.table.body(rx.foreach(S.channels, _channel_row)),
             width="100%",
         ),
         rx.text(
             "Skipped: the customer unsubscribed or the address was suppressed after the send "
-            "started, or the frequency cap held the message back (counted apart: the customer "
-            "already had the most marketing messages Settings allows in its window). "
+            "started, or the frequency cap held the message back (counted apart as held back "
+            "(cap): the customer already had the most marketing messages Settings allows in its "
+            "window). "
             "Remaining includes messages waiting for a retry. Held out: the campaign's holdout "
             "group, never messaged by design (not counted in recipients), compared on the "
             "analytics page.",
