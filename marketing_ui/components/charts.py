@@ -149,7 +149,11 @@ def hourly_figure(points: Sequence[HourPoint], show_machine: bool = False) -> go
         )
     if show_machine:
         _machine_lines(fig, hours, points)
-    fig.update_xaxes(title_text="Hours since send")
+    # Whole hours from the send on (a short series otherwise gets -1 and half-hour ticks).
+    short = not hours or max(hours) < 12
+    fig.update_xaxes(
+        title_text="Hours since send", rangemode="nonnegative", dtick=1 if short else None
+    )
     return _layout(fig)
 
 

@@ -58,3 +58,6 @@ def test_an_hourly_series_of_one_point_is_drawn_as_points() -> None:
 
     assert {t.mode for t in hourly_figure(one, show_machine=True).data} == {"lines+markers"}
     assert {t.mode for t in hourly_figure(day).data} == {"lines"}
+    short = hourly_figure(one).layout.xaxis
+    assert (short.rangemode, short.dtick) == ("nonnegative", 1)  # whole hours from the send
+    assert hourly_figure(day).layout.xaxis.dtick is None
