@@ -8,8 +8,6 @@ personalizes tens of thousands of messages a second.
 from __future__ import annotations
 
 import base64
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +22,7 @@ from marketing_ui.core.clock import as_utc, zone_or_utc
 from marketing_ui.core.config import Settings, get_settings
 from marketing_ui.core.coupons import CouponSecret, coupon_page_url, redeem_url
 from marketing_ui.core.images import image_resolver_for
+from marketing_ui.core.lru import LruCache
 from marketing_ui.core.models import Campaign, CampaignChannel, Customer
 from marketing_ui.core.qr import cached_qr_png, qr_data_uri
 from marketing_ui.core.rendering import (
@@ -59,34 +58,7 @@ class PreviewResult:
 # Compiling (once per campaign version) ------------------------------------------------------
 
 
-class _CompiledCache:
-    """A small thread-safe LRU: RQ workers and the app both call in from several threads."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple, CompiledEmail] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> CompiledEmail | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple, value: CompiledEmail) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_compiled = _CompiledCache(_CACHE_SIZE)
+_compiled: LruCache[CompiledEmail] = LruCache(_CACHE_SIZE)
 
 
 def _compile(campaign: Campaign, settings: Settings) -> CompiledEmail:

@@ -18,8 +18,6 @@ into Python. Definitions used everywhere:
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +34,7 @@ from marketing_ui.core.analytics.rollup import (
     SENT_SERIES,
     SENT_STATUSES,
 )
+from marketing_ui.core.lru import LruCache
 from marketing_ui.core.models import (
     Campaign,
     Channel,
@@ -443,11 +442,12 @@ def top_links(
     all_folded = folded >= newest  # else a click may be in the raw events only: count them
     version = (folded, *clicks)
     where = (_database(session), campaign_id, channel, lo, hi, limit)
-    rows = _LINKS.get(where, version) if all_folded else None
+    kept = _LINKS.get(where) if all_folded else None
+    rows = kept[1] if kept is not None and kept[0] == version else None
     if rows is None:
         rows = [tuple(r) for r in session.execute(sql(session, "top-links", channel), params)]
         if all_folded:
-            _LINKS.put(where, version, rows)
+            _LINKS.put(where, (version, rows))
     return [
         LinkStat(url or "(no link)", int(n), int(u), int(n) - int(h))
         if include_machine
@@ -456,35 +456,8 @@ def top_links(
     ]
 
 
-class _KeptCounts:
-    """A small LRU of counts, each valid for the version it was counted at (thread-safe)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._items: OrderedDict[tuple, tuple[tuple, list]] = OrderedDict()
-
-    def get(self, where: tuple, version: tuple) -> list | None:
-        with self._lock:
-            kept = self._items.get(where)
-            if kept is None or kept[0] != version:
-                return None
-            self._items.move_to_end(where)
-            return kept[1]
-
-    def put(self, where: tuple, version: tuple, rows: list) -> None:
-        with self._lock:
-            self._items[where] = (version, rows)
-            self._items.move_to_end(where)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_LINKS = _KeptCounts(256)
+# Kept top links: (database, campaign, channel, hours, limit) -> (version, rows).
+_LINKS: LruCache[tuple[tuple, list]] = LruCache(256)
 
 
 def _database(session: Session) -> str:
