@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Float, Table, event, func, literal_column
+from sqlalchemy import ColumnElement, Float, Table, event, func, literal_column, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -78,6 +79,21 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def take_turns(session: Session, *names: str) -> None:
+    """Until this transaction ends, others taking turns on any of `names` wait for it.
+
+    PostgreSQL: transaction-scoped advisory locks, taken in sorted order (no deadlock between two
+    callers naming the same pair); a later statement runs with a fresh snapshot and sees what the
+    other committed. SQLite: nothing to do, a writing transaction already holds the database's
+    one write lock from its first write.
+    """
+    if _dialect_name(session) != "postgresql":
+        return
+    for name in sorted(set(names)):
+        key = zlib.crc32(name.encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def random_fraction(bind: Session | Engine | str) -> ColumnElement[float]:

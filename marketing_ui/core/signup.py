@@ -51,7 +51,7 @@ from marketing_ui.core.customers import (
     encrypt_contact,
     set_consent,
 )
-from marketing_ui.core.db import insert_ignore, upsert
+from marketing_ui.core.db import insert_ignore, take_turns, upsert
 from marketing_ui.core.models import (
     Channel,
     ConsentEvent,
@@ -562,6 +562,8 @@ def _grant(
 ) -> int:
     """Find or make the customer for a confirmed request and grant its channel; the customer id."""
     channel = row.channel
+    if row.partner_bidx:  # the other channel's grant of the same signup may be running right now
+        take_turns(session, f"signup:{row.value_bidx}", f"signup:{row.partner_bidx}")
     address = cipher().decrypt(row.value_enc, _aad(row.uid))
     bidx_col = _customers.c[f"{_field(channel)}_bidx"]
     customer_id = session.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -320,6 +320,60 @@ def test_fifty_concurrent_signups_of_one_address_make_one_customer(
             select(ConsentEvent.channel, func.count()).group_by(ConsentEvent.channel)
         ).all()
         assert sorted(granted) == [("email", 1), ("sms", 1)]
+
+
+def at_once(first: Callable, second: Callable, engine: Engine) -> None:
+    """Run two confirmations in two sessions released together; each must confirm and commit."""
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(confirm: Callable) -> None:
+        try:
+            with Session(engine) as s:
+                barrier.wait()
+                assert confirm(s) == Outcome.CONFIRMED
+                s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:2]
+
+
+def test_the_email_link_and_the_sms_yes_at_the_same_moment_make_one_customer(
+    engine: Engine,
+) -> None:
+    """One signup with both addresses: the guest presses the email link while their YES arrives.
+    Whichever grant comes second joins the customer the first one made, never a second customer."""
+    rounds = 12
+    for i in range(rounds):
+        email, phone = f"pair{i}@example.com", f"+1202555{i:04d}"
+        with Session(engine, expire_on_commit=False) as s:
+            asks = signup.submit(
+                s,
+                signup.validate_signup(form(email=email, phone=phone, sms_opt_in=True)),
+                ip=IP,
+                user_agent=UA,
+            )
+            s.commit()
+        token = next(a.token for a in asks if a.channel == "email")
+        at_once(
+            lambda s, token=token: signup.confirm_link(s, token, ip=IP, user_agent=UA),
+            lambda s, phone=phone: signup.confirm_sms_yes(s, phone, "SM1"),
+            engine,
+        )
+    with Session(engine) as s:
+        assert count(s, Customer) == rounds
+        both = s.execute(
+            select(func.count())
+            .select_from(Customer)
+            .where(Customer.email_consent.is_(True), Customer.sms_consent.is_(True))
+        ).scalar_one()
+        assert both == rounds
 
 
 def test_signups_by_source_counts_people_who_confirmed(engine: Engine) -> None:

@@ -10,15 +10,15 @@ writes none, so it neither counts nor is capped. See docs/send_pipeline.md ("Fre
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Integer, false, func, literal, select, text
+from sqlalchemy import ColumnElement, Integer, false, func, literal, select
 from sqlmodel import Session
 
 from marketing_ui.core import statuses
 from marketing_ui.core.app_settings import FrequencyCap, frequency_cap
 from marketing_ui.core.audience import Audience, audience_clause, channels_of
+from marketing_ui.core.db import take_turns
 from marketing_ui.core.models import Channel, Customer, Delivery
 
 # What counts against the cap: messages the provider took, and those about to be sent.
@@ -60,9 +60,7 @@ def serialise_freezes(session: Session, channel: Channel) -> None:
     INSERT … SELECT that follows runs with a fresh snapshot and sees the other's rows.
     SQLite: start_send already holds the database write lock from its first UPDATE.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        key = zlib.crc32(f"freeze:{channel.value}".encode())
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    take_turns(session, f"freeze:{channel.value}")
 
 
 def held_back_counts(
