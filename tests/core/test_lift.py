@@ -121,6 +121,13 @@ def test_a_hand_built_campaign(session: Session) -> None:
     ]
     assert rows[4][4] == f"{8.75 - 40 / 3:.4f}"
 
+    header, rows = export_table(session, "campaigns", Filters(None, None, None))
+    [row] = [dict(zip(header, r, strict=True)) for r in rows if r[0] == cid]
+    assert row["visit_rate_lift"] == f"{3 / 4 - 1 / 3:.4f}"
+    assert row["visit_rate_lift_low_95"] == f"{rate.low:.4f}"
+    assert row["visit_rate_lift_high_95"] == f"{rate.high:.4f}"
+    assert row["lift_verdict"].startswith("Too small to tell")
+
     lift.save_window(session, cid, "30")  # the later visit of c now counts
     longer = lift.campaign_lift(session, cid)
     assert longer is not None
@@ -140,6 +147,9 @@ def test_a_campaign_without_holdout_or_not_sent_says_so(session: Session) -> Non
     session.commit()
     assert lift.campaign_lift(session, draft.id).since is None
     assert lift.lifts_by_campaign(session, [cid, draft.id]) == {}
+    header, rows = export_table(session, "campaigns", Filters(None, None, None))
+    [row] = [dict(zip(header, r, strict=True)) for r in rows if r[0] == cid]
+    assert row["visit_rate_lift"] == row["lift_verdict"] == ""
 
 
 def test_verdicts_say_no_difference_or_a_real_one() -> None:

@@ -39,6 +39,7 @@ def _r(value: float | None) -> str:
 def _campaigns(session: Session, f: Filters) -> Rows:
     rows = reports.campaign_rows(session, f.since, f.until, f.channel, f.include_machine)
     earned = revenue.earnings_by_campaign(session, [r.campaign_id for r in rows], f.channel)
+    lifts = lift.lifts_by_campaign(session, [r.campaign_id for r in rows])
     for r in rows:
         fn, e = r.funnel, earned[r.campaign_id]
         yield [r.campaign_id, r.name, r.sent_at.isoformat() if r.sent_at else "", fn.sent,
@@ -46,7 +47,15 @@ def _campaigns(session: Session, f: Filters) -> Rows:
                _r(fn.redemption_rate), fn.unsubscribes, e.counts.redemptions,
                *e.csv_values(), fn.opened_human_unique,
                fn.opened_machine_unique, fn.clicked_human_unique, fn.clicked_machine_unique,
-               int(fn.machine_included)]  # fmt: skip
+               int(fn.machine_included), *_visit_lift(lifts.get(r.campaign_id))]  # fmt: skip
+
+
+def _visit_lift(found: lift.Lift | None) -> list[object]:
+    """The overview's lift column: visit-rate difference, its 95% interval, the verdict."""
+    if found is None:  # no holdout (or not sent yet)
+        return ["", "", "", ""]
+    e = found.estimates["visit_rate"]
+    return [_r(e.difference), _r(e.low), _r(e.high), found.summary]
 
 
 def _redemptions(session: Session, f: Filters) -> Rows:
@@ -144,6 +153,10 @@ OVERVIEW: dict[str, OverviewTable] = {  # the /analytics page's tables, in its o
             "clicked_human_unique",
             "clicked_machine_unique",
             MACHINE_INCLUDED,
+            "visit_rate_lift",
+            "visit_rate_lift_low_95",
+            "visit_rate_lift_high_95",
+            "lift_verdict",
         ),
         _campaigns,
     ),  # fmt: skip
