@@ -85,7 +85,11 @@ def _revenue() -> rx.Component:
                 number_card(
                     "Revenue",
                     r["revenue"],
-                    r["with_amount"] + " of " + r["redemptions"] + " redemptions with an amount",
+                    r["with_amount"]
+                    + " of "
+                    + r["redemptions"]
+                    + " redemptions with an amount"
+                    + r["other_currency"],
                     "stat-revenue",
                 ),
                 number_card(

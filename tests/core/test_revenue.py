@@ -263,6 +263,7 @@ def test_revenue_cost_and_return_of_a_seeded_campaign(session: Session) -> None:
     e = revenue.campaign_earnings(session, campaign.id)
     c = e.counts
     assert (c.redemptions, c.with_amount, c.revenue_minor) == (4, 2, 3050)
+    assert c.other_currency == 1  # the EUR ticket: counted as a redemption, said apart
     assert (c.recipients, c.emails, c.sms_segments) == (6, 3, 6)
     assert e.revenue == Decimal("30.50")
     assert e.cost == Decimal("6") * Decimal("0.0079") + Decimal("3") * Decimal("0.0004")
@@ -272,6 +273,7 @@ def test_revenue_cost_and_return_of_a_seeded_campaign(session: Session) -> None:
     shown = e.shown()
     assert shown["revenue"] == "$30.50" and shown["cost"] == "$0.0486"
     assert shown["return"] == "62657.2%"
+    assert shown["other_currency"] == " (1 in another currency, not counted)"
 
     sms_only = revenue.campaign_earnings(session, campaign.id, "sms")
     assert (sms_only.counts.redemptions, sms_only.counts.revenue_minor) == (3, 1050)
@@ -293,7 +295,7 @@ def test_nothing_sent_means_no_return(session: Session) -> None:
     e = revenue.campaign_earnings(session, campaign.id)
     assert e.counts == revenue.MoneyCounts()
     assert e.return_ratio is None and e.revenue_per_recipient is None
-    assert e.shown()["return"] == "–"
+    assert e.shown()["return"] == "–" and e.shown()["other_currency"] == ""
 
 
 def test_automation_weeks_carry_revenue(session: Session) -> None:

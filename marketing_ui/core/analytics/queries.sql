@@ -332,10 +332,12 @@ ORDER BY d, e.channel
 -- Revenue and message cost (revenue.py) --------------------------------------------------
 
 -- name: revenue-redemptions
--- Redeemed coupons of each campaign and the ticket amounts recorded with them (in :currency).
+-- Redeemed coupons of each campaign and the ticket amounts recorded with them (in :currency;
+-- amounts typed in another currency, before the Settings changed, are only counted).
 SELECT k.campaign_id, count(*),
        sum(CASE WHEN v.currency = :currency THEN 1 ELSE 0 END),
-       coalesce(sum(CASE WHEN v.currency = :currency THEN v.amount_minor ELSE 0 END), 0)
+       coalesce(sum(CASE WHEN v.currency = :currency THEN v.amount_minor ELSE 0 END), 0),
+       sum(CASE WHEN v.amount_minor IS NOT NULL AND v.currency <> :currency THEN 1 ELSE 0 END)
 FROM coupon k
 JOIN delivery d ON d.id = k.delivery_id
 LEFT JOIN visit v ON v.coupon_id = k.id

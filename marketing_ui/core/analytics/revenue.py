@@ -36,6 +36,7 @@ class MoneyCounts:
     redemptions: int = 0
     with_amount: int = 0  # redemptions with a ticket amount in the Settings currency
     revenue_minor: int = 0
+    other_currency: int = 0  # redemptions with an amount in another currency: not in revenue
     recipients: int = 0  # customers the providers accepted a message for
     emails: int = 0
     sms_segments: int = 0
@@ -90,6 +91,11 @@ class Earnings:
         return {
             "redemptions": f"{c.redemptions:,}",
             "with_amount": f"{c.with_amount:,}",
+            "other_currency": (
+                f" ({c.other_currency:,} in another currency, not counted)"
+                if c.other_currency
+                else ""
+            ),
             "revenue": money.format_amount(self.revenue, code),
             "recipients": f"{c.recipients:,}",
             "per_recipient": money.format_amount(per, code, 4) if per is not None else "–",
@@ -122,11 +128,14 @@ def counts_by_campaign(
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
         params = {"ids": chunk, "channel": channel, "currency": currency}
-        for cid, n, with_amount, revenue in session.execute(
+        for cid, n, with_amount, revenue, other in session.execute(
             sql(session, "revenue-redemptions", channel), params
         ):
             found.setdefault(cid, {}).update(
-                redemptions=int(n), with_amount=int(with_amount or 0), revenue_minor=int(revenue)
+                redemptions=int(n),
+                with_amount=int(with_amount or 0),
+                revenue_minor=int(revenue),
+                other_currency=int(other or 0),
             )
         sent = [s.value for s in SENT_STATUSES]
         for cid, recipients, emails, segments in session.execute(
