@@ -77,8 +77,8 @@ class ResendEvent:
 
 def verify_resend(body: bytes, headers: Mapping[str, str], secret: str) -> ResendEvent:
     """Check the Svix signature and timestamp (5 min tolerance) against the raw body, then parse."""
-    if not secret:
-        raise WebhookError(503, "Resend webhook secret is not configured")
+    if not secret:  # not set up here: no endpoint to call (a 4xx, as for any other stranger)
+        raise WebhookError(404, "Resend webhooks are not set up here (no signing secret)")
     wanted = {
         name: headers.get(name, "") for name in ("svix-id", "svix-timestamp", "svix-signature")
     }
@@ -244,8 +244,8 @@ def parse_form(body: bytes) -> dict[str, str]:
 
 
 def verify_twilio(url: str, form: Mapping[str, str], signature: str, auth_token: str) -> None:
-    if not auth_token:
-        raise WebhookError(503, "Twilio auth token is not configured")
+    if not auth_token:  # not set up here: no endpoint to call
+        raise WebhookError(404, "Twilio webhooks are not set up here (no auth token)")
     if not signature or len(signature) > 200:
         raise WebhookError(401, "missing or malformed X-Twilio-Signature")
     if not RequestValidator(auth_token).validate(url, dict(form), signature):

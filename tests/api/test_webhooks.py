@@ -233,7 +233,8 @@ def test_unconfigured_secret_refuses(
     monkeypatch.setenv("RESEND_WEBHOOK_SECRET", "")
     reset_settings_cache()
     _seed(api_db)
-    assert _resend(client, "email.delivered", "msg_nc").status_code == 503
+    refused = _resend(client, "email.delivered", "msg_nc")
+    assert refused.status_code == 404 and "not set up" in refused.text
     assert _types(api_db) == []
 
 
@@ -292,6 +293,23 @@ def test_twilio_status_callbacks(
     assert _types(api_db) == [expected]
     if expected == "failed":
         assert "30003" in delivery.error
+
+
+def test_twilio_without_an_auth_token_is_not_there(
+    client: TestClient, api_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded default (outbox provider) has no Twilio token: a stranger's callback gets a
+    4xx, never a 5xx, and nothing is recorded."""
+    from marketing_ui.core.config import reset_settings_cache
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "")
+    reset_settings_cache()
+    seeded = _sms_seed(api_db)
+    for path in ("/webhooks/twilio/status", "/webhooks/twilio/inbound"):
+        refused = _twilio(client, path, _status_form("delivered"))
+        assert refused.status_code == 404, (path, refused.text)
+    assert _delivery(api_db, seeded.delivery_id).status != "delivered"
+    assert _types(api_db) == []
 
 
 def test_twilio_bad_signature_is_refused(client: TestClient, api_db: Engine) -> None:
