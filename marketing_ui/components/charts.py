@@ -199,7 +199,17 @@ def rates_figure(rows: Sequence[CampaignFunnelRow]) -> go.Figure:
     ):
         rates = [getattr(r.funnel, attr) for r in rows][::-1][-30:]
         values = [None if v is None else v * 100 for v in rates]  # no bar where it does not apply
-        fig.add_bar(x=names, y=values, name=label, marker_color=color)
+        # A few campaigns: each bar says its value, so a rate of 0% is seen, not an empty chart.
+        text = [None if v is None else f"{v:.0f}%" for v in values] if len(names) <= 8 else None
+        fig.add_bar(
+            x=names,
+            y=values,
+            name=label,
+            marker_color=color,
+            text=text,
+            textposition="outside",
+            cliponaxis=False,
+        )
     fig.update_yaxes(title_text="% of sent", range=[0, 100])
     return _layout(fig, barmode="group", bargap=0.6 if len(names) < 4 else 0.2)
 
@@ -258,9 +268,10 @@ def revenue_figure(rows: Sequence[tuple[str, Earnings]]) -> go.Figure:
         y=[float(e.revenue) for _, e in shown],
         name="Revenue",
         marker_color=COLORS["revenue"],
-        text=[e.shown()["return"] for _, e in shown],
+        text=[f"return {e.shown()['return']}" for _, e in shown],
         textposition="outside",
-        hovertemplate="%{x}<br>Revenue %{y:,.2f}<br>Return %{text}<extra></extra>",
+        cliponaxis=False,
+        hovertemplate="%{x}<br>Revenue %{y:,.2f}<br>%{text}<extra></extra>",
     )
     fig.add_bar(
         x=names,

@@ -35,6 +35,15 @@ def test_a_rate_that_does_not_apply_draws_no_bar() -> None:
     assert bars["Clicked"] == [20.0]
 
 
+def test_a_few_campaigns_label_their_bars_so_zero_is_seen() -> None:
+    few = [_row(1, "Monday special", sent=4, email_sent=4, sent_without_receipts=4)]
+    labels = {trace.name: list(trace.text) for trace in rates_figure(few).data}
+    assert labels == {"Delivered": [None], "Opened": ["0%"], "Clicked": ["0%"]}
+
+    many = [_row(i, f"Campaign {i}", sent=10, opened_unique=5) for i in range(9)]
+    assert all(trace.text is None for trace in rates_figure(many).data)  # too many to label
+
+
 def test_funnel_stages_that_do_not_apply_show_a_dash_not_zero() -> None:
     sms = Funnel("sms", targeted=5, sent=5, delivered=4, clicked_unique=1)
     outbox = Funnel("email", targeted=3, sent=3, email_sent=3, sent_without_receipts=3)
@@ -61,3 +70,19 @@ def test_an_hourly_series_of_one_point_is_drawn_as_points() -> None:
     short = hourly_figure(one).layout.xaxis
     assert (short.rangemode, short.dtick) == ("nonnegative", 1)  # whole hours from the send
     assert hourly_figure(day).layout.xaxis.dtick is None
+
+
+def test_the_revenue_bar_says_it_carries_the_return() -> None:
+    from marketing_ui.components.charts import revenue_figure
+    from marketing_ui.core.analytics.revenue import Earnings, MoneyCounts
+    from marketing_ui.core.app_settings import MoneySettings
+
+    spent = Earnings(MoneyCounts(redemptions=1, emails=4, recipients=4), MoneySettings())
+    earned = Earnings(MoneyCounts(revenue_minor=2000, emails=4, recipients=4), MoneySettings())
+    nothing = Earnings(MoneyCounts(), MoneySettings())
+
+    figure = revenue_figure([("Monday", spent), ("Friday", earned), ("Draft", nothing)])
+
+    revenue = next(t for t in figure.data if t.name == "Revenue")
+    assert list(revenue.x) == ["Monday", "Friday"]  # nothing earned or spent: not drawn
+    assert list(revenue.text) == ["return -100.0%", "return 1249900.0%"]
