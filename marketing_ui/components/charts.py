@@ -149,11 +149,15 @@ def hourly_figure(points: Sequence[HourPoint], show_machine: bool = False) -> go
         )
     if show_machine:
         _machine_lines(fig, hours, points)
-    # Whole hours from the send on (a short series otherwise gets -1 and half-hour ticks).
+    # Whole hours from the send on (a short series otherwise gets -1 and half-hour ticks), with
+    # a margin so a point in the first hour is not cut in half by the edge; whole counts.
     short = not hours or max(hours) < 12
-    fig.update_xaxes(
-        title_text="Hours since send", rangemode="nonnegative", dtick=1 if short else None
-    )
+    if short:
+        fig.update_xaxes(range=[-0.4, max([*hours, 1]) + 0.4], tick0=0, dtick=1)
+    fig.update_xaxes(title_text="Hours since send", rangemode="nonnegative")
+    top = max((max(t.y) for t in fig.data if t.y), default=0)
+    if top <= 5:
+        fig.update_yaxes(tick0=0, dtick=1, range=[-0.1, max(top, 1) * 1.15])
     return _layout(fig)
 
 

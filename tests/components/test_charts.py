@@ -67,9 +67,12 @@ def test_an_hourly_series_of_one_point_is_drawn_as_points() -> None:
 
     assert {t.mode for t in hourly_figure(one, show_machine=True).data} == {"lines+markers"}
     assert {t.mode for t in hourly_figure(day).data} == {"lines"}
-    short = hourly_figure(one).layout.xaxis
-    assert (short.rangemode, short.dtick) == ("nonnegative", 1)  # whole hours from the send
-    assert hourly_figure(day).layout.xaxis.dtick is None
+    short = hourly_figure(one).layout
+    assert (short.xaxis.tick0, short.xaxis.dtick) == (0, 1)  # whole hours from the send
+    assert short.xaxis.range[0] < 0 < 1 < short.xaxis.range[1]  # hour 0 not cut by the edge
+    assert short.yaxis.dtick == 1 and short.yaxis.range[1] > 1  # one redemption: whole counts
+    long = hourly_figure(day).layout
+    assert long.xaxis.dtick is None and long.xaxis.range is None and long.yaxis.dtick is None
 
 
 def test_the_revenue_bar_says_it_carries_the_return() -> None:
