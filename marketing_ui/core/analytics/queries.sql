@@ -333,7 +333,7 @@ ORDER BY d, e.channel
 
 -- name: revenue-redemptions
 -- Redeemed coupons of each campaign and the ticket amounts recorded with them (in :currency;
--- amounts typed in another currency, before the Settings changed, are only counted).
+-- amounts typed in another currency, before the Settings changed, are counted apart, not added).
 SELECT k.campaign_id, count(*),
        sum(CASE WHEN v.currency = :currency THEN 1 ELSE 0 END),
        coalesce(sum(CASE WHEN v.currency = :currency THEN v.amount_minor ELSE 0 END), 0),
