@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -280,11 +280,35 @@ def _records(path: Path | str) -> Iterator[tuple[int, list[str]]]:
         yield start, fields
 
 
+_TITLE_LOOKAHEAD = 10
+
+
+def _filled(fields: list[str]) -> int:
+    return sum(1 for f in fields if f.strip())
+
+
+def _split_header(
+    records: Iterator[tuple[int, list[str]]],
+) -> tuple[tuple[int, list[str]] | None, Iterator[tuple[int, list[str]]]]:
+    """(header record, the records after it). The header is the first non-blank record, except
+    that title lines above a table ("Customer list, exported 1 May", one cell each) are passed
+    over when a record of two or more cells follows within the first ten."""
+    ahead = list(islice(records, _TITLE_LOOKAHEAD))
+    if not ahead:
+        return None, records
+    first = " ".join(ahead[0][1]).strip()
+    at = 0
+    if _filled(ahead[0][1]) <= 1 and _field_for(first) is None:  # "Email" alone is a header
+        wide = next((i for i, (_, fields) in enumerate(ahead) if _filled(fields) >= 2), None)
+        if wide is not None and not any("@" in cell for cell in ahead[wide][1]):
+            at = wide  # a row of data ("a@b.co,extra") is no header: keep the first line
+    return ahead[at], chain(ahead[at + 1 :], records)
+
+
 def read_headers(path: Path | str) -> list[str]:
-    """The column names of the first non-blank line (what the mapping screen shows)."""
-    for _, fields in _records(path):
-        return _clean_headers(fields)
-    return []
+    """The column names of the header line (what the mapping screen shows)."""
+    header, _ = _split_header(_records(path))
+    return _clean_headers(header[1]) if header else []
 
 
 def iter_records(path: Path | str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -292,8 +316,7 @@ def iter_records(path: Path | str) -> Iterator[tuple[int, dict[str, str]]]:
 
     Missing trailing cells read as "", cells beyond the header are ignored, values are trimmed.
     """
-    records = _records(path)
-    header_row = next(records, None)
+    header_row, records = _split_header(_records(path))
     if header_row is None:
         return
     headers = _clean_headers(header_row[1])
@@ -344,70 +367,84 @@ _CONSENT_WORDS = (
     "opted in",
     "subscribe",
     "subscribed",
+    "subscription",
     "permission",
     "marketing",
     "newsletter",
+    "einwilligung",
+    "consentement",
+    "consentimiento",
 )
 _SMS_WORDS = frozenset({"sms", "text", "mobile", "phone", "cell"})
+# A column about something rather than the thing: Google's "E-mail 1 - Type", Mailchimp's
+# EMAIL_TYPE, "Phone status", "Email verified", Square's "First Visit" and "Last Visit".
+_ABOUT_WORDS = frozenset(
+    {"type", "kind", "label", "status", "verified", "valid", "date", "visit", "visits",
+     "created", "updated", "source", "count", "rating"}
+)  # fmt: skip
+_WHEN_WORDS = frozenset({"time", "date", "timestamp", "ip", "at", "by", "source", "version"})
+_EMAIL_WORDS = ("mail", "courriel", "correo")
+_PHONE_WORDS = frozenset(
+    {"phone", "mobile", "cell", "tel", "telephone", "cellphone", "gsm", "msisdn", "portable",
+     "handy", "mobil", "movil", "celular", "cellulare", "natel", "telefon", "telefono"}
+)  # fmt: skip
+_FIRST_WORDS = frozenset(
+    {"first", "given", "forename", "firstname", "givenname", "vorname", "prenom", "fname",
+     "nombre", "voornaam", "nome"}
+)  # fmt: skip
+_LAST_WORDS = frozenset(
+    {"last", "surname", "family", "lastname", "familyname", "nachname", "nom", "lname",
+     "apellido", "apellidos", "cognome", "achternaam", "sobrenome"}
+)  # fmt: skip
+_WHOLE_NAME = ("name", "full name", "contact name", "customer name", "contact", "customer")
 
 
 def _normalize_header(header: str) -> str:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", header)
+    """Lower-case ASCII words: accents folded (Prénom -> prenom), camelCase split."""
+    folded = "".join(
+        c for c in unicodedata.normalize("NFKD", header) if not unicodedata.combining(c)
+    )
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", folded)
     return " ".join(re.sub(r"[^a-z0-9]+", " ", spaced.lower()).split())
 
 
-def _field_for(header: str) -> str | None:
+def _field_for(header: str) -> tuple[str, bool] | None:
+    """(field, sure) for a column whose name says what it holds; `sure` is False for a whole
+    name ("Name"), taken for the first name only when no column says first name."""
     h = _normalize_header(header)
     words = set(h.split())
     if not h:
         return None
     if any(w in h for w in _CONSENT_WORDS) and "unsubscribe" not in h:
-        return "sms_consent" if words & _SMS_WORDS else "email_consent"
-    if "mail" in h:
-        return "email"
-    if words & {
-        "phone",
-        "mobile",
-        "cell",
-        "tel",
-        "telephone",
-        "cellphone",
-        "gsm",
-        "msisdn",
-    } or h in (
-        "mobile number",
-        "phone number",
-        "telefon",
-        "telefono",
-    ):
-        return "phone"
-    if words & {"tags", "tag", "labels", "label", "groups", "group", "segments"}:
-        return "tags"
-    if words & {
-        "first",
-        "given",
-        "forename",
-        "firstname",
-        "givenname",
-        "vorname",
-        "prenom",
-        "fname",
-    }:
-        return "first_name"
-    if words & {"last", "surname", "family", "lastname", "familyname", "nachname", "nom", "lname"}:
-        return "last_name"
-    if h in ("name", "full name", "contact name", "customer name", "contact", "customer"):
-        return "first_name"
+        if words & _WHEN_WORDS:  # Mailchimp's OPTIN_TIME, OPTIN_IP: about the consent
+            return None
+        return ("sms_consent" if words & _SMS_WORDS else "email_consent"), True
+    if words & _ABOUT_WORDS:
+        return None
+    if any(w in h for w in _EMAIL_WORDS):
+        return "email", True
+    if words & _PHONE_WORDS or h in ("mobile number", "phone number"):
+        return "phone", True
+    if words & {"tags", "tag", "labels", "groups", "group", "segments"}:
+        return "tags", True
+    if words & _FIRST_WORDS:
+        return "first_name", True
+    if words & _LAST_WORDS:
+        return "last_name", True
+    if h in _WHOLE_NAME:
+        return "first_name", False
     return None
 
 
 def guess_mapping(headers: list[str]) -> dict[str, str]:
-    """{field: column} for the columns whose names say what they hold; each column used once."""
+    """{field: column} for the columns whose names say what they hold; each column used once,
+    the first sure column of a field before any guess ("Given Name" before "Name")."""
+    found = [(header, _field_for(header)) for header in headers]
     mapping: dict[str, str] = {}
-    for header in headers:
-        found = _field_for(header)
-        if found and found not in mapping:
-            mapping[found] = header
+    for want_sure in (True, False):
+        for header, hit in found:
+            if hit and hit[1] == want_sure and hit[0] not in mapping:
+                mapping[hit[0]] = header
     return mapping
 
 

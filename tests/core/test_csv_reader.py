@@ -257,6 +257,50 @@ def test_guess_mapping_understands_common_headers() -> None:
 
 
 @pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (  # Excel in French: Prénom is the first name, Nom the last
+            ["Prénom", "Nom", "E-mail", "Téléphone portable", "Newsletter"],
+            {"first_name": "Prénom", "last_name": "Nom", "email": "E-mail",
+             "phone": "Téléphone portable", "email_consent": "Newsletter"},
+        ),
+        (
+            ["Vorname", "Nachname", "E-Mail-Adresse", "Handy", "Einwilligung"],
+            {"first_name": "Vorname", "last_name": "Nachname", "email": "E-Mail-Adresse",
+             "phone": "Handy", "email_consent": "Einwilligung"},
+        ),
+        (
+            ["Nombre", "Apellidos", "Correo electrónico", "Móvil"],
+            {"first_name": "Nombre", "last_name": "Apellidos", "email": "Correo electrónico",
+             "phone": "Móvil"},
+        ),
+        (  # Google Contacts: the value columns, not their type; Given Name before Name
+            ["Name", "Given Name", "Family Name", "E-mail 1 - Type", "E-mail 1 - Value",
+             "Phone 1 - Type", "Phone 1 - Value", "Labels"],
+            {"first_name": "Given Name", "last_name": "Family Name", "email": "E-mail 1 - Value",
+             "phone": "Phone 1 - Value", "tags": "Labels"},
+        ),
+        (  # Square: visits are not names, the subscription status is the consent
+            ["Reference ID", "First Visit", "Last Visit", "First Name", "Last Name",
+             "Email Subscription Status", "Email Address", "Phone Number", "Creation Source"],
+            {"first_name": "First Name", "last_name": "Last Name", "email": "Email Address",
+             "phone": "Phone Number", "email_consent": "Email Subscription Status"},
+        ),
+        (  # Mailchimp: OPTIN_TIME is when, not whether; EMAIL_TYPE is html or text
+            ["Email Address", "First Name", "Last Name", "EMAIL_TYPE", "MEMBER_RATING",
+             "OPTIN_TIME", "OPTIN_IP", "TAGS"],
+            {"email": "Email Address", "first_name": "First Name", "last_name": "Last Name",
+             "tags": "TAGS"},
+        ),
+        (["Name", "Email ID", "Mobile No"],
+         {"first_name": "Name", "email": "Email ID", "phone": "Mobile No"}),
+    ],
+)  # fmt: skip
+def test_guess_mapping_reads_real_exports(headers: list[str], expected: dict[str, str]) -> None:
+    assert guess_mapping(headers) == expected
+
+
+@pytest.mark.parametrize(
     ("cell", "expected"),
     [
         ("yes", True),
@@ -272,3 +316,38 @@ def test_guess_mapping_understands_common_headers() -> None:
 )
 def test_parse_consent_only_trusts_explicit_yes(cell: str, expected: bool | None) -> None:
     assert parse_consent(cell) is expected
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "records"),
+    [
+        (  # a title and a blank line above the table, as report exports write them
+            b"Customer list exported 2024-05-01\n\nFirst name,Email\nAda,ada@example.com\n",
+            ["First name", "Email"],
+            [(4, {"First name": "Ada", "Email": "ada@example.com"})],
+        ),
+        (
+            b"Demo Bistro\nGuests\nFirst name,Email\nAda,ada@example.com\nBo,\n",
+            ["First name", "Email"],
+            [(4, {"First name": "Ada", "Email": "ada@example.com"}),
+             (5, {"First name": "Bo", "Email": ""})],
+        ),
+        (  # one column is a header, even when a later row carries a stray second cell
+            b"Email\nada@example.com\nbo@example.com,extra\n",
+            ["Email"],
+            [(2, {"Email": "ada@example.com"}), (3, {"Email": "bo@example.com"})],
+        ),
+        (  # an unknown one-column name above rows of data is still the header
+            b"Guests\nada@example.com\nbo@example.com,extra\n",
+            ["Guests"],
+            [(2, {"Guests": "ada@example.com"}), (3, {"Guests": "bo@example.com"})],
+        ),
+    ],
+)  # fmt: skip
+def test_title_lines_above_the_table_are_passed_over(
+    tmp_path: Path, data: bytes, headers: list[str], records: list[tuple[int, dict[str, str]]]
+) -> None:
+    path = _write(tmp_path, data)
+    assert read_headers(path) == headers
+    assert list(iter_records(path)) == records
+    assert inspect_file(path).rows == len(records)
