@@ -444,7 +444,7 @@ def run_job(import_job_id: int, engine: Engine | None = None) -> str:
         return "failed"
     finally:
         _delete_upload_file(path)
-    if result.error_count == 0 and result.phones_dropped == 0:
+    if result.error_count == 0 and result.noted == 0:  # nothing for the report to say
         report.unlink(missing_ok=True)
     _finish(save, result, ImportStatus.DONE, result.summary(), report)
     return "done"

@@ -66,6 +66,21 @@ _customers = Customer.__table__
 _links = CustomerTag.__table__
 _consents = ConsentEvent.__table__
 _TAG_SPLIT = re.compile(r"[,;|]")
+# Several addresses in one cell: Google Contacts joins them with " ::: ", people with ; , | or /.
+_EMAILS_SPLIT = re.compile(r"\s*(?::::|[;,/|])\s*|\s+")
+_PHONES_SPLIT = re.compile(r"\s*(?::::|[;,|])\s*")  # not "/": 030/1234567 is one number
+_NAMED_ADDRESS = re.compile(r"^[^<>]*<\s*([^<>\s]+@[^<>\s]+)\s*>$")  # Ada Lovelace <ada@x.org>
+
+
+def _first_address(cell: str, kind: str) -> tuple[str, int]:
+    """The first address of a cell and how many more it held ("a@x.org ::: b@x.org")."""
+    if kind == "email":
+        named = _NAMED_ADDRESS.match(cell)
+        cell = named.group(1) if named else cell
+        cell = cell[7:] if cell.lower().startswith("mailto:") else cell
+    parts = [p for p in (_EMAILS_SPLIT if kind == "email" else _PHONES_SPLIT).split(cell) if p]
+    return (parts[0], len(parts) - 1) if parts else ("", 0)
+
 
 SessionFactory = Callable[[], Session]
 
@@ -81,11 +96,13 @@ class RowError:
 
 @dataclass(frozen=True)
 class RowNote:
-    """An imported record the owner may want to look at again (its phone was left out)."""
+    """An imported record the owner may want to look at again (its phone was left out, or a
+    cell held several addresses and the first was kept)."""
 
     line: int
     reason: str
     values: dict[str, str]
+    phone_dropped: bool = False
 
 
 @dataclass
@@ -97,6 +114,7 @@ class ImportResult:
     unchanged: int = 0  # add_update: matched an existing customer with nothing new
     skipped_existing: int = 0  # add_only: matched an existing customer, left untouched
     phones_dropped: int = 0  # imported without their unparseable phone (the owner's choice)
+    noted: int = 0  # imported with a note in the report (phone left out, first address kept)
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)  # the first MAX_KEPT_ERRORS
 
@@ -122,7 +140,8 @@ class _Row:
     email_consent: bool | None
     sms_consent: bool | None
     tags: list[str]
-    note: str = ""  # set when the row imports without its phone
+    note: str = ""  # set when the row imports without its phone or with the first of addresses
+    phone_dropped: bool = False
 
 
 def check_mapping(mapping: dict[str, str], headers: list[str]) -> None:
@@ -155,9 +174,15 @@ class _Validator:
         return restore(values.get(column, "").strip()) if column else ""
 
     def check(self, line: int, values: dict[str, str]) -> _Row | RowError:
-        raw_email = self._get(values, "email")
-        raw_phone = self._get(values, "phone")
-        email = phone = note = ""
+        raw_email, more_emails = _first_address(self._get(values, "email"), "email")
+        raw_phone, more_phones = _first_address(self._get(values, "phone"), "phone")
+        email = phone = ""
+        notes = []
+        if more_emails:
+            notes.append(f"the first of {more_emails + 1} email addresses in the cell was kept")
+        if more_phones:
+            notes.append(f"the first of {more_phones + 1} phone numbers in the cell was kept")
+        phone_dropped = False
         if raw_email:
             try:
                 email = validate_email(raw_email, check_deliverability=False).normalized
@@ -169,7 +194,8 @@ class _Validator:
             except ValueError as exc:
                 if not (self.drop_bad_phone and email):
                     return RowError(line, f"unparseable phone: {exc}", values)
-                note = f"imported without the phone: {exc}"
+                notes.append(f"imported without the phone: {exc}")
+                phone_dropped = True
         if not email and not phone:
             return RowError(line, "missing both email and phone", values)
         email_bidx = self.bidx.email(email) if email else None
@@ -205,7 +231,8 @@ class _Validator:
             email_consent=parse_consent(self._get(values, "email_consent")),
             sms_consent=parse_consent(self._get(values, "sms_consent")),
             tags=[t.strip() for t in _TAG_SPLIT.split(tags_cell) if t.strip()] if tags_cell else [],
-            note=note,
+            note="; ".join(notes),
+            phone_dropped=phone_dropped,
         )
 
 
@@ -287,7 +314,7 @@ class _Writer:
             else:
                 out.unchanged += 1
             if row.note:
-                out.notes.append(RowNote(row.line, row.note, row.values))
+                out.notes.append(RowNote(row.line, row.note, row.values, row.phone_dropped))
             links.update((match["id"], t) for t in self._row_tag_ids(row))
 
         if new_rows:
@@ -297,7 +324,7 @@ class _Writer:
             for customer_id, row in zip(ids, new_meta, strict=True):
                 links.update((customer_id, t) for t in self._row_tag_ids(row))
                 if row.note:
-                    out.notes.append(RowNote(row.line, row.note, row.values))
+                    out.notes.append(RowNote(row.line, row.note, row.values, row.phone_dropped))
                 for channel, granted in (("email", row.email_consent), ("sms", row.sms_consent)):
                     if granted and (row.email if channel == "email" else row.phone):
                         consent_events.append(self._consent(customer_id, channel, True, now))
@@ -523,7 +550,8 @@ def run_import(
             result.updated += outcome.updated
             result.unchanged += outcome.unchanged
             result.skipped_existing += outcome.skipped_existing
-            result.phones_dropped += len(outcome.notes)
+            result.phones_dropped += sum(1 for n in outcome.notes if n.phone_dropped)
+            result.noted += len(outcome.notes)
             result.error_count += len(errors)
             room = MAX_KEPT_ERRORS - len(result.errors)
             result.errors.extend(errors[: max(room, 0)])

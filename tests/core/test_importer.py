@@ -229,6 +229,26 @@ def test_chunks_and_import_job_row(engine: Engine, tmp_path: Path) -> None:
         assert "no column named 'Nope'" in broken.message
 
 
+def test_an_import_with_only_notes_keeps_its_report(engine: Engine, tmp_path: Path) -> None:
+    path = _file(tmp_path, "Ann;Lee;ann@example.com ::: ann@work.example;;yes;;\r\n")
+    with Session(engine) as session:
+        job = ImportJob(
+            filename="people.csv",
+            stored_path=str(path),
+            mode="add_only",
+            mapping_json=json.dumps(MAPPING),
+        )
+        session.add(job)
+        session.commit()
+        job_id = job.id
+    assert run_job(job_id, engine=engine) == "done"  # type: ignore[arg-type]
+    with Session(engine) as session:
+        job = session.get(ImportJob, job_id)
+        assert job is not None and (job.created_count, job.error_count) == (1, 0)
+        assert job.report_path, "the note about the second address was thrown away"
+        assert "the first of 2 email addresses" in Path(job.report_path).read_text("utf-8-sig")
+
+
 def test_small_chunks_give_the_same_result(sqlite_engine: Engine, tmp_path: Path) -> None:
     body = "".join(f"P{i};L;p{i % 7}@example.com;;;t{i % 3};\r\n" for i in range(20))
     result = run_import(sqlite_engine, _file(tmp_path, body), MAPPING, "add_only", [], chunk_rows=3)
@@ -280,6 +300,34 @@ def test_the_owner_can_import_such_rows_without_the_phone_and_the_report_says_so
     assert lines == [
         ("2", "imported", "imported without the phone"),
         ("3", "rejected", "unparseable phone"),
+    ]
+
+
+def test_a_cell_with_several_addresses_keeps_the_first_and_the_report_says_so(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Google Contacts joins addresses with " ::: "; Outlook writes "Name <address>"."""
+    report = tmp_path / "report.csv"
+    body = (
+        "Ann;Lee;ann@example.com ::: ann.lee@work.example;+12025550143 ::: +12025550199;yes;;\r\n"
+        "Ada;L;Ada Lovelace <ada@example.com>;;yes;;\r\n"
+        "Bo;K;mailto:bo@example.com;;;;\r\n"
+    )
+    result = run_import(engine, _file(tmp_path, body), MAPPING, "add_only", [], report_path=report)
+    assert (result.created, result.error_count, result.phones_dropped) == (3, 0, 0)
+    with Session(engine) as session:
+        people = _by_email(session)
+    assert sorted(people) == ["ada@example.com", "ann@example.com", "bo@example.com"]
+    assert people["ann@example.com"].phone == "+12025550143"
+    with report.open(encoding="utf-8-sig", newline="") as fh:
+        noted = [(r["line"], r["outcome"], r["reason"]) for r in csv.DictReader(fh)]
+    assert noted == [
+        (
+            "2",
+            "imported",
+            "the first of 2 email addresses in the cell was kept; "
+            "the first of 2 phone numbers in the cell was kept",
+        )
     ]
 
 
