@@ -8,6 +8,7 @@ import functools
 import hashlib
 import hmac
 import os
+import re
 import secrets
 
 import phonenumbers
@@ -81,16 +82,48 @@ def normalize_email(value: str) -> str:
     return value.strip().lower()
 
 
+_SCIENTIFIC = re.compile(r"\+?\d+(?:[.,]\d+)?[eE]\+?\d+")  # 2.02555E+09: a spreadsheet's doing
+_FLOAT_ZERO = re.compile(r"(\+?\d{6,})\.0+")  # 2025550143.0: a number column exported as float
+
+
 def normalize_phone(value: str, region: str | None = None) -> str:
-    """E.164 (+15551234567); raises ValueError for anything that is not a possible number."""
+    """E.164 (+15551234567); raises ValueError for anything that is not a possible number.
+
+    Also read: a number a spreadsheet exported as a float ("2025550143.0") and the "00"
+    international prefix most of the world dials ("0033 1 23 45 67 89"), whatever the region.
+    """
     region = region or get_settings().default_region
-    try:
-        number = phonenumbers.parse(value.strip(), region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"not a phone number ({exc})") from None
-    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+    text = value.strip()
+    if _SCIENTIFIC.fullmatch(text):
+        raise ValueError(
+            "written in scientific notation by a spreadsheet, so its last digits are lost: "
+            "format the column as text and export again"
+        )
+    whole = _FLOAT_ZERO.fullmatch(text)
+    text = whole.group(1) if whole else text
+    number = _parse_phone(text, region)
+    if not _valid(number) and text.startswith("00"):
+        number = _parse_phone("+" + text[2:], region)
+    if not _valid(number):
         raise ValueError("not a valid phone number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_phone(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        if text.startswith("00"):
+            return None  # tried again with "+"
+        raise ValueError(f"not a phone number ({exc})") from None
+
+
+def _valid(number: phonenumbers.PhoneNumber | None) -> bool:
+    return (
+        number is not None
+        and phonenumbers.is_possible_number(number)
+        and phonenumbers.is_valid_number(number)
+    )
 
 
 class HmacSha256:

@@ -81,7 +81,17 @@ def test_email_blind_index_normalizes() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["+1 202-555-0143", "(202) 555-0143", "202.555.0143", "+12025550143", " 2025550143 "]
+    "raw",
+    [
+        "+1 202-555-0143",
+        "(202) 555-0143",
+        "202.555.0143",
+        "+12025550143",
+        " 2025550143 ",
+        "2025550143.0",  # a spreadsheet's number column, exported as a float
+        "12025550143.0",
+        "001 202 555 0143",  # the 00 prefix most of the world dials, whatever the region
+    ],
 )
 def test_phone_formats_collide_after_e164(raw: str) -> None:
     bi = BlindIndexer(b"k" * 32)
@@ -94,9 +104,20 @@ def test_email_and_phone_indexes_never_collide() -> None:
     assert bi.index("email", "x") != bi.index("phone", "x")
 
 
-@pytest.mark.parametrize("raw", ["12", "not a phone", "+1 000 000 0000", ""])
+@pytest.mark.parametrize("raw", ["12", "not a phone", "+1 000 000 0000", "", "00", "0012"])
 def test_bad_phone_numbers_are_refused(raw: str) -> None:
     with pytest.raises(ValueError):
+        normalize_phone(raw, "US")
+
+
+def test_a_european_00_number_reads_in_a_us_business() -> None:
+    assert normalize_phone("0033 1 23 45 67 89", "US") == "+33123456789"
+    assert normalize_phone("0612345678", "FR") == "+33612345678"  # a national 0 stays national
+
+
+@pytest.mark.parametrize("raw", ["2.02555E+09", "1,20256E+10", "2.0255501e10"])
+def test_a_number_in_scientific_notation_says_its_digits_are_lost(raw: str) -> None:
+    with pytest.raises(ValueError, match="scientific notation.*format the column as text"):
         normalize_phone(raw, "US")
 
 
