@@ -39,6 +39,7 @@ FIELDS: tuple[str, ...] = (
     "last_name",
     "email",
     "phone",
+    "birthday",
     "email_consent",
     "sms_consent",
     "tags",
@@ -383,6 +384,10 @@ _ABOUT_WORDS = frozenset(
      "created", "updated", "source", "count", "rating"}
 )  # fmt: skip
 _WHEN_WORDS = frozenset({"time", "date", "timestamp", "ip", "at", "by", "source", "version"})
+_BIRTHDAY_WORDS = frozenset(
+    {"birthday", "birthdate", "dob", "bday", "geburtstag", "geburtsdatum", "anniversaire",
+     "cumpleanos", "nacimiento", "compleanno"}
+)  # fmt: skip
 _EMAIL_WORDS = ("mail", "courriel", "correo")
 _PHONE_WORDS = frozenset(
     {"phone", "mobile", "cell", "tel", "telephone", "cellphone", "gsm", "msisdn", "portable",
@@ -419,6 +424,8 @@ def _field_for(header: str) -> tuple[str, bool] | None:
         if words & _WHEN_WORDS:  # Mailchimp's OPTIN_TIME, OPTIN_IP: about the consent
             return None
         return ("sms_consent" if words & _SMS_WORDS else "email_consent"), True
+    if words & _BIRTHDAY_WORDS or h in ("date of birth", "birth date"):
+        return "birthday", True
     if words & _ABOUT_WORDS:
         return None
     if any(w in h for w in _EMAIL_WORDS):

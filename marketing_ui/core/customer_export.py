@@ -13,6 +13,7 @@ TICKET_TTL_S that names the scope and the admin it was issued to, used once.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import hashlib
 import io
@@ -25,6 +26,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from marketing_ui.core import audit, redis_keys
 from marketing_ui.core.clock import utcnow
@@ -40,6 +42,7 @@ HEADER = (
     "Last name",
     "Email",
     "Phone",
+    "Birthday",
     "Email consent",
     "SMS consent",
     "Tags",
@@ -105,6 +108,7 @@ def _rows(clause: ColumnElement[bool], batch: int, engine: Engine | None) -> Ite
         with session_scope(engine) as session:
             query = row_select().where(clause, Customer.id > after).order_by(Customer.id)
             rows = rows_from_select(session, query.limit(batch))
+            born = _birthdays(session, [r.id for r in rows])
         for r in rows:
             yield safe_row(
                 [
@@ -112,6 +116,7 @@ def _rows(clause: ColumnElement[bool], batch: int, engine: Engine | None) -> Ite
                     r.last_name,
                     r.email,
                     r.phone,
+                    born.get(r.id, ""),
                     "yes" if r.email_consent else "no",
                     "yes" if r.sms_consent else "no",
                     ", ".join(t.name for t in r.tags),
@@ -121,6 +126,20 @@ def _rows(clause: ColumnElement[bool], batch: int, engine: Engine | None) -> Ite
         if len(rows) < batch:
             return
         after = rows[-1].id
+
+
+def _birthdays(session: Session, ids: list[int]) -> dict[int, str]:
+    """Customer id -> birthday as the import reads it back: 1990-05-17, or May 17 without a year
+    (not --05-17, which a spreadsheet would take for a formula)."""
+    if not ids:
+        return {}
+    query = select(
+        Customer.id, Customer.birthday_month, Customer.birthday_day, Customer.birthday_year
+    ).where(Customer.id.in_(ids), Customer.birthday_month.is_not(None))
+    return {
+        cid: (f"{y:04d}-{m:02d}-{d:02d}" if y else f"{calendar.month_abbr[m]} {d}")
+        for cid, m, d, y in session.execute(query)
+    }
 
 
 def csv_chunks(rows: Iterable[list[object]], rows_per_chunk: int = 500) -> Iterator[bytes]:

@@ -56,6 +56,12 @@ from marketing_ui.core.models import ConsentEvent, Customer, CustomerTag, Invali
 from marketing_ui.core.phone_regions import check_region
 from marketing_ui.core.private_files import private_dir, private_opener
 from marketing_ui.core.tags import ensure_tags
+from marketing_ui.core.visits import (
+    MONTH_FIRST_REGIONS,
+    Birthday,
+    BirthdayError,
+    parse_birthday_text,
+)
 
 MODES = ("add_only", "add_update")
 REJECTED = "rejected"  # the report's outcome column
@@ -83,6 +89,13 @@ def _first_address(cell: str, kind: str) -> tuple[str, int]:
 
 
 SessionFactory = Callable[[], Session]
+_BIRTHDAY_COLUMNS = ("birthday_month", "birthday_day", "birthday_year")
+
+
+def _birthday_columns(birthday: Birthday | None) -> dict[str, int | None]:
+    if birthday is None:
+        return dict.fromkeys(_BIRTHDAY_COLUMNS)
+    return dict(zip(_BIRTHDAY_COLUMNS, (birthday.month, birthday.day, birthday.year), strict=True))
 
 
 @dataclass(frozen=True)
@@ -140,6 +153,7 @@ class _Row:
     email_consent: bool | None
     sms_consent: bool | None
     tags: list[str]
+    birthday: Birthday | None = None
     note: str = ""  # set when the row imports without its phone or with the first of addresses
     phone_dropped: bool = False
 
@@ -166,6 +180,7 @@ class _Validator:
         self.bidx = bidx
         self.region = region
         self.drop_bad_phone = invalid_phone == InvalidPhone.DROP_PHONE
+        self.month_first = region.upper() in MONTH_FIRST_REGIONS  # 05/06 is 6 May in the US
         self.seen_email: dict[bytes, int] = {}
         self.seen_phone: dict[bytes, int] = {}
 
@@ -219,6 +234,11 @@ class _Validator:
         if phone_key:
             self.seen_phone[phone_key] = line
         tags_cell = self._get(values, "tags")
+        birthday = None
+        try:
+            birthday = parse_birthday_text(self._get(values, "birthday"), self.month_first)
+        except BirthdayError as exc:  # a customer is worth importing without a birthday
+            notes.append(f"imported without the birthday: {exc}")
         return _Row(
             line=line,
             values=values,
@@ -231,6 +251,7 @@ class _Validator:
             email_consent=parse_consent(self._get(values, "email_consent")),
             sms_consent=parse_consent(self._get(values, "sms_consent")),
             tags=[t.strip() for t in _TAG_SPLIT.split(tags_cell) if t.strip()] if tags_cell else [],
+            birthday=birthday,
             note="; ".join(notes),
             phone_dropped=phone_dropped,
         )
@@ -344,6 +365,7 @@ class _Writer:
                             "phone_bidx",
                             "email_consent",
                             "sms_consent",
+                            *_BIRTHDAY_COLUMNS,
                             "updated_at",
                         )
                     }
@@ -381,6 +403,7 @@ class _Writer:
                 "phone_bidx",
                 "email_consent",
                 "sms_consent",
+                *_BIRTHDAY_COLUMNS,
             )
         ]
         found: dict[int, dict] = {}
@@ -418,6 +441,7 @@ class _Writer:
             "phone_bidx": row.phone_bidx,
             "email_consent": bool(row.email_consent) and bool(row.email),
             "sms_consent": bool(row.sms_consent) and bool(row.phone),
+            **_birthday_columns(row.birthday),
             "created_at": now,
             "updated_at": now,
         }
@@ -437,6 +461,11 @@ class _Writer:
             if plain and index != current[f"{kind}_bidx"]:
                 current[f"{kind}_enc"] = encrypt_contact(self.fc, current["uid"], kind, plain)
                 current[f"{kind}_bidx"] = index
+                changed = True
+        if row.birthday:
+            given = _birthday_columns(row.birthday)
+            if any(current[k] != v for k, v in given.items()):
+                current.update(given)
                 changed = True
         for channel, granted in (("email", row.email_consent), ("sms", row.sms_consent)):
             key = f"{channel}_consent"

@@ -16,6 +16,7 @@ Nothing here commits: the caller's transaction (a redemption, a check-in) owns t
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -226,6 +227,83 @@ def parse_birthday(
         if date(y, m, d) > today:
             raise BirthdayError("Birthday year: that day has not come yet.", "birthday_year")
     return Birthday(m, d, y)
+
+
+_MONTHS = {
+    name.lower(): number
+    for number in range(1, 13)
+    for name in (calendar.month_name[number], calendar.month_abbr[number])
+} | {"sept": 9}
+_ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ].*)?")  # 1990-05-17, with a time
+_NO_YEAR_ISO = re.compile(r"--(\d{1,2})-?(\d{1,2})")  # vCard: --0517, --05-17
+_NUMBERS = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})(?:\2(\d{2}|\d{4}))?\.?")
+_WORDS = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?")  # May 17, 1990
+_WORDS_DAY_FIRST = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\.?\s+([a-z]+)\.?(?:,?\s+(\d{4}))?")
+_NO_YEAR = (1604, 0)  # Apple Contacts writes 1604-05-17 (others 0000-05-17) for no year
+MONTH_FIRST_REGIONS = frozenset({"US", "PH", "FM", "MH", "PW", "GU", "AS", "MP", "VI", "PR"})
+
+
+def parse_birthday_text(text: str, month_first: bool, today: date | None = None) -> Birthday | None:
+    """A birthday written in a spreadsheet cell, None when empty; BirthdayError (field
+    "birthday") saying what is wrong.
+
+    Read: 1990-05-17 (and with a time), --05-17, 17 May 1990, May 17, 5/17/1990, 17.05.1990,
+    17/05. Two numbers that could be either way round (05/06) are read month first when
+    `month_first` (a US business), day first otherwise; a day over 12 settles it either way.
+    A two-digit year is read as 19xx or 20xx, whichever is not in the future.
+    """
+    cell = " ".join(text.strip().lower().split())
+    if not cell:
+        return None
+    today = today or utcnow().date()
+    found = _ISO.fullmatch(cell)
+    if found:
+        y, m, d = (int(g) for g in found.groups())
+        return _checked(m, d, None if y in _NO_YEAR else y, today)
+    found = _NO_YEAR_ISO.fullmatch(cell)
+    if found:
+        return _checked(int(found.group(1)), int(found.group(2)), None, today)
+    found = _WORDS.fullmatch(cell)
+    if found and found.group(1) in _MONTHS:
+        return _checked(
+            _MONTHS[found.group(1)], int(found.group(2)), _year(found.group(3), today), today
+        )
+    found = _WORDS_DAY_FIRST.fullmatch(cell)
+    if found and found.group(2) in _MONTHS:
+        return _checked(
+            _MONTHS[found.group(2)], int(found.group(1)), _year(found.group(3), today), today
+        )
+    found = _NUMBERS.fullmatch(cell)
+    if found:
+        a, b, y = int(found.group(1)), int(found.group(3)), _year(found.group(4), today)
+        day_first = found.group(2) == "." or not month_first  # 17.05.1990 is always day first
+        if a > 12 >= b:
+            day_first = True
+        elif b > 12 >= a:
+            day_first = False
+        return _checked(b if day_first else a, a if day_first else b, y, today)
+    raise BirthdayError(
+        "Birthday: not a date this import reads (write it like 1990-05-17, 17 May or 5/17).",
+        "birthday",
+    )
+
+
+def _year(text: str | None, today: date) -> int | None:
+    if not text:
+        return None
+    year = int(text)
+    if len(text) == 2:
+        year += 2000 if 2000 + year <= today.year else 1900
+    return year
+
+
+def _checked(month: int, day: int, year: int | None, today: date) -> Birthday:
+    try:
+        found = parse_birthday(month, day, year, today)
+    except BirthdayError as exc:
+        raise BirthdayError(str(exc), "birthday") from None
+    assert found is not None
+    return found
 
 
 def birthday_in_year(month: int, day: int, year: int) -> date:

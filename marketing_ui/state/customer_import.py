@@ -36,6 +36,7 @@ FIELD_LABELS = {
     "last_name": "Last name",
     "email": "Email",
     "phone": "Phone",
+    "birthday": "Birthday",
     "email_consent": "Email consent",
     "sms_consent": "SMS consent",
     "tags": "Tags (comma separated)",

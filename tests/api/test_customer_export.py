@@ -54,10 +54,11 @@ def test_admin_downloads_the_filtered_customers_once(redis_client: redis.Redis) 
     assert response.headers["cache-control"] == "no-store"
     lines = response.content.decode("utf-8-sig").splitlines()
     assert (
-        lines[0] == "First name,Last name,Email,Phone,Email consent,SMS consent,Tags,Created (UTC)"
+        lines[0]
+        == "First name,Last name,Email,Phone,Birthday,Email consent,SMS consent,Tags,Created (UTC)"
     )
     assert len(lines) == 2 and lines[1].startswith(
-        f"'=cmd,Export{run},a.{run}@example.com,,no,no,,"
+        f"'=cmd,Export{run},a.{run}@example.com,,,no,no,,"
     )
     assert _get(export_path(ticket), admin).status_code == 404  # single use
 

@@ -211,7 +211,9 @@ def test_export_the_current_filter_or_a_segment_as_csv(app_url, page) -> None:  
     assert response.status == 200
     assert "attachment" in response.headers["content-disposition"]
     lines = response.text().lstrip("\ufeff").splitlines()
-    assert lines[0].startswith("First name,Last name,Email,Phone,Email consent,SMS consent")
+    assert lines[0].startswith(
+        "First name,Last name,Email,Phone,Birthday,Email consent,SMS consent"
+    )
     assert sorted(line.split(",")[0] for line in lines[1:]) == ["'=SUM(1)", "Ivy", "Jon"]
     assert page.request.get(href).status == 404  # one ticket, one download
 

@@ -294,6 +294,9 @@ def test_guess_mapping_understands_common_headers() -> None:
         ),
         (["Name", "Email ID", "Mobile No"],
          {"first_name": "Name", "email": "Email ID", "phone": "Mobile No"}),
+        (["Email", "Date of Birth", "Last visit date"], {"email": "Email", "birthday": "Date of Birth"}),
+        (["E-Mail", "Geburtstag"], {"email": "E-Mail", "birthday": "Geburtstag"}),
+        (["Email", "DOB"], {"email": "Email", "birthday": "DOB"}),
     ],
 )  # fmt: skip
 def test_guess_mapping_reads_real_exports(headers: list[str], expected: dict[str, str]) -> None:

@@ -44,6 +44,10 @@ def people(engine: Engine) -> dict[str, int]:
             ("cy", CustomerInput("Cy", "-Ng", "", "+1 202 555 0144", False, True)),
         ):
             data.tag_ids = {"ann": [ids["vip"], ids["lunch"]], "bob": [ids["lunch"]]}.get(key, [])
+            data.birthday_month, data.birthday_day, data.birthday_year = {
+                "ann": (5, 17, 1990),
+                "cy": (2, 29, None),
+            }.get(key, (None, None, None))
             ids[key] = int(create_customer(session, data).id)  # type: ignore[arg-type]
         session.commit()
     return ids
@@ -60,13 +64,14 @@ def test_everyone_with_every_column_and_formulas_neutralised(
 ) -> None:
     rows = _csv(export_rows(ExportScope(), requested_by=1, engine=engine))
     assert rows[0] == list(HEADER)
-    assert [r[:7] for r in rows[1:]] == [
+    assert [r[:8] for r in rows[1:]] == [
         # A leading + is a formula to Excel too (it would show 12025550143): kept as text.
-        ["Ann", "Lee", "ann@example.com", "'+12025550143", "yes", "yes", "Lunch, VIP"],
-        ['\'=HYPERLINK("x")', "'@Bob", "bob@example.com", "", "no", "no", "Lunch"],
-        ["Cy", "'-Ng", "", "'+12025550144", "no", "yes", ""],
-    ]
-    assert all(len(r[7]) == 19 for r in rows[1:])  # "YYYY-MM-DD HH:MM:SS", UTC
+        ["Ann", "Lee", "ann@example.com", "'+12025550143", "1990-05-17", "yes", "yes",
+         "Lunch, VIP"],
+        ['\'=HYPERLINK("x")', "'@Bob", "bob@example.com", "", "", "no", "no", "Lunch"],
+        ["Cy", "'-Ng", "", "'+12025550144", "Feb 29", "no", "yes", ""],
+    ]  # fmt: skip
+    assert all(len(r[8]) == 19 for r in rows[1:])  # "YYYY-MM-DD HH:MM:SS", UTC
 
 
 def test_the_listing_filter_and_a_segment_choose_who(
@@ -122,9 +127,17 @@ def test_an_export_imports_back_unchanged(
         "last_name",
         "email",
         "phone",
+        "birthday",
         "email_consent",
         "sms_consent",
         "tags",
+    }
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        exported = {r["Email"] or r["Phone"]: r["Birthday"] for r in csv.DictReader(fh)}
+    assert exported == {
+        "ann@example.com": "1990-05-17",
+        "bob@example.com": "",
+        "'+12025550144": "Feb 29",
     }
     result = run_import(engine, path, mapping, "add_update", [])
     assert (result.unchanged, result.updated, result.created, result.error_count) == (3, 0, 0, 0)

@@ -20,7 +20,7 @@ from marketing_ui.core.customers import (
 )
 from marketing_ui.core.import_jobs import run_job
 from marketing_ui.core.importer import run_import, write_error_report
-from marketing_ui.core.models import ConsentEvent, ImportJob, InvalidPhone, Tag
+from marketing_ui.core.models import ConsentEvent, Customer, ImportJob, InvalidPhone, Tag
 from marketing_ui.core.tags import list_tags_with_counts
 
 MAPPING = {
@@ -329,6 +329,60 @@ def test_a_cell_with_several_addresses_keeps_the_first_and_the_report_says_so(
             "the first of 2 phone numbers in the cell was kept",
         )
     ]
+
+
+def test_birthdays_import_and_a_bad_one_leaves_only_the_birthday_out(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "guests.csv"
+    path.write_text(
+        "Name,Email,Birthday\n"
+        "Ann,ann@example.com,05/06/1990\n"  # a US business: 6 May
+        "Bo,bo@example.com,17.05.\n"
+        "Cy,cy@example.com,31/02/1990\n"
+        "Di,di@example.com,\n"
+    )
+    mapping = {"first_name": "Name", "email": "Email", "birthday": "Birthday"}
+    report = tmp_path / "report.csv"
+    result = run_import(engine, path, mapping, "add_update", [], region="US", report_path=report)
+    assert (result.created, result.error_count, result.phones_dropped) == (4, 0, 0)
+    with Session(engine) as session:
+        born = {
+            name: (m, d, y)
+            for name, m, d, y in session.execute(
+                sa.select(
+                    Customer.first_name,
+                    Customer.birthday_month,
+                    Customer.birthday_day,
+                    Customer.birthday_year,
+                )
+            )
+        }
+    assert born == {
+        "Ann": (5, 6, 1990),
+        "Bo": (5, 17, None),
+        "Cy": (None, None, None),
+        "Di": (None, None, None),
+    }
+    with report.open(encoding="utf-8-sig", newline="") as fh:
+        noted = [(r["line"], r["outcome"], r["reason"]) for r in csv.DictReader(fh)]
+    assert noted == [
+        (
+            "4",
+            "imported",
+            "imported without the birthday: Birthday day: February has days 1 to 29, not 31.",
+        )
+    ]
+
+    # add_update: a birthday in a later file fills in or corrects; an empty cell keeps it
+    path.write_text("Email,Birthday\ncy@example.com,1985-02-28\nann@example.com,\n")
+    again = run_import(engine, path, {"email": "Email", "birthday": "Birthday"}, "add_update", [])
+    assert (again.updated, again.unchanged) == (1, 1)
+    with Session(engine) as session:
+        cy = session.execute(sa.select(Customer).where(Customer.first_name == "Cy")).scalar_one()
+        ann = session.execute(sa.select(Customer).where(Customer.first_name == "Ann")).scalar_one()
+    assert (cy.birthday_month, cy.birthday_day, cy.birthday_year) == (2, 28, 1985)
+    assert (ann.birthday_month, ann.birthday_day) == (5, 6)
 
 
 def test_the_phone_region_is_chosen_per_import(engine: Engine, tmp_path: Path) -> None:

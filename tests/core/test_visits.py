@@ -32,6 +32,7 @@ from marketing_ui.core.visits import (
     BirthdayError,
     birthday_in_year,
     parse_birthday,
+    parse_birthday_text,
     record_visit,
     remove_coupon_visit,
     visit_summary,
@@ -207,3 +208,50 @@ def test_birthday_in_a_year_keeps_29_february_on_28_february() -> None:
     assert birthday_in_year(2, 29, 2027) == date(2027, 2, 28)
     assert birthday_in_year(2, 29, 2028) == date(2028, 2, 29)
     assert birthday_in_year(7, 4, 2027) == date(2027, 7, 4)
+
+
+# Birthdays in spreadsheet cells (imports) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "month_first", "expected"),
+    [
+        ("1990-05-17", True, (5, 17, 1990)),
+        ("1990-05-17 00:00:00", False, (5, 17, 1990)),  # a date column exported with its time
+        ("1604-05-17", True, (5, 17, None)),  # Apple Contacts: no year
+        ("--05-17", False, (5, 17, None)),  # vCard: no year
+        ("17 May 1990", True, (5, 17, 1990)),
+        ("May 17", False, (5, 17, None)),
+        ("Sept 3rd, 1985", False, (9, 3, 1985)),
+        ("5/17/1990", False, (5, 17, 1990)),  # a day over 12 settles the order
+        ("17/05/1990", True, (5, 17, 1990)),
+        ("05/06/1990", True, (5, 6, 1990)),  # either way round: the business's habit decides
+        ("05/06/1990", False, (6, 5, 1990)),
+        ("17.05.1990", True, (5, 17, 1990)),  # dots: always day first
+        ("12/31/99", True, (12, 31, 1999)),
+        ("1/1/05", False, (1, 1, 2005)),
+        ("29/02", False, (2, 29, None)),
+        ("", True, None),
+    ],
+)
+def test_a_birthday_cell_reads_as_people_write_it(
+    cell: str, month_first: bool, expected: tuple[int, int, int | None] | None
+) -> None:
+    found = parse_birthday_text(cell, month_first, TODAY)
+    assert (found and (found.month, found.day, found.year)) == expected
+
+
+@pytest.mark.parametrize(
+    ("cell", "says"),
+    [
+        ("31/02/1990", "February has days 1 to 29"),
+        ("29.02.1991", "1991 had no 29 February"),
+        ("13/13", "month from 1 to 12"),
+        ("someday", "not a date this import reads"),
+        ("2.5E+4", "not a date this import reads"),
+    ],
+)
+def test_a_birthday_cell_that_is_not_one_says_why(cell: str, says: str) -> None:
+    with pytest.raises(BirthdayError, match=says) as caught:
+        parse_birthday_text(cell, True, TODAY)
+    assert caught.value.field == "birthday"
