@@ -185,20 +185,25 @@ def test_rows_matching_two_different_customers_are_refused(engine: Engine, tmp_p
     ]
 
 
-def test_chunks_and_import_job_row(engine: Engine, tmp_path: Path) -> None:
-    body = "".join(f"P{i};L;p{i}@example.com;;yes;;\r\n" for i in range(25)) + "Bad;L;bad@;;;;\r\n"
-    path = _file(tmp_path, body)
+def _queued_job(engine: Engine, path: Path, **fields: str) -> int:
+    """An import job row for `path` with MAPPING, as the import page leaves it for the worker."""
     with Session(engine) as session:
         job = ImportJob(
             filename="people.csv",
             stored_path=str(path),
             mode="add_only",
             mapping_json=json.dumps(MAPPING),
-            tags_json=json.dumps(["Fair"]),
+            **fields,
         )
         session.add(job)
         session.commit()
-        job_id = job.id
+        return int(job.id)  # type: ignore[arg-type]
+
+
+def test_chunks_and_import_job_row(engine: Engine, tmp_path: Path) -> None:
+    body = "".join(f"P{i};L;p{i}@example.com;;yes;;\r\n" for i in range(25)) + "Bad;L;bad@;;;;\r\n"
+    path = _file(tmp_path, body)
+    job_id = _queued_job(engine, path, tags_json=json.dumps(["Fair"]))
     assert run_job(job_id, engine=engine) == "done"  # type: ignore[arg-type]
     with Session(engine) as session:
         job = session.get(ImportJob, job_id)
@@ -230,17 +235,9 @@ def test_chunks_and_import_job_row(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_an_import_with_only_notes_keeps_its_report(engine: Engine, tmp_path: Path) -> None:
-    path = _file(tmp_path, "Ann;Lee;ann@example.com ::: ann@work.example;;yes;;\r\n")
-    with Session(engine) as session:
-        job = ImportJob(
-            filename="people.csv",
-            stored_path=str(path),
-            mode="add_only",
-            mapping_json=json.dumps(MAPPING),
-        )
-        session.add(job)
-        session.commit()
-        job_id = job.id
+    job_id = _queued_job(
+        engine, _file(tmp_path, "Ann;Lee;ann@example.com ::: ann@work.example;;yes;;\r\n")
+    )
     assert run_job(job_id, engine=engine) == "done"  # type: ignore[arg-type]
     with Session(engine) as session:
         job = session.get(ImportJob, job_id)
